@@ -1,0 +1,110 @@
+#!/usr/bin/env node
+// Bootstrap for the two quick-start commands (`npm start`, `npm test`) and `npm run bench`.
+// Uses only Node built-ins: it runs before any dependency exists on a fresh clone.
+//
+//   node scripts/bootstrap.mjs test    install what is missing, then run the tap suite
+//   node scripts/bootstrap.mjs start   install what is missing, then run the local drill
+//   node scripts/bootstrap.mjs bench   install what is missing, then run the benchmarks
+//   node scripts/bootstrap.mjs setup   only install
+//
+// Installs are skipped when they are current: node_modules is keyed by the SHA-256 of
+// package-lock.json, the virtualenv by the SHA-256 of requirements-dev.txt.
+import { spawnSync } from 'node:child_process'
+import { createHash } from 'node:crypto'
+import { existsSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..')
+const venv = join(root, '.venv')
+const venvBin = join(venv, process.platform === 'win32' ? 'Scripts' : 'bin')
+
+const log = (msg) => process.stderr.write(`[bootstrap] ${msg}\n`)
+
+/** Runs a command with inherited stdio; returns its exit status. */
+function run(cmd, args, opts = {}) {
+  const r = spawnSync(cmd, args, { stdio: 'inherit', cwd: root, ...opts })
+  if (r.error) {
+    log(`${cmd} could not start: ${r.error.message}`)
+    return 127
+  }
+  return r.status ?? (r.signal ? 128 : 1)
+}
+
+const sha256File = (p) => createHash('sha256').update(readFileSync(p)).digest('hex')
+
+function ensureNodeModules() {
+  const lock = join(root, 'package-lock.json')
+  const stamp = join(root, 'node_modules', '.forensics-lock-sha256')
+  const want = sha256File(lock)
+  if (existsSync(stamp) && readFileSync(stamp, 'utf8').trim() === want) {
+    log('npm packages are current (package-lock.json unchanged)')
+    return
+  }
+  log('installing npm packages from package-lock.json (npm ci)')
+  const status = run('npm', ['ci', '--no-audit', '--no-fund', '--loglevel=error'])
+  if (status !== 0) {
+    log('npm ci failed: check network access to the npm registry, then run again')
+    process.exit(3)
+  }
+  writeFileSync(stamp, want + '\n')
+}
+
+/**
+ * The pinned Python tools (moto server, checkov) live in .venv. When pip cannot reach
+ * PyPI, the emulator falls back to the machine's `moto_server` and we say so.
+ */
+function ensureVenv() {
+  const req = join(root, 'requirements-dev.txt')
+  const stamp = join(venv, '.forensics-req-sha256')
+  const want = sha256File(req)
+  if (existsSync(stamp) && readFileSync(stamp, 'utf8').trim() === want) {
+    log('python virtualenv is current (requirements-dev.txt unchanged)')
+    return
+  }
+  const python = process.env.PYTHON ?? 'python3'
+  if (!existsSync(join(venvBin, 'python'))) {
+    log(`creating virtualenv ${venv}`)
+    if (run(python, ['-m', 'venv', venv]) !== 0) {
+      log(`could not create a virtualenv with ${python}; set PYTHON to a Python 3.9+ interpreter`)
+      process.exit(3)
+    }
+  }
+  log('installing pinned Python tools into .venv (requirements-dev.txt)')
+  const pip = join(venvBin, 'python')
+  const status = run(pip, ['-m', 'pip', 'install', '--disable-pip-version-check', '-q', '-r', req])
+  if (status !== 0) {
+    log('pip could not install requirements-dev.txt (PyPI unreachable?): the emulator will fall back to the machine\'s moto_server, and checkov scans will be reported as unavailable')
+    return
+  }
+  writeFileSync(stamp, want + '\n')
+}
+
+function node(args, env = {}) {
+  return run(process.execPath, args, { env: { ...process.env, CHECKPOINT_DISABLE: '1', ...env } })
+}
+
+const cmd = process.argv[2] ?? 'setup'
+const rest = process.argv.slice(3)
+mkdirSync(join(root, '.forensics'), { recursive: true })
+ensureNodeModules()
+ensureVenv()
+
+const tsx = ['--import', 'tsx']
+/** Runs the chosen command after the installs; returns its exit code. */
+function dispatch() {
+  if (cmd === 'setup') return 0
+  if (cmd === 'test') {
+    if (process.env.CI) {
+      log('CI: type-checking and linting (npm run check)')
+      const s = run('npm', ['run', '-s', 'check'])
+      if (s !== 0) return s
+    }
+    return node([join(root, 'node_modules', 'tap', 'dist', 'esm', 'run.mjs'), ...rest])
+  }
+  if (cmd === 'start') return node([...tsx, join(root, 'cli', 'main.ts'), 'drill', ...rest])
+  if (cmd === 'bench') return node(['--expose-gc', ...tsx, join(root, 'bench', 'run.ts'), ...rest])
+  log(`unknown command ${cmd}: use test, start, bench or setup`)
+  return 2
+}
+process.exit(dispatch())
