@@ -1,0 +1,43 @@
+/**
+ * Helpers for benchmark files (`bench/*.bench.ts`). Each bench file is a script run in its
+ * own process by `bench/run.ts` (so peak RSS is its own); it measures our code and a
+ * baseline side by side in the same run and reports ratios, never absolute pass/fail.
+ */
+import { performance } from 'node:perf_hooks'
+
+/** One ratio: ours vs. a baseline, with the goal the issue set. */
+export interface Ratio {
+  label: string
+  /** ours / baseline for throughputs, or baseline / ours for times — always "higher is better" unless `lowerIsBetter`. */
+  value: number
+  goal: number
+  lowerIsBetter?: boolean
+}
+
+/** A benchmark's result, printed as a line `BENCH <json>` that bench/run.ts collects. */
+export interface BenchResult {
+  name: string
+  metrics: Record<string, number | string>
+  ratios: Ratio[]
+}
+
+/** Times an async function; returns seconds. */
+export async function timeIt(fn: () => Promise<unknown>): Promise<number> {
+  const t0 = performance.now()
+  await fn()
+  return (performance.now() - t0) / 1000
+}
+
+/** Peak resident set size of this process so far, in MiB. */
+export function peakRssMiB(): number {
+  return process.resourceUsage().maxRSS / 1024
+}
+
+/** Prints a result for bench/run.ts and a human line. */
+export function report(result: BenchResult): void {
+  for (const r of result.ratios) {
+    const met = r.lowerIsBetter ? r.value <= r.goal : r.value >= r.goal
+    process.stderr.write(`  ${result.name}: ${r.label} = ${r.value.toFixed(2)} (goal ${r.lowerIsBetter ? '≤' : '≥'} ${r.goal}) ${met ? 'met' : 'NOT MET'}\n`)
+  }
+  process.stdout.write(`BENCH ${JSON.stringify(result)}\n`)
+}
