@@ -1,0 +1,196 @@
+/**
+ * The capture transaction: artifacts first, then the manifest as the commit point, then
+ * its detached signature. A capture interrupted before the manifest leaves no manifest
+ * (its artifacts are locked but referenced by nothing); a redelivered trigger finds the
+ * committed manifest and returns it instead of capturing twice.
+ */
+import type { Readable } from 'node:stream'
+import { canonicalBytes } from './canonical-json.js'
+import { ValidationError } from './errors.js'
+import { EvidenceExistsError, type EvidenceStore } from './evidence-store.js'
+import { hexToBase64, sha256Hex } from './hash.js'
+import { artifactKey, deriveCaptureId, manifestKey, manifestSignatureKey, validateArtifactPath, validateCaseId } from './keys.js'
+import { MANIFEST_SCHEMA, parseManifest, type ArtifactRecord, type CaptureErrorRecord, type Finding, type Manifest } from './manifest.js'
+import { SIGNATURE_ALGORITHM, type Signer } from './signer.js'
+
+/** What a capture needs. */
+export interface CaptureDeps {
+  store: EvidenceStore
+  signer: Signer
+  now?: () => Date
+}
+
+/** What is being captured, by whom and why. */
+export interface CaptureSpec {
+  caseId: string
+  collector: { name: string; version: string }
+  trigger: { source: string; id: string }
+  actor?: { principalArn?: string; requestId?: string }
+  target: Record<string, unknown>
+}
+
+/** Options of one artifact. */
+export interface ArtifactOptions {
+  source?: Record<string, unknown>
+  contentType?: string
+}
+
+/** Handed to the collector's body while a capture runs. */
+export interface CaptureContext {
+  readonly caseId: string
+  readonly captureId: string
+  /** Streams bytes into the evidence bucket (hashed, locked, confirmed) and records them. */
+  addArtifact(path: string, body: Buffer | Readable, opts?: ArtifactOptions): Promise<ArtifactRecord>
+  /** Records what could not be captured; the capture becomes `partial`. */
+  recordError(error: CaptureErrorRecord): void
+  /** Findings for the SIEM. */
+  readonly findings: Finding[]
+  /** Free-form summary stored in the manifest. */
+  summary?: Record<string, unknown>
+}
+
+/** A committed capture. */
+export interface CaptureResult {
+  manifest: Manifest
+  manifestKey: string
+  manifestVersionId: string
+  manifestSha256: string
+  /** false when the capture had been committed before (redelivery) */
+  created: boolean
+}
+
+/** Reads a committed capture (manifest + signature check of presence), or undefined. */
+export async function readCommittedCapture(store: EvidenceStore, caseId: string, captureId: string): Promise<CaptureResult | undefined> {
+  const key = manifestKey(caseId, captureId)
+  const head = await store.head(key)
+  if (!head) return undefined
+  const { bytes, versionId } = await store.getBytes(key, head.versionId)
+  return { manifest: parseManifest(bytes, `s3://${store.bucket}/${key}`), manifestKey: key, manifestVersionId: versionId, manifestSha256: sha256Hex(bytes), created: false }
+}
+
+async function ensureSignature(store: EvidenceStore, signer: Signer, caseId: string, captureId: string, manifestSha256: string): Promise<void> {
+  const key = manifestSignatureKey(caseId, captureId)
+  if (await store.head(key)) return
+  const signature = await signer.signDigest(manifestSha256)
+  try {
+    await store.put({ key, body: signature, contentType: 'application/octet-stream', metadata: { 'signed-sha256': manifestSha256, 'key-id': signer.keyId.slice(0, 200) } })
+  } catch (e) {
+    // a concurrent redelivery signed it first: either signature verifies
+    if (!(e instanceof EvidenceExistsError)) throw e
+  }
+}
+
+/**
+ * Runs `body` as one capture and commits it. Throws when the capture could not be
+ * committed (so Lambda's retries and OnFailure destination take over); failures the
+ * collector records with `recordError` make a `partial` capture instead.
+ */
+export async function runCapture(deps: CaptureDeps, spec: CaptureSpec, body: (ctx: CaptureContext) => Promise<void>): Promise<CaptureResult> {
+  const { store, signer } = deps
+  const now = deps.now ?? (() => new Date())
+  const caseId = validateCaseId(spec.caseId)
+  const captureId = deriveCaptureId(spec.collector.name, spec.trigger.id)
+  await store.assertLocked()
+
+  const existing = await readCommittedCapture(store, caseId, captureId)
+  if (existing) {
+    await ensureSignature(store, signer, caseId, captureId, existing.manifestSha256)
+    return existing
+  }
+
+  const startedAt = now().toISOString()
+  const artifacts: ArtifactRecord[] = []
+  const errors: CaptureErrorRecord[] = []
+  const paths = new Set<string>()
+  const ctx: CaptureContext = {
+    caseId,
+    captureId,
+    findings: [],
+    summary: undefined,
+    recordError: (e) => {
+      errors.push({ what: String(e.what), code: String(e.code), message: String(e.message) })
+    },
+    addArtifact: async (path, data, opts = {}) => {
+      validateArtifactPath(path)
+      if (paths.has(path)) throw new ValidationError(`artifact path ${path} used twice in capture ${captureId}`, { field: 'path' })
+      paths.add(path)
+      const stored = await putArtifact(store, caseId, captureId, path, data, opts.contentType)
+      const record: ArtifactRecord = { path: stored.path, key: stored.key, versionId: stored.versionId, sha256: stored.sha256, size: stored.size, contentType: opts.contentType, source: opts.source }
+      artifacts.push(record)
+      return record
+    },
+  }
+  await body(ctx)
+
+  const manifest: Manifest = {
+    schema: MANIFEST_SCHEMA,
+    caseId,
+    captureId,
+    collector: { ...spec.collector },
+    trigger: { ...spec.trigger },
+    actor: { ...(spec.actor ?? {}) },
+    target: spec.target,
+    startedAt,
+    endedAt: now().toISOString(),
+    artifacts: artifacts.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0)),
+    errors,
+    status: errors.length ? 'partial' : 'complete',
+    findings: ctx.findings,
+    summary: ctx.summary,
+    signing: { keyId: signer.keyId, algorithm: SIGNATURE_ALGORITHM },
+  }
+  const bytes = canonicalBytes(manifest)
+  const key = manifestKey(caseId, captureId)
+  let stored
+  try {
+    stored = await store.put({ key, body: bytes, contentType: 'application/json' })
+  } catch (e) {
+    if (e instanceof EvidenceExistsError) {
+      // a concurrent delivery of the same trigger committed first: its manifest wins
+      const winner = await readCommittedCapture(store, caseId, captureId)
+      if (winner) {
+        await ensureSignature(store, signer, caseId, captureId, winner.manifestSha256)
+        return winner
+      }
+    }
+    throw e
+  }
+  await ensureSignature(store, signer, caseId, captureId, stored.sha256)
+  return { manifest, manifestKey: key, manifestVersionId: stored.versionId, manifestSha256: stored.sha256, created: true }
+}
+
+/**
+ * Writes one artifact. When the key already holds bytes from an earlier, uncommitted
+ * attempt, identical bytes are reused and different bytes go to `<path>~<n>`: evidence
+ * is never overwritten, and the manifest names exactly the versions it commits.
+ */
+async function putArtifact(
+  store: EvidenceStore,
+  caseId: string,
+  captureId: string,
+  path: string,
+  data: Buffer | Readable,
+  contentType: string | undefined,
+): Promise<{ path: string; key: string; versionId: string; sha256: string; size: number }> {
+  const sha256 = Buffer.isBuffer(data) ? sha256Hex(data) : undefined
+  for (let attempt = 1; attempt <= 20; attempt++) {
+    const p = attempt === 1 ? path : `${path}~${attempt}`
+    const key = artifactKey(caseId, captureId, p)
+    const head = await store.head(key)
+    if (head) {
+      if (sha256 && head.checksumSHA256 === hexToBase64(sha256) && head.size === (data as Buffer).length) {
+        return { path: p, key, versionId: head.versionId, sha256, size: head.size }
+      }
+      continue
+    }
+    try {
+      const s = await store.put({ key, body: data, contentType })
+      return { path: p, ...s }
+    } catch (e) {
+      // lost a race for this key: a Buffer can be offered again under the next name
+      if (e instanceof EvidenceExistsError && Buffer.isBuffer(data)) continue
+      throw e
+    }
+  }
+  throw new ValidationError(`artifact ${path} of capture ${captureId} exists in 20 different versions already; refusing to write more`)
+}

@@ -1,0 +1,226 @@
+/**
+ * The custody chain of a case (`forensics.custody/v1`): append-only entries
+ * `cases/<caseId>/custody/<seq>.json`, each linking to the previous entry's hash and
+ * signed. Appending is a compare-and-swap on the next sequence number (`If-None-Match: *`);
+ * a writer that loses re-reads and tries again, so concurrent appends never fork or gap.
+ */
+import { canonicalBytes } from './canonical-json.js'
+import { StorageError, ValidationError } from './errors.js'
+import { EvidenceExistsError, type EvidenceStore } from './evidence-store.js'
+import { isSha256Hex, sha256Hex } from './hash.js'
+import { custodyKey, custodyPrefix, custodySeqFromKey, validateCaseId } from './keys.js'
+import { SIGNATURE_ALGORITHM, verifyDigestSignature, type Signer } from './signer.js'
+
+/** Schema id of a custody entry. */
+export const CUSTODY_SCHEMA = 'forensics.custody/v1'
+
+/** What happened to the evidence. */
+export type CustodyAction = 'captured' | 'bundled' | 'verified' | 'drill' | 'note'
+
+/** What an entry is about. */
+export interface CustodySubject {
+  key?: string
+  versionId?: string
+  sha256?: string
+  captureId?: string
+  note?: string
+  [extra: string]: unknown
+}
+
+/** One custody entry. */
+export interface CustodyEntry {
+  schema: typeof CUSTODY_SCHEMA
+  caseId: string
+  seq: number
+  prevHash: string | null
+  time: string
+  actor: { principalArn?: string; tool?: string; requestId?: string }
+  action: CustodyAction
+  subject: CustodySubject
+  /** SHA-256 of the canonical entry without `hash` and `signature` */
+  hash: string
+  signature: { keyId: string; algorithm: string; value: string }
+}
+
+/** A stored entry: where it is and its exact bytes. */
+export interface StoredCustodyEntry {
+  key: string
+  bytes: Buffer
+  entry?: CustodyEntry
+}
+
+/** A problem in a chain, naming the entry. */
+export interface ChainFinding {
+  code: 'unparseable' | 'schema' | 'case-mismatch' | 'seq-mismatch' | 'gap' | 'fork' | 'broken-link' | 'hash-mismatch' | 'signature-invalid'
+  subject: string
+  message: string
+}
+
+const ACTIONS: readonly CustodyAction[] = ['captured', 'bundled', 'verified', 'drill', 'note']
+
+/** The hash of an entry: SHA-256 of its canonical form without `hash` and `signature`. */
+export function custodyEntryHash(entry: Omit<CustodyEntry, 'hash' | 'signature'> & Partial<Pick<CustodyEntry, 'hash' | 'signature'>>): string {
+  const { hash: _h, signature: _s, ...body } = entry
+  return sha256Hex(canonicalBytes(body))
+}
+
+/**
+ * Verifies a chain from its stored entries (any order): schema, case, sequence numbers
+ * 0..n-1 without gaps or forks, hash links, recomputed hashes and signatures.
+ */
+export function verifyCustodyChain(stored: readonly StoredCustodyEntry[], publicKeyPem: string, caseId?: string): ChainFinding[] {
+  const findings: ChainFinding[] = []
+  const bySeq = new Map<number, { key: string; entry: CustodyEntry }>()
+  for (const s of stored) {
+    let entry: CustodyEntry
+    try {
+      entry = JSON.parse(s.bytes.toString('utf8')) as CustodyEntry
+    } catch {
+      findings.push({ code: 'unparseable', subject: s.key, message: `${s.key} is not JSON` })
+      continue
+    }
+    if (entry?.schema !== CUSTODY_SCHEMA || typeof entry.seq !== 'number' || !ACTIONS.includes(entry.action) || !isSha256Hex(entry.hash)) {
+      findings.push({ code: 'schema', subject: s.key, message: `${s.key} is not a ${CUSTODY_SCHEMA} entry` })
+      continue
+    }
+    if (caseId !== undefined && entry.caseId !== caseId) findings.push({ code: 'case-mismatch', subject: s.key, message: `${s.key} belongs to case ${entry.caseId}, not ${caseId}` })
+    const keySeq = custodySeqFromKey(s.key)
+    if (keySeq !== undefined && keySeq !== entry.seq) findings.push({ code: 'seq-mismatch', subject: s.key, message: `${s.key} holds seq ${entry.seq}` })
+    if (bySeq.has(entry.seq)) {
+      findings.push({ code: 'fork', subject: s.key, message: `${s.key} and ${bySeq.get(entry.seq)!.key} both claim seq ${entry.seq}` })
+      continue
+    }
+    bySeq.set(entry.seq, { key: s.key, entry })
+    if (custodyEntryHash(entry) !== entry.hash) findings.push({ code: 'hash-mismatch', subject: s.key, message: `${s.key}: content does not match its hash (edited after it was written)` })
+    const sig = entry.signature?.value ? Buffer.from(entry.signature.value, 'base64') : Buffer.alloc(0)
+    if (!verifyDigestSignature(publicKeyPem, entry.hash, sig)) findings.push({ code: 'signature-invalid', subject: s.key, message: `${s.key}: signature does not verify with the public key` })
+  }
+  const seqs = [...bySeq.keys()].sort((a, b) => a - b)
+  let prev: { key: string; entry: CustodyEntry } | undefined
+  for (let expected = 0, i = 0; i < seqs.length; expected++) {
+    const cur = bySeq.get(expected)
+    if (!cur) {
+      findings.push({ code: 'gap', subject: custodyKey(caseId ?? prev?.entry.caseId ?? 'unknown', expected), message: `custody entry ${expected} is missing` })
+      prev = undefined
+      continue
+    }
+    i++
+    const want = prev ? prev.entry.hash : expected === 0 ? null : undefined
+    if (want !== undefined && cur.entry.prevHash !== want) {
+      findings.push({ code: 'broken-link', subject: cur.key, message: `${cur.key}: prevHash ${cur.entry.prevHash} does not match the hash of entry ${expected - 1}` })
+    }
+    prev = cur
+  }
+  return findings
+}
+
+/** Input of an append. */
+export interface AppendInput {
+  action: CustodyAction
+  actor: CustodyEntry['actor']
+  subject: CustodySubject
+  /** When an existing entry matches, it is returned instead of appending (idempotency). */
+  sameAs?: (entry: CustodyEntry) => boolean
+}
+
+/** Reads and appends the custody chain of one case. */
+export class CustodyChain {
+  readonly caseId: string
+  readonly #store: EvidenceStore
+  readonly #signer: Signer
+  readonly #now: () => Date
+  readonly #maxAttempts: number
+  /** entries are immutable once written: cache them by key */
+  readonly #cache = new Map<string, StoredCustodyEntry>()
+
+  constructor(store: EvidenceStore, signer: Signer, caseId: string, opts: { now?: () => Date; maxAttempts?: number } = {}) {
+    this.caseId = validateCaseId(caseId)
+    this.#store = store
+    this.#signer = signer
+    this.#now = opts.now ?? (() => new Date())
+    this.#maxAttempts = opts.maxAttempts ?? 60
+  }
+
+  /** Every stored entry in sequence order (bytes as stored). */
+  async readStored(): Promise<StoredCustodyEntry[]> {
+    const out: StoredCustodyEntry[] = []
+    for await (const o of this.#store.list(custodyPrefix(this.caseId))) {
+      if (custodySeqFromKey(o.key) === undefined) continue
+      let s = this.#cache.get(o.key)
+      if (!s) {
+        const { bytes } = await this.#store.getBytes(o.key)
+        let entry: CustodyEntry | undefined
+        try {
+          entry = JSON.parse(bytes.toString('utf8')) as CustodyEntry
+        } catch {
+          entry = undefined
+        }
+        s = { key: o.key, bytes, entry }
+        this.#cache.set(o.key, s)
+      }
+      out.push(s)
+    }
+    return out
+  }
+
+  /** Entries in sequence order; throws when one cannot be parsed. */
+  async read(): Promise<CustodyEntry[]> {
+    const stored = await this.readStored()
+    return stored.map((s) => {
+      if (!s.entry) throw new ValidationError(`custody entry s3://${this.#store.bucket}/${s.key} is not JSON: run \`forensics verify\` on a bundle of case ${this.caseId}`)
+      return s.entry
+    })
+  }
+
+  /** Appends an entry (compare-and-swap on the next sequence number). */
+  async append(input: AppendInput): Promise<{ entry: CustodyEntry; created: boolean }> {
+    if (!ACTIONS.includes(input.action)) throw new ValidationError(`unknown custody action ${JSON.stringify(input.action)}`, { field: 'action' })
+    for (let attempt = 0; attempt < this.#maxAttempts; attempt++) {
+      const entries = await this.read()
+      const same = input.sameAs && entries.find(input.sameAs)
+      if (same) return { entry: same, created: false }
+      const head = entries.at(-1)
+      const body = {
+        schema: CUSTODY_SCHEMA,
+        caseId: this.caseId,
+        seq: head ? head.seq + 1 : 0,
+        prevHash: head ? head.hash : null,
+        time: this.#now().toISOString(),
+        actor: input.actor,
+        action: input.action,
+        subject: input.subject,
+      } as const
+      const hash = custodyEntryHash(body)
+      const signature = await this.#signer.signDigest(hash)
+      const entry: CustodyEntry = { ...body, hash, signature: { keyId: this.#signer.keyId, algorithm: SIGNATURE_ALGORITHM, value: signature.toString('base64') } }
+      try {
+        await this.#store.put({ key: custodyKey(this.caseId, entry.seq), body: canonicalBytes(entry), contentType: 'application/json' })
+        return { entry, created: true }
+      } catch (e) {
+        if (!(e instanceof EvidenceExistsError)) throw e
+        // another writer took this sequence number: re-read and try the next one
+        await new Promise((r) => setTimeout(r, Math.random() * 20 * Math.min(attempt + 1, 10)))
+      }
+    }
+    throw new StorageError(`custody chain of case ${this.caseId}: could not append after ${this.#maxAttempts} attempts (heavy contention); try again`)
+  }
+
+  /** Verifies the stored chain with the signer's public key. */
+  async verify(publicKeyPem?: string): Promise<ChainFinding[]> {
+    return verifyCustodyChain(await this.readStored(), publicKeyPem ?? (await this.#signer.publicKeyPem()), this.caseId)
+  }
+}
+
+/** Appends the `captured` entry for a committed manifest, once (redeliveries find it). */
+export async function recordCaptured(
+  chain: CustodyChain,
+  capture: { manifestKey: string; manifestVersionId: string; manifestSha256: string; captureId: string },
+  actor: CustodyEntry['actor'],
+): Promise<{ entry: CustodyEntry; created: boolean }> {
+  return chain.append({
+    action: 'captured',
+    actor,
+    subject: { key: capture.manifestKey, versionId: capture.manifestVersionId, sha256: capture.manifestSha256, captureId: capture.captureId },
+    sameAs: (e) => e.action === 'captured' && e.subject.key === capture.manifestKey,
+  })
+}

@@ -1,0 +1,361 @@
+/**
+ * The evidence store on S3: Object-Locked, checksummed, never-overwriting writes, streamed
+ * in constant memory, each confirmed by reading its checksum back.
+ */
+import { Readable } from 'node:stream'
+import { createHash } from 'node:crypto'
+import {
+  S3Client,
+  PutObjectCommand,
+  HeadObjectCommand,
+  GetObjectCommand,
+  GetBucketVersioningCommand,
+  GetObjectLockConfigurationCommand,
+  CreateMultipartUploadCommand,
+  UploadPartCommand,
+  CompleteMultipartUploadCommand,
+  AbortMultipartUploadCommand,
+  DeleteObjectCommand,
+  PutObjectRetentionCommand,
+  paginateListObjectsV2,
+  type CompletedPart,
+} from '@aws-sdk/client-s3'
+import {
+  EvidenceBucketError,
+  EvidenceExistsError,
+  type EvidenceHead,
+  type EvidenceStore,
+  type ListedEvidence,
+  type PutEvidenceInput,
+  type RetentionPolicy,
+  type StoredEvidence,
+} from './evidence-store.js'
+import { IntegrityError, StorageError } from './errors.js'
+import { hexToBase64 } from './hash.js'
+
+/** Options for {@link S3EvidenceStore}. */
+export interface S3EvidenceStoreOptions {
+  client: S3Client
+  bucket: string
+  retention: RetentionPolicy
+  /** Multipart part size in bytes (default 8 MiB; S3's minimum is 5 MiB). */
+  partSize?: number
+  /** Parts in flight at once (default 4): memory stays below partSize × (queue + 1). */
+  partConcurrency?: number
+  /** Clock for retain-until dates (tests). */
+  now?: () => Date
+}
+
+interface AwsErrorShape {
+  name?: string
+  $metadata?: { httpStatusCode?: number }
+}
+
+const statusOf = (e: unknown): number | undefined => (e as AwsErrorShape)?.$metadata?.httpStatusCode
+const nameOf = (e: unknown): string => (e as AwsErrorShape)?.name ?? 'Error'
+
+function isPreconditionFailed(e: unknown): boolean {
+  return statusOf(e) === 412 || nameOf(e) === 'PreconditionFailed'
+}
+function isNotFound(e: unknown): boolean {
+  return statusOf(e) === 404 || ['NotFound', 'NoSuchKey', 'NoSuchVersion'].includes(nameOf(e))
+}
+
+/** Reads a stream in fixed-size parts without holding more than one part. */
+async function* fixedParts(body: Readable, partSize: number): AsyncGenerator<Buffer> {
+  let chunks: Buffer[] = []
+  let length = 0
+  for await (const raw of body) {
+    let chunk = Buffer.isBuffer(raw) ? raw : Buffer.from(raw as Uint8Array)
+    while (length + chunk.length >= partSize) {
+      const take = partSize - length
+      chunks.push(chunk.subarray(0, take))
+      yield Buffer.concat(chunks, partSize)
+      chunks = []
+      length = 0
+      chunk = chunk.subarray(take)
+    }
+    if (chunk.length) {
+      chunks.push(chunk)
+      length += chunk.length
+    }
+  }
+  if (length > 0 || chunks.length === 0) yield Buffer.concat(chunks, length)
+}
+
+/**
+ * Opens the store for a bucket, checking it is locked. Without an explicit retention the
+ * bucket's default retention (its Object Lock rule) is used for every write.
+ */
+export async function openS3EvidenceStore(opts: Omit<S3EvidenceStoreOptions, 'retention'> & { retention?: RetentionPolicy }): Promise<S3EvidenceStore> {
+  let retention = opts.retention
+  if (!retention) {
+    const probe = new S3EvidenceStore({ ...opts, retention: { mode: 'COMPLIANCE', days: 1 } })
+    await probe.assertLocked()
+    const rule = (await opts.client.send(new GetObjectLockConfigurationCommand({ Bucket: opts.bucket }))).ObjectLockConfiguration?.Rule?.DefaultRetention
+    const days = rule?.Days ?? (rule?.Years ? rule.Years * 365 : undefined)
+    if (!rule?.Mode || !days) {
+      throw new EvidenceBucketError(`evidence bucket s3://${opts.bucket} has no default retention: set FORENSICS_RETENTION_DAYS (and FORENSICS_RETENTION_MODE) or give the bucket a default Object Lock rule`)
+    }
+    retention = { mode: rule.Mode as RetentionPolicy['mode'], days }
+  }
+  const store = new S3EvidenceStore({ ...opts, retention })
+  await store.assertLocked()
+  return store
+}
+
+/** {@link EvidenceStore} over an S3 bucket with versioning and Object Lock. */
+export class S3EvidenceStore implements EvidenceStore {
+  readonly bucket: string
+  readonly retention: RetentionPolicy
+  readonly #s3: S3Client
+  readonly #partSize: number
+  readonly #partConcurrency: number
+  readonly #now: () => Date
+  #locked?: Promise<void>
+
+  constructor(opts: S3EvidenceStoreOptions) {
+    this.#s3 = opts.client
+    this.bucket = opts.bucket
+    this.retention = opts.retention
+    this.#partSize = opts.partSize ?? 8 * 1024 * 1024
+    this.#partConcurrency = opts.partConcurrency ?? 4
+    this.#now = opts.now ?? (() => new Date())
+  }
+
+  /** Checks once per store that the bucket exists, is versioned and has Object Lock. */
+  assertLocked(): Promise<void> {
+    this.#locked ??= this.#checkLocked().catch((e: unknown) => {
+      this.#locked = undefined
+      throw e
+    })
+    return this.#locked
+  }
+
+  async #checkLocked(): Promise<void> {
+    const where = `evidence bucket s3://${this.bucket}`
+    let versioning: string | undefined
+    try {
+      versioning = (await this.#s3.send(new GetBucketVersioningCommand({ Bucket: this.bucket }))).Status
+    } catch (e) {
+      if (nameOf(e) === 'NoSuchBucket' || statusOf(e) === 404) {
+        throw new EvidenceBucketError(`${where} does not exist: deploy the evidence stack, or pass --evidence-bucket / FORENSICS_EVIDENCE_BUCKET naming an Object-Lock bucket`, { cause: e })
+      }
+      throw new StorageError(`cannot read the versioning of ${where}: ${nameOf(e)}`, { cause: e })
+    }
+    let lock: string | undefined
+    try {
+      lock = (await this.#s3.send(new GetObjectLockConfigurationCommand({ Bucket: this.bucket }))).ObjectLockConfiguration?.ObjectLockEnabled
+    } catch (e) {
+      if (nameOf(e) !== 'ObjectLockConfigurationNotFoundError') throw new StorageError(`cannot read the Object Lock configuration of ${where}: ${nameOf(e)}`, { cause: e })
+    }
+    const missing = [versioning !== 'Enabled' ? 'versioning' : '', lock !== 'Enabled' ? 'Object Lock' : ''].filter(Boolean)
+    if (missing.length) {
+      throw new EvidenceBucketError(`${where} has no ${missing.join(' and no ')}: evidence is only written to a bucket created with Object Lock enabled (which also enables versioning); refusing to write`)
+    }
+  }
+
+  #lockParams(): { ObjectLockMode: RetentionPolicy['mode']; ObjectLockRetainUntilDate: Date } {
+    const until = new Date(this.#now().getTime() + this.retention.days * 86_400_000)
+    return { ObjectLockMode: this.retention.mode, ObjectLockRetainUntilDate: until }
+  }
+
+  async put(input: PutEvidenceInput): Promise<StoredEvidence> {
+    await this.assertLocked()
+    const body = Buffer.isBuffer(input.body) ? Readable.from([input.body]) : input.body
+    const parts = fixedParts(body, this.#partSize)
+    const first = await parts.next()
+    const firstPart = first.done ? Buffer.alloc(0) : first.value
+    const second = first.done ? { done: true as const, value: undefined } : await parts.next()
+    if (second.done) return this.#putSingle(input, firstPart)
+    return this.#putMultipart(input, firstPart, second.value, parts)
+  }
+
+  async #putSingle(input: PutEvidenceInput, bytes: Buffer): Promise<StoredEvidence> {
+    const sha256 = createHash('sha256').update(bytes).digest('hex')
+    let versionId: string | undefined
+    try {
+      const out = await this.#s3.send(
+        new PutObjectCommand({
+          Bucket: this.bucket,
+          Key: input.key,
+          Body: bytes,
+          ContentLength: bytes.length,
+          ContentType: input.contentType,
+          Metadata: input.metadata,
+          ChecksumSHA256: hexToBase64(sha256),
+          IfNoneMatch: '*',
+          ...this.#lockParams(),
+        }),
+      )
+      versionId = out.VersionId
+    } catch (e) {
+      throw this.#translate(e, input.key, 'write')
+    }
+    return this.#confirm(input.key, versionId, sha256, bytes.length, hexToBase64(sha256))
+  }
+
+  async #putMultipart(input: PutEvidenceInput, p1: Buffer, p2: Buffer, rest: AsyncGenerator<Buffer>): Promise<StoredEvidence> {
+    // If-None-Match is checked up front too: a multipart upload of an existing key would
+    // otherwise only fail at completion, after all the bytes were sent.
+    if (await this.head(input.key)) throw new EvidenceExistsError(this.bucket, input.key)
+    let uploadId: string | undefined
+    try {
+      uploadId = (
+        await this.#s3.send(
+          new CreateMultipartUploadCommand({
+            Bucket: this.bucket,
+            Key: input.key,
+            ContentType: input.contentType,
+            Metadata: input.metadata,
+            ChecksumAlgorithm: 'SHA256',
+            ...this.#lockParams(),
+          }),
+        )
+      ).UploadId
+    } catch (e) {
+      throw this.#translate(e, input.key, 'start a multipart upload of')
+    }
+    const whole = createHash('sha256')
+    const partDigests: Buffer[] = []
+    const completed: CompletedPart[] = []
+    const inflight = new Set<Promise<void>>()
+    let size = 0
+    let partNumber = 0
+    const send = (bytes: Buffer): Promise<void> => {
+      const n = ++partNumber
+      whole.update(bytes)
+      size += bytes.length
+      const digest = createHash('sha256').update(bytes).digest()
+      partDigests[n - 1] = digest
+      const p = this.#s3
+        .send(new UploadPartCommand({ Bucket: this.bucket, Key: input.key, UploadId: uploadId, PartNumber: n, Body: bytes, ContentLength: bytes.length, ChecksumSHA256: digest.toString('base64') }))
+        .then((out) => {
+          completed[n - 1] = { PartNumber: n, ETag: out.ETag, ChecksumSHA256: digest.toString('base64') }
+        })
+      const tracked = p.finally(() => inflight.delete(tracked))
+      inflight.add(tracked)
+      return tracked
+    }
+    try {
+      const all: Promise<void>[] = []
+      all.push(send(p1), send(p2))
+      for await (const part of rest) {
+        // back-pressure: never more than partConcurrency parts in memory
+        while (inflight.size >= this.#partConcurrency) await Promise.race(inflight)
+        all.push(send(part))
+      }
+      await Promise.all(all)
+      const composite = `${createHash('sha256').update(Buffer.concat(partDigests)).digest('base64')}-${partDigests.length}`
+      const out = await this.#s3.send(
+        new CompleteMultipartUploadCommand({
+          Bucket: this.bucket,
+          Key: input.key,
+          UploadId: uploadId,
+          IfNoneMatch: '*',
+          MultipartUpload: { Parts: completed },
+        }),
+      )
+      // Retention requested at CreateMultipartUpload is applied by S3 on completion; some
+      // S3-compatible stores (the emulator among them) drop it, so it is set explicitly
+      // when missing — #confirm still requires it to be there.
+      const head = out.VersionId ? await this.head(input.key, out.VersionId) : undefined
+      if (head && !head.retainUntil) {
+        await this.#s3.send(
+          new PutObjectRetentionCommand({
+            Bucket: this.bucket,
+            Key: input.key,
+            VersionId: out.VersionId,
+            Retention: { Mode: this.retention.mode, RetainUntilDate: this.#lockParams().ObjectLockRetainUntilDate },
+          }),
+        )
+      }
+      return await this.#confirm(input.key, out.VersionId, whole.digest('hex'), size, composite)
+    } catch (e) {
+      await Promise.allSettled(inflight)
+      await this.#s3.send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: input.key, UploadId: uploadId })).catch(() => undefined)
+      if (e instanceof IntegrityError) throw e
+      throw this.#translate(e, input.key, 'write')
+    }
+  }
+
+  /** Reads the stored checksum, size and retention back; any difference is an integrity error. */
+  async #confirm(key: string, versionId: string | undefined, sha256: string, size: number, expectedChecksum: string): Promise<StoredEvidence> {
+    const where = `s3://${this.bucket}/${key}`
+    if (!versionId) throw new IntegrityError(`write of ${where} returned no version id: is versioning enabled?`)
+    const head = await this.head(key, versionId)
+    const problems: string[] = []
+    if (!head) problems.push(`${where} version ${versionId} is not readable after the write`)
+    else {
+      // a multipart composite is `base64(sha256(part digests))-N`; some S3-compatible
+      // stores omit the `-N` part count, the digest itself must still match
+      const stored = head.checksumSHA256
+      const same = stored === expectedChecksum || (expectedChecksum.includes('-') && stored === expectedChecksum.split('-')[0])
+      if (!same) problems.push(`${where} stored checksum ${head.checksumSHA256 ?? '(none)'} differs from the sent ${expectedChecksum}`)
+      if (head.size !== size) problems.push(`${where} stored size ${head.size} differs from the ${size} bytes sent`)
+      if (head.retentionMode !== this.retention.mode || !head.retainUntil) problems.push(`${where} has no ${this.retention.mode} retention after the write`)
+    }
+    if (problems.length) throw new IntegrityError(`write of ${where} could not be confirmed`, { findings: problems })
+    return { key, versionId, sha256, size }
+  }
+
+  #translate(e: unknown, key: string, what: string): Error {
+    if (isPreconditionFailed(e)) return new EvidenceExistsError(this.bucket, key, { cause: e })
+    if (nameOf(e) === 'NoSuchBucket') return new EvidenceBucketError(`evidence bucket s3://${this.bucket} does not exist`, { cause: e })
+    return new StorageError(`could not ${what} s3://${this.bucket}/${key}: ${nameOf(e)}${statusOf(e) ? ` (HTTP ${statusOf(e)})` : ''}`, { cause: e })
+  }
+
+  async get(key: string, versionId?: string): Promise<{ body: Readable; versionId: string; size: number }> {
+    try {
+      const out = await this.#s3.send(new GetObjectCommand({ Bucket: this.bucket, Key: key, VersionId: versionId }))
+      return { body: out.Body as Readable, versionId: out.VersionId ?? versionId ?? 'null', size: out.ContentLength ?? 0 }
+    } catch (e) {
+      throw this.#translate(e, key, 'read')
+    }
+  }
+
+  async getBytes(key: string, versionId?: string): Promise<{ bytes: Buffer; versionId: string }> {
+    const { body, versionId: v } = await this.get(key, versionId)
+    const chunks: Buffer[] = []
+    for await (const c of body) chunks.push(c as Buffer)
+    return { bytes: Buffer.concat(chunks), versionId: v }
+  }
+
+  async head(key: string, versionId?: string): Promise<EvidenceHead | undefined> {
+    try {
+      const out = await this.#s3.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key, VersionId: versionId, ChecksumMode: 'ENABLED' }))
+      const checksum = out.ChecksumSHA256
+      return {
+        key,
+        versionId: out.VersionId ?? versionId ?? 'null',
+        size: out.ContentLength ?? 0,
+        checksumSHA256: checksum,
+        retentionMode: out.ObjectLockMode,
+        retainUntil: out.ObjectLockRetainUntilDate,
+        metadata: out.Metadata ?? {},
+      }
+    } catch (e) {
+      if (isNotFound(e) || nameOf(e) === 'MethodNotAllowed') return undefined
+      throw this.#translate(e, key, 'read the head of')
+    }
+  }
+
+  async *list(prefix: string): AsyncIterable<ListedEvidence> {
+    try {
+      for await (const page of paginateListObjectsV2({ client: this.#s3 }, { Bucket: this.bucket, Prefix: prefix })) {
+        for (const o of page.Contents ?? []) if (o.Key) yield { key: o.Key, size: o.Size ?? 0 }
+      }
+    } catch (e) {
+      throw this.#translate(e, prefix, 'list')
+    }
+  }
+
+  async tryDelete(key: string, versionId: string): Promise<string | undefined> {
+    try {
+      await this.#s3.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key, VersionId: versionId }))
+      return undefined
+    } catch (e) {
+      return nameOf(e)
+    }
+  }
+}
