@@ -183,6 +183,7 @@ export class S3EvidenceStore implements EvidenceStore {
           ContentLength: bytes.length,
           ContentType: input.contentType,
           Metadata: input.metadata,
+          ChecksumAlgorithm: 'SHA256',
           ChecksumSHA256: hexToBase64(sha256),
           IfNoneMatch: '*',
           ...this.#lockParams(),

@@ -1,0 +1,95 @@
+import t from 'tap'
+import { Readable } from 'node:stream'
+import { createHash } from 'node:crypto'
+import { S3Client, CreateBucketCommand, PutBucketVersioningCommand, ListObjectVersionsCommand } from '@aws-sdk/client-s3'
+import { S3EvidenceStore, openS3EvidenceStore } from '../forensics/s3-evidence-store.js'
+import { useEmulator } from './fixtures/emulator.js'
+import { lockedStore, createLockedBucket } from './fixtures/evidence.js'
+
+t.test('evidence store on the emulator', async (t) => {
+  const emulator = await useEmulator(t)
+
+  t.test('writes locked, checksummed evidence and never overwrites', async (t) => {
+    const { store, s3 } = await lockedStore(emulator)
+    const put = await store.put({ key: 'cases/c/x.json', body: Buffer.from('{"a":1}'), contentType: 'application/json' })
+    t.equal(put.sha256, createHash('sha256').update('{"a":1}').digest('hex'))
+    t.equal(put.size, 7)
+    const head = await store.head('cases/c/x.json', put.versionId)
+    t.equal(head?.retentionMode, 'COMPLIANCE')
+    t.ok(head!.retainUntil!.getTime() > Date.now() + 23 * 3600_000, 'retained for the configured day')
+    await t.rejects(store.put({ key: 'cases/c/x.json', body: Buffer.from('other') }), { name: 'EvidenceExistsError', key: 'cases/c/x.json' })
+    const versions = await s3.send(new ListObjectVersionsCommand({ Bucket: 'evidence', Prefix: 'cases/c/x.json' }))
+    t.equal(versions.Versions?.length, 1, 'the refused write left no version')
+    t.equal((await store.getBytes('cases/c/x.json')).bytes.toString(), '{"a":1}')
+    t.equal(await store.tryDelete('cases/c/x.json', put.versionId), 'AccessDenied', 'a locked version cannot be deleted')
+    t.equal(await store.head('cases/c/missing'), undefined)
+    const listed = []
+    for await (const o of store.list('cases/')) listed.push(o.key)
+    t.same(listed, ['cases/c/x.json'])
+  })
+
+  t.test('streams large evidence as multipart with constant memory and confirms it', async (t) => {
+    const { store } = await lockedStore(emulator, { partSize: 5 * 1024 * 1024 })
+    const chunk = Buffer.alloc(1024 * 1024, 1)
+    const parts = 13
+    const hash = createHash('sha256')
+    for (let i = 0; i < parts; i++) hash.update(chunk)
+    const body = Readable.from((function* () {
+      for (let i = 0; i < parts; i++) yield chunk
+    })())
+    const put = await store.put({ key: 'big/blob', body })
+    t.equal(put.size, parts * chunk.length)
+    t.equal(put.sha256, hash.digest('hex'))
+    const head = await store.head('big/blob', put.versionId)
+    t.equal(head?.retentionMode, 'COMPLIANCE', 'multipart evidence is locked too')
+    await t.rejects(store.put({ key: 'big/blob', body: Readable.from([Buffer.alloc(12 * 1024 * 1024)]) }), { name: 'EvidenceExistsError' })
+    // an empty stream is stored as an empty object
+    const empty = await store.put({ key: 'empty', body: Readable.from([]) })
+    t.equal(empty.size, 0)
+  })
+
+  t.test('refuses buckets without Object Lock or that do not exist', async (t) => {
+    const s3 = new S3Client(emulator.clientConfig())
+    t.teardown(() => s3.destroy())
+    await s3.send(new CreateBucketCommand({ Bucket: 'plain' }))
+    const plain = new S3EvidenceStore({ client: s3, bucket: 'plain', retention: { mode: 'COMPLIANCE', days: 1 } })
+    await t.rejects(plain.put({ key: 'k', body: Buffer.from('x') }), { name: 'EvidenceBucketError', message: /s3:\/\/plain has no versioning and no Object Lock/ })
+    await s3.send(new PutBucketVersioningCommand({ Bucket: 'plain', VersioningConfiguration: { Status: 'Enabled' } }))
+    await t.rejects(plain.assertLocked(), { name: 'EvidenceBucketError', message: /has no Object Lock/ })
+    const missing = new S3EvidenceStore({ client: s3, bucket: 'nope', retention: { mode: 'COMPLIANCE', days: 1 } })
+    await t.rejects(missing.put({ key: 'k', body: Buffer.from('x') }), { name: 'EvidenceBucketError', message: /s3:\/\/nope does not exist/ })
+    const { Versions } = await s3.send(new ListObjectVersionsCommand({ Bucket: 'plain' }))
+    t.same(Versions ?? [], [], 'nothing written')
+  })
+
+  t.test('openS3EvidenceStore takes the bucket default retention', async (t) => {
+    const s3 = new S3Client(emulator.clientConfig())
+    t.teardown(() => s3.destroy())
+    await createLockedBucket(s3, 'ev2', 3)
+    const store = await openS3EvidenceStore({ client: s3, bucket: 'ev2' })
+    t.same(store.retention, { mode: 'COMPLIANCE', days: 3 })
+    const explicit = await openS3EvidenceStore({ client: s3, bucket: 'ev2', retention: { mode: 'GOVERNANCE', days: 9 } })
+    t.same(explicit.retention, { mode: 'GOVERNANCE', days: 9 })
+    await s3.send(new CreateBucketCommand({ Bucket: 'nodefault', ObjectLockEnabledForBucket: true }))
+    await t.rejects(openS3EvidenceStore({ client: s3, bucket: 'nodefault' }), { name: 'EvidenceBucketError', message: /FORENSICS_RETENTION_DAYS/ })
+  })
+
+  t.test('a store whose writes are not confirmed by the read-back fails loudly', async (t) => {
+    const s3 = new S3Client(emulator.clientConfig())
+    t.teardown(() => s3.destroy())
+    await createLockedBucket(s3, 'ev3')
+    // a client that corrupts the checksum it reports back: the read-back must notice
+    const lying = new S3Client(emulator.clientConfig())
+    lying.middlewareStack.add(
+      (next, context) => async (args) => {
+        const out = await next(args)
+        if (context.commandName === 'HeadObjectCommand') (out.output as { ChecksumSHA256?: string }).ChecksumSHA256 = 'AAAA'
+        return out
+      },
+      { step: 'initialize', name: 'lieAboutChecksum' },
+    )
+    t.teardown(() => lying.destroy())
+    const store = new S3EvidenceStore({ client: lying, bucket: 'ev3', retention: { mode: 'COMPLIANCE', days: 1 } })
+    await t.rejects(store.put({ key: 'k', body: Buffer.from('x') }), { name: 'IntegrityError', findings: [/stored checksum AAAA differs/] })
+  })
+})
