@@ -1,0 +1,195 @@
+/**
+ * Runs `scanLogFile` on worker_threads so decompression and parsing use every core
+ * (Lambda with >1,769 MB has 2 vCPUs; so do these machines). Each worker scans one file
+ * at a time; a file's bytes are either read by the worker from a path or pumped to it
+ * chunk by chunk with acknowledgements, so at most a few chunks per worker are in memory.
+ * With `workers: 0`, or when a worker cannot start, files are scanned in this thread.
+ */
+import { Worker } from 'node:worker_threads'
+import { availableParallelism } from 'node:os'
+import { createReadStream, existsSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
+import { compileFilter, type CompiledFilter, type SliceFilters, type TimeWindow } from './filters.js'
+import { scanLogFile, type FileScanResult } from './log-file-scan.js'
+import type { FromWorker, ToWorker } from './scan-protocol.js'
+
+/** A file to scan: a local path, or a function opening its bytes (e.g. an S3 GetObject body). */
+export type ScanJob = { kind: 'path'; path: string } | { kind: 'stream'; open: () => Promise<AsyncIterable<Uint8Array>> }
+
+/** Options of a pool. */
+export interface ScanPoolOptions {
+  /** worker threads; default: available cores (at most 4); 0 = scan in this thread */
+  workers?: number
+  /** chunks in flight per streamed file (default 4) */
+  window?: number
+}
+
+/** A worker thread died (it could not load, or crashed). */
+class WorkerFailure extends Error {
+  constructor(message: string) {
+    super(message)
+    this.name = 'WorkerFailure'
+  }
+}
+
+interface Slot {
+  worker: Worker
+  busy: boolean
+  id?: number
+  resolve?: (r: FileScanResult) => void
+  reject?: (e: Error) => void
+  ack?: () => void
+}
+
+/** The worker entry next to this module (`.ts` under tsx, `.js` when built). */
+export function workerEntry(): URL {
+  const ts = new URL('./scan-worker.ts', import.meta.url)
+  return import.meta.url.endsWith('.ts') && existsSync(fileURLToPath(ts)) ? ts : new URL('./scan-worker.js', import.meta.url)
+}
+
+/** A pool of scanners bound to one filter and window. */
+export class ScanPool {
+  private readonly compiled: CompiledFilter
+  private readonly slots: Slot[] = []
+  private readonly waiting: Array<() => void> = []
+  private nextId = 1
+  private readonly inflight: number
+  /** how many threads scan (0 = in-process) */
+  readonly workers: number
+
+  constructor(
+    private readonly filters: SliceFilters,
+    private readonly window: TimeWindow,
+    opts: ScanPoolOptions = {},
+  ) {
+    this.compiled = compileFilter(filters, window)
+    this.inflight = opts.window ?? 4
+    let n = opts.workers ?? Math.min(4, availableParallelism())
+    if (n > 0) {
+      try {
+        for (let i = 0; i < n; i++) this.slots.push(this.startWorker())
+      } catch {
+        /* c8 ignore next 3 */
+        for (const s of this.slots) void s.worker.terminate()
+        this.slots.length = 0
+        n = 0
+      }
+    }
+    this.workers = this.slots.length
+  }
+
+  private startWorker(): Slot {
+    const entry = workerEntry()
+    // Under tsx (tests, CLI from source) a worker does not inherit the TypeScript loader:
+    // register it inside the worker before importing the entry.
+    const worker = entry.pathname.endsWith('.ts')
+      ? new Worker(`import('tsx/esm/api').then((m) => { m.register(); return import(${JSON.stringify(entry.href)}) })`, { eval: true })
+      : new Worker(entry)
+    const slot: Slot = { worker, busy: false }
+    worker.on('message', (msg: FromWorker) => {
+      if (msg.id !== slot.id) return
+      if (msg.type === 'ack') slot.ack?.()
+      else if (msg.type === 'result') this.finish(slot, () => slot.resolve?.(msg.result))
+      /* c8 ignore next */ else this.finish(slot, () => slot.reject?.(new Error(msg.message)))
+    })
+    /* c8 ignore next 5 */
+    worker.on('error', (err) => {
+      // A dead worker leaves the pool; its file is rescanned in this thread.
+      this.slots.splice(this.slots.indexOf(slot), 1)
+      this.finish(slot, () => slot.reject?.(new WorkerFailure(err.message)))
+    })
+    worker.unref()
+    return slot
+  }
+
+  private finish(slot: Slot, settle: () => void): void {
+    settle()
+    slot.busy = false
+    slot.worker.unref()
+    slot.id = undefined
+    slot.resolve = slot.reject = slot.ack = undefined
+    this.waiting.shift()?.()
+    // Wake everyone when the pool lost its last worker: they fall back to this thread.
+    if (this.slots.length === 0) for (const w of this.waiting.splice(0)) w()
+  }
+
+  private async acquire(): Promise<Slot> {
+    for (;;) {
+      /* c8 ignore next */
+      if (this.slots.length === 0) throw new WorkerFailure('no worker left')
+      const free = this.slots.find((s) => !s.busy)
+      if (free) {
+        free.busy = true
+        // Keep the process alive only while a worker has work.
+        free.worker.ref()
+        return free
+      }
+      await new Promise<void>((res) => this.waiting.push(res))
+    }
+  }
+
+  private async scanHere(job: ScanJob): Promise<FileScanResult> {
+    const source = job.kind === 'path' ? createReadStream(job.path, { highWaterMark: 1024 * 1024 }) : await job.open()
+    return scanLogFile(source as AsyncIterable<Uint8Array>, this.compiled)
+  }
+
+  /** Scans one file; never rejects for bad content (that is in the result), only for I/O failures of `open`. */
+  async scan(job: ScanJob): Promise<FileScanResult> {
+    if (this.slots.length === 0) return this.scanHere(job)
+    try {
+      return await this.scanOnWorker(job)
+    } catch (err) {
+      /* c8 ignore next */
+      if (err instanceof WorkerFailure) return this.scanHere(job)
+      throw err
+    }
+  }
+
+  private async scanOnWorker(job: ScanJob): Promise<FileScanResult> {
+    const slot = await this.acquire()
+    const id = this.nextId++
+    slot.id = id
+    const done = new Promise<FileScanResult>((resolve, reject) => {
+      slot.resolve = resolve
+      slot.reject = reject
+    })
+    const post = (m: ToWorker, transfer?: ArrayBuffer[]): void => slot.worker.postMessage(m, transfer)
+    if (job.kind === 'path') {
+      post({ type: 'start', id, source: { kind: 'path', path: job.path }, filters: this.filters, window: this.window })
+      return done
+    }
+    let source: AsyncIterable<Uint8Array>
+    try {
+      source = await job.open()
+    } catch (err) {
+      this.finish(slot, () => undefined)
+      throw err
+    }
+    post({ type: 'start', id, source: { kind: 'chunks' }, filters: this.filters, window: this.window })
+    let pending = 0
+    let wake: (() => void) | undefined
+    slot.ack = () => {
+      pending--
+      wake?.()
+    }
+    try {
+      for await (const c of source) {
+        // Copy into a transferable buffer (S3 body chunks may share a pool).
+        const copy = new Uint8Array(c)
+        pending++
+        post({ type: 'chunk', id, data: copy }, [copy.buffer as ArrayBuffer])
+        while (pending >= this.inflight) await new Promise<void>((res) => (wake = res))
+      }
+      post({ type: 'end', id })
+    } catch (err) {
+      post({ type: 'abort', id, message: `reading the file failed: ${(err as Error).message}` })
+    }
+    return done
+  }
+
+  /** Stops the workers. */
+  async close(): Promise<void> {
+    await Promise.all(this.slots.map((s) => s.worker.terminate()))
+    this.slots.length = 0
+  }
+}
