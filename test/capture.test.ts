@@ -4,7 +4,7 @@ import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { ListObjectVersionsCommand } from '@aws-sdk/client-s3'
-import { runCapture, readCommittedCapture, type CaptureSpec } from '../forensics/capture.js'
+import { runCapture, readCommittedCapture, type CaptureSpec, type CaptureResult } from '../forensics/capture.js'
 import { CustodyChain, recordCaptured } from '../forensics/custody.js'
 import { LocalSigner } from '../forensics/signer.js'
 import { manifestKey, artifactKey } from '../forensics/keys.js'
@@ -45,7 +45,7 @@ t.test('capture transaction', async (t) => {
     const { store, s3 } = await lockedStore(emulator)
     const chain = new CustodyChain(store, signer, 'case-1')
     let bodies = 0
-    const results = []
+    const results: CaptureResult[] = []
     for (let i = 0; i < 3; i++) {
       const r = await runCapture({ store, signer }, spec(), async (ctx) => {
         bodies++

@@ -15,7 +15,6 @@ const other = LocalSigner.fromFile(join(keyDir, 'other.pem'), { create: true }).
 
 t.test('custody chain on the emulator', async (t) => {
   const emulator = await useEmulator(t)
-  const pem = await signer.publicKeyPem()
 
   t.test('20 concurrent appends: seq 0..19, valid chain, no fork, no gap', async (t) => {
     const { store } = await lockedStore(emulator)
