@@ -1,0 +1,58 @@
+/**
+ * How a Lambda handler (or the same handler run in-process by the local runtime) finds its
+ * dependencies: from environment variables the stacks set on every function.
+ *
+ * | variable                    | meaning                                                   |
+ * |-----------------------------|-----------------------------------------------------------|
+ * | `FORENSICS_EVIDENCE_BUCKET` | the locked evidence bucket                                 |
+ * | `FORENSICS_SIGNING_KEY`     | `kms:<key id/ARN/alias>` or `file:<PEM path>`              |
+ * | `FORENSICS_SIEM_EVENT_BUS`  | SIEM EventBridge bus name or ARN                           |
+ * | `FORENSICS_SIEM_TOPIC_ARN`  | SIEM SNS topic ARN (or name)                               |
+ * | `FORENSICS_DLQ_URL`         | the OnFailure dead-letter queue (drill only)               |
+ * | `FORENSICS_FUNCTION_PREFIX` | name prefix of the deployed functions (drill only)         |
+ * | `FORENSICS_CANARY_BUCKET`   | the drill's canary bucket (drill only)                     |
+ *
+ * Plus the SDK's own (`AWS_REGION`, `AWS_ENDPOINT_URL`, credentials).
+ */
+import { S3Client } from '@aws-sdk/client-s3'
+import { KMSClient } from '@aws-sdk/client-kms'
+import { SNSClient } from '@aws-sdk/client-sns'
+import { EventBridgeClient } from '@aws-sdk/client-eventbridge'
+import { sdkSettingsFromEnv } from '../aws/sdk-config.js'
+import { ValidationError } from '../errors.js'
+import type { EvidenceStore } from '../evidence-store.js'
+import { openS3EvidenceStore } from '../s3-evidence-store.js'
+import { KmsSigner, LocalSigner, type Signer } from '../signer.js'
+import { AwsSiemPublisher, type SiemPublisher } from '../siem/siem-publisher.js'
+
+/** Reads a required variable or throws a {@link ValidationError} naming it. */
+export function requireEnv(env: NodeJS.ProcessEnv, name: string): string {
+  const v = env[name]
+  if (!v) throw new ValidationError(`environment variable ${name} is not set: the forensics stack sets it on every function (locally, \`forensics drill\` does)`, { field: name })
+  return v
+}
+
+/** The signer named by `FORENSICS_SIGNING_KEY` (`kms:…` or `file:…`). */
+export function signerFromSpec(spec: string, env: NodeJS.ProcessEnv = process.env): Signer {
+  if (spec.startsWith('kms:')) return new KmsSigner(new KMSClient(sdkSettingsFromEnv(env)), spec.slice(4))
+  if (spec.startsWith('file:')) return LocalSigner.fromFile(spec.slice(5)).signer
+  throw new ValidationError(`FORENSICS_SIGNING_KEY must be kms:<key id> or file:<pem path>, got ${JSON.stringify(spec)}`, { field: 'FORENSICS_SIGNING_KEY' })
+}
+
+/** Evidence store (bucket default retention) and signer from the environment. */
+export async function evidenceFromEnv(env: NodeJS.ProcessEnv = process.env): Promise<{ store: EvidenceStore; signer: Signer; s3: S3Client }> {
+  const s3 = new S3Client(sdkSettingsFromEnv(env))
+  const store = await openS3EvidenceStore({ client: s3, bucket: requireEnv(env, 'FORENSICS_EVIDENCE_BUCKET') })
+  return { store, signer: signerFromSpec(requireEnv(env, 'FORENSICS_SIGNING_KEY'), env), s3 }
+}
+
+/** The SIEM publisher from `FORENSICS_SIEM_EVENT_BUS` and `FORENSICS_SIEM_TOPIC_ARN`. */
+export function siemFromEnv(env: NodeJS.ProcessEnv = process.env): SiemPublisher {
+  const settings = sdkSettingsFromEnv(env)
+  return new AwsSiemPublisher({
+    events: new EventBridgeClient(settings),
+    sns: new SNSClient(settings),
+    eventBusName: requireEnv(env, 'FORENSICS_SIEM_EVENT_BUS'),
+    topic: requireEnv(env, 'FORENSICS_SIEM_TOPIC_ARN'),
+  })
+}
