@@ -1,0 +1,108 @@
+/**
+ * Resource names and the async-invoke routing table, derived from the config by pure
+ * functions. The stacks build every `aws_lambda_function_event_invoke_config` from
+ * {@link asyncInvokeRoutes}; the local runtime reads the same table to reproduce Lambda's
+ * async contract (retries, maximum event age, OnSuccess / OnFailure destination records).
+ */
+import type { ForensicsConfig } from './config.js'
+
+/** Every Lambda function the toolkit deploys, by its collector file name. */
+export const FUNCTION_KEYS = ['bucket-config', 'object-versions', 'cloudtrail-slice', 'custody-recorder', 'drill'] as const
+
+/** One of {@link FUNCTION_KEYS}. */
+export type FunctionKey = (typeof FUNCTION_KEYS)[number]
+
+/** The capture functions proper (the ones whose success the custody recorder seals). */
+export const CAPTURE_KEYS = ['bucket-config', 'object-versions', 'cloudtrail-slice'] as const satisfies readonly FunctionKey[]
+
+/** Where an async invocation result goes. */
+export type DestinationRef =
+  | { type: 'lambda'; functionName: string }
+  | { type: 'sqs'; queueName: string }
+  | { type: 'eventbridge'; eventBusName: string }
+
+/** How one function is invoked asynchronously and where its results go. */
+export interface AsyncInvokeRoute {
+  key: FunctionKey
+  functionName: string
+  /** Lambda retries after the first failed attempt (0–2). */
+  maximumRetryAttempts: number
+  /** Events older than this go to `onFailure` without running (60–21600 s). */
+  maximumEventAgeInSeconds: number
+  onSuccess: DestinationRef
+  onFailure: DestinationRef
+  /** The evidence key prefix this function may write (`s3:PutObject` is scoped to it). */
+  evidenceWritePrefix: string
+}
+
+/** Names of the shared resources, fixed by the config so every consumer agrees. */
+export interface ResourceNames {
+  functions: Record<FunctionKey, string>
+  evidenceBucket: string
+  accessLogBucket: string
+  deadLetterQueue: string
+  fanOutQueue: string
+  siemEventBus: string
+  siemTopic: string
+  alertTopic: string
+  memberRole: string
+  drillSchedule: string
+}
+
+/** Derives every resource name from the config (name prefix, account, region). */
+export function resourceNames(config: ForensicsConfig): ResourceNames {
+  const p = config.name
+  const functions = Object.fromEntries(FUNCTION_KEYS.map((k) => [k, `${p}-${k}`])) as Record<FunctionKey, string>
+  return {
+    functions,
+    // Bucket names are global: account and region make them unique and predictable.
+    evidenceBucket: `${p}-evidence-${config.forensicsAccountId}-${config.region}`,
+    accessLogBucket: `${p}-access-logs-${config.forensicsAccountId}-${config.region}`,
+    deadLetterQueue: `${p}-capture-dlq`,
+    fanOutQueue: `${p}-object-versions-fanout`,
+    siemEventBus: config.siem.eventBusName,
+    siemTopic: config.siem.topicName,
+    alertTopic: `${p}-alerts`,
+    memberRole: config.memberRole.roleName,
+    drillSchedule: `${p}-drill`,
+  }
+}
+
+/** Evidence prefix each function writes under (DESIGN.md "Evidence bucket layout"). */
+const WRITE_PREFIX: Record<FunctionKey, string> = {
+  'bucket-config': 'cases/*/captures/*',
+  'object-versions': 'cases/*/captures/*',
+  'cloudtrail-slice': 'cases/*/captures/*',
+  'custody-recorder': 'cases/*/custody/*',
+  drill: 'drills/*',
+}
+
+/**
+ * The routing table: one row per function, in {@link FUNCTION_KEYS} order.
+ *
+ * - captures and the drill: OnSuccess → custody recorder (which appends the custody entry),
+ *   OnFailure → the dead-letter queue;
+ * - the custody recorder: OnSuccess → the SIEM event bus (a recorder routing to itself
+ *   would loop), OnFailure → the dead-letter queue;
+ * - the drill is not retried: a drill that fails must fail loudly, once.
+ */
+export function asyncInvokeRoutes(config: ForensicsConfig): AsyncInvokeRoute[] {
+  const names = resourceNames(config)
+  const onFailure: DestinationRef = { type: 'sqs', queueName: names.deadLetterQueue }
+  const toRecorder: DestinationRef = { type: 'lambda', functionName: names.functions['custody-recorder'] }
+  const toSiem: DestinationRef = { type: 'eventbridge', eventBusName: names.siemEventBus }
+  return FUNCTION_KEYS.map((key) => ({
+    key,
+    functionName: names.functions[key],
+    maximumRetryAttempts: key === 'drill' ? 0 : config.capture.maximumRetryAttempts,
+    maximumEventAgeInSeconds: config.capture.maximumEventAgeInSeconds,
+    onSuccess: key === 'custody-recorder' ? toSiem : toRecorder,
+    onFailure,
+    evidenceWritePrefix: WRITE_PREFIX[key],
+  }))
+}
+
+/** The row for one function. */
+export function routeFor(config: ForensicsConfig, key: FunctionKey): AsyncInvokeRoute {
+  return asyncInvokeRoutes(config).find((r) => r.key === key) as AsyncInvokeRoute
+}

@@ -1,0 +1,208 @@
+/**
+ * The forensics-account stack: keys, evidence locker, SIEM targets, failure alerts, the five
+ * functions with their least-privilege roles and async routing, triggers and the drill
+ * schedule. Every event invoke config is built from `asyncInvokeRoutes(config)`.
+ */
+import {
+  AwsProvider, Construct, LambdaCodeSigningConfig, LambdaEventSourceMapping, SqsQueue, TerraformOutput, TerraformStack,
+} from './cdktf.js'
+import { bundleHandlers, type BundleOptions, type HandlerBundle } from './bundle.js'
+import { CaptureFunction } from './capture-function.js'
+import { DrillSchedule } from './drill-schedule.js'
+import { EvidenceLocker } from './evidence-locker.js'
+import { FailureAlerts } from './failure-alerts.js'
+import { functionStatements, type PermissionContext } from './permissions.js'
+import { PlatformKey } from './platform-key.js'
+import { SiemTargets } from './siem.js'
+import { Triggers } from './triggers.js'
+import type { ForensicsConfig } from '../forensics/config.js'
+import { asyncInvokeRoutes, FUNCTION_KEYS, resourceNames, type DestinationRef, type FunctionKey } from '../forensics/routing.js'
+
+/** Options for {@link ForensicsStack}. */
+export interface ForensicsStackOptions {
+  config: ForensicsConfig
+  /** Prebuilt bundles; default: {@link bundleHandlers} with `bundleOptions`. */
+  bundles?: Record<FunctionKey, HandlerBundle>
+  bundleOptions?: BundleOptions
+}
+
+const DESCRIPTIONS: Record<FunctionKey, string> = {
+  'bucket-config': 'Captures everything that defines who can reach a bucket',
+  'object-versions': 'Captures object versions and delete markers, with their bytes',
+  'cloudtrail-slice': 'Captures a CloudTrail slice from the archive and LookupEvents',
+  'custody-recorder': 'Appends the custody entry of each capture and forwards it to the SIEM',
+  drill: 'Runs the forensics drill on the canary bucket',
+}
+
+/** Everything deployed into the forensics account. */
+export class ForensicsStack extends TerraformStack {
+  readonly config: ForensicsConfig
+  readonly platformKey: PlatformKey
+  readonly evidence: EvidenceLocker
+  readonly siem: SiemTargets
+  readonly failures: FailureAlerts
+  readonly fanOutQueue: SqsQueue
+  readonly functions: Record<FunctionKey, CaptureFunction>
+  readonly triggers: Triggers
+  readonly drill?: DrillSchedule
+
+  constructor(scope: Construct, id: string, options: ForensicsStackOptions) {
+    super(scope, id)
+    const config = (this.config = options.config)
+    const names = resourceNames(config)
+    const routes = asyncInvokeRoutes(config)
+    const { forensicsAccountId: accountId, region } = config
+    const bundles = options.bundles ?? bundleHandlers(options.bundleOptions)
+
+    new AwsProvider(this, 'aws', { region, allowedAccountIds: [accountId], defaultTags: [{ tags: { 'forensics:stack': id } }] })
+    this.platformKey = new PlatformKey(this, 'platform-key', { name: config.name, accountId, region })
+    const kmsKeyArn = this.platformKey.key.arn
+    this.siem = new SiemTargets(this, 'siem', { eventBusName: names.siemEventBus, topicName: names.siemTopic, kmsKeyArn })
+    this.failures = new FailureAlerts(this, 'failures', {
+      accountId, queueName: names.deadLetterQueue, alertTopicName: names.alertTopic, kmsKeyArn,
+      ...(config.siem.alertEmail ? { alertEmail: config.siem.alertEmail } : {}),
+    })
+    this.fanOutQueue = new SqsQueue(this, 'object-versions-fan-out', {
+      name: names.fanOutQueue,
+      kmsMasterKeyId: kmsKeyArn,
+      kmsDataKeyReusePeriodSeconds: 300,
+      // Lambda requires the visibility timeout to cover the function timeout; 6× absorbs retries.
+      visibilityTimeoutSeconds: Math.min(config.capture.timeoutSeconds * 6, 43200),
+      messageRetentionSeconds: 345600,
+      redrivePolicy: JSON.stringify({ deadLetterTargetArn: this.failures.queue.arn, maxReceiveCount: 5 }),
+    })
+    const signing = config.codeSigning
+      ? new LambdaCodeSigningConfig(this, 'code-signing', {
+          description: `${config.name}: only signed handler bundles`,
+          allowedPublishers: { signingProfileVersionArns: config.codeSigning.signingProfileVersionArns },
+          policies: { untrustedArtifactOnDeployment: config.codeSigning.untrustedArtifactOnDeployment },
+        })
+      : undefined
+
+    const common: Record<string, string> = {
+      FORENSICS_EVIDENCE_BUCKET: names.evidenceBucket,
+      FORENSICS_SIGNING_KEY: `kms:alias/${config.name}-signing`,
+      FORENSICS_RETENTION_MODE: config.evidence.mode,
+      FORENSICS_RETENTION_DAYS: String(config.evidence.retentionDays),
+      FORENSICS_MEMBER_ROLE_NAME: names.memberRole,
+      FORENSICS_MEMBER_EXTERNAL_ID: config.memberRole.externalId,
+      FORENSICS_REGIONS: config.regions.join(','),
+    }
+    const archive = config.cloudTrailArchive
+    const extra: Record<FunctionKey, Record<string, string>> = {
+      'bucket-config': {},
+      'object-versions': { FORENSICS_FANOUT_QUEUE_URL: this.fanOutQueue.url },
+      'cloudtrail-slice': {
+        FORENSICS_CLOUDTRAIL_ARCHIVE: `s3://${archive.bucket}/${archive.prefix}`,
+        ...(archive.organizationId ? { FORENSICS_ORGANIZATION_ID: archive.organizationId } : {}),
+      },
+      'custody-recorder': { FORENSICS_SIEM_EVENT_BUS: names.siemEventBus, FORENSICS_SIEM_TOPIC_ARN: this.siem.topic.arn },
+      drill: {
+        FORENSICS_CANARY_BUCKET: config.drill.canaryBucket ?? '',
+        FORENSICS_CAPTURE_FUNCTIONS: JSON.stringify(names.functions),
+        FORENSICS_SIEM_TOPIC_ARN: this.siem.topic.arn,
+      },
+    }
+    this.functions = {} as Record<FunctionKey, CaptureFunction>
+    for (const key of FUNCTION_KEYS) {
+      this.functions[key] = new CaptureFunction(this, key, {
+        functionName: names.functions[key],
+        description: DESCRIPTIONS[key],
+        bundle: bundles[key],
+        accountId, region, kmsKeyArn,
+        logRetentionDays: config.capture.logRetentionDays,
+        reservedConcurrency: config.capture.reservedConcurrency,
+        timeoutSeconds: config.capture.timeoutSeconds,
+        memoryMb: config.capture.memoryMb,
+        environment: { ...common, FORENSICS_FUNCTION: key, ...extra[key] },
+        ...(signing ? { codeSigningConfigArn: signing.arn } : {}),
+      })
+    }
+    const roleArns = FUNCTION_KEYS.map((k) => this.functions[k].role.arn)
+
+    this.evidence = new EvidenceLocker(this, 'evidence', {
+      name: config.name, accountId, region,
+      bucketName: names.evidenceBucket,
+      accessLogBucketName: names.accessLogBucket,
+      retentionDays: config.evidence.retentionDays,
+      mode: config.evidence.mode,
+      accessLogRetentionDays: config.evidence.accessLogRetentionDays,
+      breakGlassRoleArn: config.evidence.breakGlassRoleArn,
+      writerRoleArns: roleArns,
+      readerRoleArns: config.evidence.investigatorRoleArns,
+    })
+
+    const destinationArn = (ref: DestinationRef): string => {
+      if (ref.type === 'lambda') {
+        const key = FUNCTION_KEYS.find((k) => names.functions[k] === ref.functionName)
+        if (!key) throw new Error(`routing table names an unknown function ${ref.functionName}`)
+        return this.functions[key].arn
+      }
+      if (ref.type === 'sqs') {
+        if (ref.queueName !== names.deadLetterQueue) throw new Error(`routing table names an unknown queue ${ref.queueName}`)
+        return this.failures.queue.arn
+      }
+      if (ref.eventBusName !== names.siemEventBus) throw new Error(`routing table names an unknown event bus ${ref.eventBusName}`)
+      return this.siem.bus.arn
+    }
+    const context: PermissionContext = {
+      accountId, region,
+      evidenceBucketArn: this.evidence.bucket.arn,
+      platformKeyArn: kmsKeyArn,
+      watchedBuckets: config.watchedBuckets,
+      ...(config.drill.canaryBucket ? { canaryBucket: config.drill.canaryBucket } : {}),
+      cloudTrailArchive: archive,
+      memberAccounts: config.memberAccounts,
+      memberRoleName: names.memberRole,
+      fanOutQueueArn: this.fanOutQueue.arn,
+      siemTopicArn: this.siem.topic.arn,
+      functionArns: Object.fromEntries(FUNCTION_KEYS.map((k) => [k, this.functions[k].arn])) as Record<FunctionKey, string>,
+      destinationArn,
+    }
+    for (const route of routes) {
+      const fn = this.functions[route.key]
+      fn.attachPolicy(functionStatements(route, context))
+      fn.routeAsync(route, { onSuccessArn: destinationArn(route.onSuccess), onFailureArn: destinationArn(route.onFailure) })
+    }
+
+    new LambdaEventSourceMapping(this, 'object-versions-fan-out-mapping', {
+      eventSourceArn: this.fanOutQueue.arn,
+      functionName: this.functions['object-versions'].arn,
+      batchSize: 1,
+      functionResponseTypes: ['ReportBatchItemFailures'],
+      scalingConfig: { maximumConcurrency: Math.max(2, config.capture.reservedConcurrency) },
+    })
+
+    this.triggers = new Triggers(this, 'triggers', {
+      name: config.name,
+      watchedBuckets: config.watchedBuckets,
+      bucketConfig: this.target('bucket-config'),
+      objectVersions: this.target('object-versions'),
+      cloudTrailSlice: this.target('cloudtrail-slice'),
+      deadLetterQueueArn: this.failures.queue.arn,
+    })
+
+    if (config.drill.enabled && config.drill.canaryBucket) {
+      this.drill = new DrillSchedule(this, 'drill-schedule', {
+        scheduleName: names.drillSchedule,
+        accountId,
+        expression: config.drill.schedule,
+        timezone: config.drill.timezone,
+        canaryBucket: config.drill.canaryBucket,
+        drillFunctionArn: this.functions.drill.arn,
+        deadLetterQueueArn: this.failures.queue.arn,
+        kmsKeyArn,
+      })
+    }
+
+    new TerraformOutput(this, 'evidence_bucket', { value: this.evidence.bucket.bucket, description: 'FORENSICS_EVIDENCE_BUCKET for the CLI' })
+    new TerraformOutput(this, 'signing_key', { value: `kms:${this.evidence.signingKeyAlias.name}`, description: 'FORENSICS_SIGNING_KEY for the CLI' })
+    new TerraformOutput(this, 'dead_letter_queue_url', { value: this.failures.queue.url })
+    new TerraformOutput(this, 'siem_topic_arn', { value: this.siem.topic.arn })
+    new TerraformOutput(this, 'siem_event_bus', { value: this.siem.bus.name })
+  }
+
+  private target(key: FunctionKey): { functionName: string; arn: string } {
+    return { functionName: this.functions[key].function.functionName, arn: this.functions[key].arn }
+  }
+}

@@ -1,0 +1,61 @@
+/**
+ * Deployed into each member account: a read-only capture role that only the forensics
+ * account's capture roles may assume, and only with the external id.
+ */
+import { AwsProvider, Construct, IamRole, IamRolePolicy, TerraformStack } from './cdktf.js'
+import { BUCKET_CONFIG_READS, OBJECT_VERSION_READS } from './permissions.js'
+import { policyDocument } from './policy.js'
+
+/** Options for {@link MemberAccountStack}. */
+export interface MemberAccountStackOptions {
+  memberAccountId: string
+  region: string
+  forensicsAccountId: string
+  roleName: string
+  externalId: string
+  /** Role names (in the forensics account) allowed to assume the member role. */
+  captureRoleNames: string[]
+}
+
+/** Read-only capture role in one member account. */
+export class MemberCaptureRole extends Construct {
+  readonly role: IamRole
+
+  constructor(scope: Construct, id: string, o: MemberAccountStackOptions) {
+    super(scope, id)
+    this.role = new IamRole(this, 'role', {
+      name: o.roleName,
+      description: `Read-only forensic capture, assumed from account ${o.forensicsAccountId}`,
+      maxSessionDuration: 3600,
+      assumeRolePolicy: policyDocument([{
+        Sid: 'ForensicsCaptureRolesWithExternalId',
+        Effect: 'Allow',
+        Principal: { AWS: o.captureRoleNames.map((n) => `arn:aws:iam::${o.forensicsAccountId}:role/${n}`) },
+        Action: 'sts:AssumeRole',
+        Condition: { StringEquals: { 'sts:ExternalId': o.externalId } },
+      }]),
+    })
+    new IamRolePolicy(this, 'policy', {
+      name: 'read-only-capture',
+      role: this.role.id,
+      // An incident can involve any bucket of the account: reads on all of them, nothing else.
+      policy: policyDocument([
+        { Sid: 'ReadBucketConfiguration', Effect: 'Allow', Action: [...BUCKET_CONFIG_READS, 's3:ListBucket', 's3:ListBucketVersions'], Resource: 'arn:aws:s3:::*' },
+        { Sid: 'ReadObjectVersions', Effect: 'Allow', Action: [...OBJECT_VERSION_READS], Resource: 'arn:aws:s3:::*/*' },
+        { Sid: 'AccountLevelReads', Effect: 'Allow', Action: ['s3:GetAccountPublicAccessBlock', 'cloudtrail:LookupEvents'], Resource: '*' },
+      ]),
+    })
+  }
+}
+
+/** Stack for one member account (deploy it with that account's credentials). */
+export class MemberAccountStack extends TerraformStack {
+  readonly captureRole: MemberCaptureRole
+
+  constructor(scope: Construct, id: string, o: MemberAccountStackOptions) {
+    super(scope, id)
+    // allowedAccountIds refuses to apply with credentials of any other account.
+    new AwsProvider(this, 'aws', { region: o.region, allowedAccountIds: [o.memberAccountId], defaultTags: [{ tags: { 'forensics:stack': id } }] })
+    this.captureRole = new MemberCaptureRole(this, 'capture-role', o)
+  }
+}
