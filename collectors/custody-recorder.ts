@@ -1,0 +1,141 @@
+/**
+ * The custody recorder: the OnSuccess destination of every capture function (and of the
+ * drill). It receives AWS's destination record, re-reads the committed manifest from the
+ * evidence bucket (the store, not the payload, is the source of truth), appends the
+ * case's `captured` custody entry once, and publishes a capture summary plus the
+ * manifest's findings (as OCSF Detection Findings) to the SIEM bus and topic.
+ *
+ * Redelivery: Lambda destinations are at least once. A redelivered record finds its
+ * custody entry and adds nothing; the SIEM documents are published again with the same
+ * deterministic ids, so a crash between append and publish loses nothing and a SIEM can
+ * de-duplicate.
+ */
+import { IntegrityError, ValidationError } from '../forensics/errors.js'
+import type { EvidenceStore } from '../forensics/evidence-store.js'
+import { readCommittedCapture } from '../forensics/capture.js'
+import { CustodyChain, recordCaptured, type CustodyEntry } from '../forensics/custody.js'
+import type { Signer } from '../forensics/signer.js'
+import { parseDestinationRecord, type DestinationRecord } from '../forensics/runtime/destination-record.js'
+import { evidenceFromEnv, siemFromEnv } from '../forensics/runtime/handler-env.js'
+import { captureSummary, toSiemFinding } from '../forensics/siem/siem-finding.js'
+import type { SiemMessage, SiemPublisher } from '../forensics/siem/siem-publisher.js'
+
+/** Collector name and version recorded as the custody actor. */
+export const RECORDER = { name: 'custody-recorder', version: '1.0.0' } as const
+
+/** What the recorder needs. */
+export interface CustodyRecorderDeps {
+  store: EvidenceStore
+  signer: Signer
+  siem: SiemPublisher
+  /** the recorder's own principal, recorded as the custody actor */
+  principalArn?: string
+}
+
+/** What one destination record led to. */
+export type CustodyRecorderResult =
+  | { kind: 'capture'; caseId: string; captureId: string; manifestKey: string; custody: { seq: number; hash: string; created: boolean }; published: number }
+  | { kind: 'drill'; caseId: string; reportKey: string; custody: { seq: number; hash: string; created: boolean } }
+
+const MANIFEST_KEY = /^cases\/([A-Za-z0-9._-]{1,64})\/captures\/([a-z0-9][a-z0-9-]{0,40}-[0-9a-f]{20})\/manifest\.json$/
+const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v)
+
+/** The manifest a capture function reported: `manifestKey`, or `caseId` + `captureId` (top level or under `manifest`). */
+export function committedCaptureOf(payload: unknown): { caseId: string; captureId: string; manifestKey: string; manifestSha256?: string } | undefined {
+  if (!isObj(payload)) return undefined
+  const inner = isObj(payload.capture) ? payload.capture : payload
+  const key = typeof inner.manifestKey === 'string' ? inner.manifestKey : undefined
+  const m = isObj(inner.manifest) ? inner.manifest : inner
+  const sha = typeof inner.manifestSha256 === 'string' ? inner.manifestSha256 : undefined
+  if (key) {
+    const hit = MANIFEST_KEY.exec(key)
+    return hit ? { caseId: hit[1], captureId: hit[2], manifestKey: key, manifestSha256: sha } : undefined
+  }
+  if (typeof m.caseId === 'string' && typeof m.captureId === 'string') {
+    return { caseId: m.caseId, captureId: m.captureId, manifestKey: `cases/${m.caseId}/captures/${m.captureId}/manifest.json`, manifestSha256: sha }
+  }
+  return undefined
+}
+
+/** A drill function's result: its report location. */
+function drillReportOf(payload: unknown): { caseId: string; reportKey: string; reportSha256?: string; reportVersionId?: string } | undefined {
+  if (!isObj(payload) || payload.schema !== 'forensics.drill-result/v1') return undefined
+  if (typeof payload.caseId !== 'string' || typeof payload.reportKey !== 'string') return undefined
+  return {
+    caseId: payload.caseId,
+    reportKey: payload.reportKey,
+    reportSha256: typeof payload.reportSha256 === 'string' ? payload.reportSha256 : undefined,
+    reportVersionId: typeof payload.reportVersionId === 'string' ? payload.reportVersionId : undefined,
+  }
+}
+
+const brief = (e: CustodyEntry, created: boolean): { seq: number; hash: string; created: boolean } => ({ seq: e.seq, hash: e.hash, created })
+
+/** Builds the recorder around its dependencies (the Lambda `handler` builds them from the environment). */
+export function createCustodyRecorder(deps: CustodyRecorderDeps): (event: unknown) => Promise<CustodyRecorderResult> {
+  return async (event) => {
+    const record: DestinationRecord = parseDestinationRecord(event)
+    const rc = record.requestContext
+    if (rc.condition !== 'Success') {
+      throw new ValidationError(`destination record ${rc.requestId} of ${rc.functionArn} has condition ${rc.condition}: the custody recorder only takes OnSuccess records (route failures to the dead-letter queue)`, { field: 'requestContext.condition' })
+    }
+    const actor = { tool: `${RECORDER.name}/${RECORDER.version}`, requestId: rc.requestId, ...(deps.principalArn ? { principalArn: deps.principalArn } : {}) }
+
+    const drill = drillReportOf(record.responsePayload)
+    if (drill) {
+      const chain = new CustodyChain(deps.store, deps.signer, drill.caseId)
+      const head = await deps.store.head(drill.reportKey, drill.reportVersionId)
+      if (!head) throw new ValidationError(`drill report s3://${deps.store.bucket}/${drill.reportKey} does not exist: the drill did not write it`, { field: 'responsePayload.reportKey' })
+      const { entry, created } = await chain.append({
+        action: 'drill',
+        actor,
+        subject: { key: drill.reportKey, versionId: head.versionId, ...(drill.reportSha256 ? { sha256: drill.reportSha256 } : {}) },
+        sameAs: (e) => e.action === 'drill' && e.subject.key === drill.reportKey,
+      })
+      return { kind: 'drill', caseId: drill.caseId, reportKey: drill.reportKey, custody: brief(entry, created) }
+    }
+
+    const ref = committedCaptureOf(record.responsePayload)
+    if (!ref) {
+      throw new ValidationError(`destination record ${rc.requestId} of ${rc.functionArn}: responsePayload names no committed manifest (expected manifestKey, or caseId and captureId)`, { field: 'responsePayload' })
+    }
+    const committed = await readCommittedCapture(deps.store, ref.caseId, ref.captureId)
+    if (!committed) {
+      throw new ValidationError(`s3://${deps.store.bucket}/${ref.manifestKey} does not exist: the capture reported by ${rc.requestId} was never committed`, { field: 'responsePayload.manifestKey' })
+    }
+    if (ref.manifestSha256 && ref.manifestSha256 !== committed.manifestSha256) {
+      throw new IntegrityError(`s3://${deps.store.bucket}/${ref.manifestKey}: stored SHA-256 ${committed.manifestSha256} differs from the ${ref.manifestSha256} the capture function reported`)
+    }
+    const chain = new CustodyChain(deps.store, deps.signer, ref.caseId)
+    const { entry, created } = await recordCaptured(chain, { ...committed, captureId: ref.captureId }, actor)
+    const commit = { manifestKey: committed.manifestKey, manifestVersionId: committed.manifestVersionId, manifestSha256: committed.manifestSha256 }
+    const m = committed.manifest
+    const messages: SiemMessage[] = [
+      {
+        kind: 'capture-summary',
+        subject: `forensics: ${m.collector.name} capture ${m.status} for case ${m.caseId}`,
+        severity: 'Informational',
+        document: captureSummary(m, commit, brief(entry, created), { requestId: rc.requestId, functionArn: rc.functionArn, approximateInvokeCount: rc.approximateInvokeCount }),
+      },
+      ...(m.findings ?? []).map((f, i): SiemMessage => {
+        const doc = toSiemFinding(f, i, m, commit)
+        return { kind: 'finding', subject: `forensics finding (${doc.severity}): ${f.title}`, severity: doc.severity, document: doc }
+      }),
+    ]
+    await deps.siem.publish(messages)
+    return { kind: 'capture', caseId: ref.caseId, captureId: ref.captureId, manifestKey: ref.manifestKey, custody: brief(entry, created), published: messages.length }
+  }
+}
+
+let fromEnv: Promise<(event: unknown) => Promise<CustodyRecorderResult>> | undefined
+
+/** Lambda entry point: dependencies from the environment (see forensics/runtime/handler-env.ts). */
+export async function handler(event: unknown): Promise<CustodyRecorderResult> {
+  fromEnv ??= evidenceFromEnv()
+    .then(({ store, signer }) => createCustodyRecorder({ store, signer, siem: siemFromEnv() }))
+    .catch((e: unknown) => {
+      fromEnv = undefined
+      throw e
+    })
+  return (await fromEnv)(event)
+}
