@@ -1,7 +1,11 @@
 import type { Command } from '../command.js'
+import { bundleCommand } from './bundle.js'
+import { verifyCommand } from './verify.js'
+import { captureCloudTrailCommand } from './capture-cloudtrail.js'
+import { sliceCommand } from './slice.js'
 
 /**
  * Every `forensics` command, in the order `--help` lists them. One file per command in
  * this folder; add yours here.
  */
-export const commands: Command[] = []
+export const commands: Command[] = [captureCloudTrailCommand, sliceCommand, bundleCommand, verifyCommand]

@@ -66,6 +66,13 @@ export async function scanLogFile(source: AsyncIterable<Uint8Array>, filter: Com
     if (r.problems.length < MAX_PROBLEMS) r.problems.push(msg)
   }
   const splitter = new RecordSplitter((raw, where) => {
+    // A JSON object starts with { and ends with }: anything else is reported even when the
+    // needles would skip it.
+    if (raw[0] !== 0x7b || raw[raw.length - 1] !== 0x7d) {
+      r.badRecords++
+      problem(`${splitter.format === 'lines' ? 'line' : 'record'} ${where}: not a JSON object`)
+      return
+    }
     // A text without backslashes contains each of its string values verbatim.
     if (needles.length && raw.indexOf(0x5c) < 0 && !passesNeedles(raw, needles)) return
     let rec: CloudTrailRecord
