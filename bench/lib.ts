@@ -28,9 +28,28 @@ export async function timeIt(fn: () => Promise<unknown>): Promise<number> {
   return (performance.now() - t0) / 1000
 }
 
-/** Peak resident set size of this process so far, in MiB. */
+/**
+ * Peak resident set size of this process so far, in MiB. Note: Linux carries the
+ * high-water mark across fork+exec, so a child spawned by a process with a large RSS
+ * starts with its parent's peak; use {@link sampleRss} to measure one phase exactly.
+ */
 export function peakRssMiB(): number {
   return process.resourceUsage().maxRSS / 1024
+}
+
+/** Samples RSS every `everyMs` while `fn` runs; resolves to the highest value in MiB. */
+export async function sampleRss(fn: () => Promise<unknown>, everyMs = 25): Promise<{ peakMiB: number; seconds: number }> {
+  let peak = process.memoryUsage.rss()
+  const timer = setInterval(() => {
+    peak = Math.max(peak, process.memoryUsage.rss())
+  }, everyMs)
+  try {
+    const seconds = await timeIt(fn)
+    peak = Math.max(peak, process.memoryUsage.rss())
+    return { peakMiB: peak / 1024 / 1024, seconds }
+  } finally {
+    clearInterval(timer)
+  }
 }
 
 /** Prints a result for bench/run.ts and a human line. */

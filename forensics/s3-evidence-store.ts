@@ -40,7 +40,7 @@ export interface S3EvidenceStoreOptions {
   retention: RetentionPolicy
   /** Multipart part size in bytes (default 8 MiB; S3's minimum is 5 MiB). */
   partSize?: number
-  /** Parts in flight at once (default 4): memory stays below partSize × (queue + 1). */
+  /** Parts in flight at once (default 2): memory stays below partSize × (queue + 1). */
   partConcurrency?: number
   /** Clock for retain-until dates (tests). */
   now?: () => Date
@@ -61,26 +61,39 @@ function isNotFound(e: unknown): boolean {
   return statusOf(e) === 404 || ['NotFound', 'NoSuchKey', 'NoSuchVersion'].includes(nameOf(e))
 }
 
-/** Reads a stream in fixed-size parts without holding more than one part. */
-async function* fixedParts(body: Readable, partSize: number): AsyncGenerator<Buffer> {
-  let chunks: Buffer[] = []
+/**
+ * Reads a stream into fixed-size parts. Part buffers come from `acquire` (a small pool the
+ * caller recycles), so memory stays constant however large the stream is.
+ */
+async function* fixedParts(body: Readable, partSize: number, acquire: () => Buffer): AsyncGenerator<Buffer> {
+  let part = acquire()
   let length = 0
   for await (const raw of body) {
     let chunk = Buffer.isBuffer(raw) ? raw : Buffer.from(raw as Uint8Array)
-    while (length + chunk.length >= partSize) {
-      const take = partSize - length
-      chunks.push(chunk.subarray(0, take))
-      yield Buffer.concat(chunks, partSize)
-      chunks = []
-      length = 0
-      chunk = chunk.subarray(take)
-    }
-    if (chunk.length) {
-      chunks.push(chunk)
-      length += chunk.length
+    while (chunk.length > 0) {
+      const n = chunk.copy(part, length, 0, Math.min(chunk.length, partSize - length))
+      length += n
+      chunk = chunk.subarray(n)
+      if (length === partSize) {
+        yield part
+        part = acquire()
+        length = 0
+      }
     }
   }
-  if (length > 0 || chunks.length === 0) yield Buffer.concat(chunks, length)
+  if (length > 0) yield part.subarray(0, length)
+  else yield Buffer.alloc(0)
+}
+
+/** Keeps part buffers for reuse: allocating a fresh 8 MiB buffer per part grows RSS. */
+class PartPool {
+  readonly #free: Buffer[] = []
+  constructor(readonly partSize: number) {}
+  acquire = (): Buffer => this.#free.pop() ?? Buffer.allocUnsafeSlow(this.partSize)
+  release(part: Buffer): void {
+    if (part.byteLength === this.partSize && part.byteOffset === 0) this.#free.push(part)
+    else if (part.buffer.byteLength === this.partSize) this.#free.push(Buffer.from(part.buffer, 0, this.partSize))
+  }
 }
 
 /**
@@ -119,7 +132,7 @@ export class S3EvidenceStore implements EvidenceStore {
     this.bucket = opts.bucket
     this.retention = opts.retention
     this.#partSize = opts.partSize ?? 8 * 1024 * 1024
-    this.#partConcurrency = opts.partConcurrency ?? 4
+    this.#partConcurrency = opts.partConcurrency ?? 2
     this.#now = opts.now ?? (() => new Date())
   }
 
@@ -162,13 +175,15 @@ export class S3EvidenceStore implements EvidenceStore {
 
   async put(input: PutEvidenceInput): Promise<StoredEvidence> {
     await this.assertLocked()
+    if (Buffer.isBuffer(input.body) && input.body.length <= this.#partSize) return this.#putSingle(input, input.body)
     const body = Buffer.isBuffer(input.body) ? Readable.from([input.body]) : input.body
-    const parts = fixedParts(body, this.#partSize)
+    const pool = new PartPool(this.#partSize)
+    const parts = fixedParts(body, this.#partSize, pool.acquire)
     const first = await parts.next()
     const firstPart = first.done ? Buffer.alloc(0) : first.value
     const second = first.done ? { done: true as const, value: undefined } : await parts.next()
     if (second.done) return this.#putSingle(input, firstPart)
-    return this.#putMultipart(input, firstPart, second.value, parts)
+    return this.#putMultipart(input, firstPart, second.value, parts, pool)
   }
 
   async #putSingle(input: PutEvidenceInput, bytes: Buffer): Promise<StoredEvidence> {
@@ -196,7 +211,7 @@ export class S3EvidenceStore implements EvidenceStore {
     return this.#confirm(input.key, versionId, sha256, bytes.length, hexToBase64(sha256))
   }
 
-  async #putMultipart(input: PutEvidenceInput, p1: Buffer, p2: Buffer, rest: AsyncGenerator<Buffer>): Promise<StoredEvidence> {
+  async #putMultipart(input: PutEvidenceInput, p1: Buffer, p2: Buffer, rest: AsyncGenerator<Buffer>, pool: PartPool): Promise<StoredEvidence> {
     // If-None-Match is checked up front too: a multipart upload of an existing key would
     // otherwise only fail at completion, after all the bytes were sent.
     if (await this.head(input.key)) throw new EvidenceExistsError(this.bucket, input.key)
@@ -233,6 +248,7 @@ export class S3EvidenceStore implements EvidenceStore {
         .send(new UploadPartCommand({ Bucket: this.bucket, Key: input.key, UploadId: uploadId, PartNumber: n, Body: bytes, ContentLength: bytes.length, ChecksumSHA256: digest.toString('base64') }))
         .then((out) => {
           completed[n - 1] = { PartNumber: n, ETag: out.ETag, ChecksumSHA256: digest.toString('base64') }
+          pool.release(bytes)
         })
       const tracked = p.finally(() => inflight.delete(tracked))
       inflight.add(tracked)

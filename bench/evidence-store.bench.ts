@@ -1,0 +1,116 @@
+/**
+ * Evidence core benchmarks (issue 3):
+ *  - evidence-store write throughput vs. a plain PutObject of the same bytes, same emulator
+ *  - peak RSS while streaming a 1 GiB artifact through the store (own child process)
+ *  - in-process SHA-256 vs. `sha256sum` on the same file
+ */
+import { spawnSync, execFileSync } from 'node:child_process'
+import { createReadStream, mkdtempSync, rmSync, openSync, writeSync, closeSync } from 'node:fs'
+import { createHash, randomBytes } from 'node:crypto'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { Readable } from 'node:stream'
+import { S3Client, PutObjectCommand, CreateBucketCommand } from '@aws-sdk/client-s3'
+import { startEmulator } from '../forensics/local/emulator.js'
+import { S3EvidenceStore } from '../forensics/s3-evidence-store.js'
+import { createLockedBucket } from '../test/fixtures/evidence.js'
+import { report, timeIt, sampleRss } from './lib.js'
+
+const MiB = 1024 * 1024
+
+/** A stream of `total` bytes made from one reused random block (no big allocation). */
+function generated(total: number, block = randomBytes(MiB)): Readable {
+  let sent = 0
+  return new Readable({
+    read() {
+      if (sent >= total) return this.push(null)
+      const n = Math.min(block.length, total - sent)
+      sent += n
+      this.push(n === block.length ? block : block.subarray(0, n))
+    },
+  })
+}
+
+async function rssChild(): Promise<void> {
+  const emulator = await startEmulator()
+  try {
+    const s3 = new S3Client(emulator.clientConfig())
+    await createLockedBucket(s3, 'rss')
+    const store = new S3EvidenceStore({ client: s3, bucket: 'rss', retention: { mode: 'COMPLIANCE', days: 1 } })
+    const { peakMiB, seconds } = await sampleRss(() => store.put({ key: 'big/1gib', body: generated(1024 * MiB) }))
+    process.stdout.write(JSON.stringify({ peak: peakMiB, seconds }) + '\n')
+  } finally {
+    await emulator.stop()
+  }
+}
+
+async function main(): Promise<void> {
+  if (process.argv.includes('--rss-child')) return rssChild()
+  const size = Number(process.env.BENCH_WRITE_MIB ?? 256) * MiB
+  const emulator = await startEmulator()
+  const dir = mkdtempSync(join(tmpdir(), 'bench-store-'))
+  try {
+    const s3 = new S3Client(emulator.clientConfig())
+    await createLockedBucket(s3, 'evidence')
+    await s3.send(new CreateBucketCommand({ Bucket: 'plain' }))
+    const store = new S3EvidenceStore({ client: s3, bucket: 'evidence', retention: { mode: 'COMPLIANCE', days: 1 } })
+    const block = randomBytes(MiB)
+    const whole = Buffer.alloc(size)
+    for (let o = 0; o < size; o += MiB) block.copy(whole, o)
+    // warm up both paths
+    await s3.send(new PutObjectCommand({ Bucket: 'plain', Key: 'warm', Body: block }))
+    await store.put({ key: 'warm', body: block })
+    const plain: number[] = []
+    const ours: number[] = []
+    for (let i = 0; i < 3; i++) {
+      plain.push(await timeIt(() => s3.send(new PutObjectCommand({ Bucket: 'plain', Key: `p${i}`, Body: whole }))))
+      ours.push(await timeIt(() => store.put({ key: `e${i}`, body: generated(size, block) })))
+    }
+    const best = (xs: number[]): number => Math.min(...xs)
+    const writeRatio = best(plain) / best(ours)
+
+    // SHA-256: in-process streaming vs. sha256sum on the same file
+    const file = join(dir, 'blob')
+    const fd = openSync(file, 'w')
+    for (let o = 0; o < 512 * MiB; o += MiB) writeSync(fd, block)
+    closeSync(fd)
+    let ourHex = ''
+    const hashOurs = await timeIt(async () => {
+      const h = createHash('sha256')
+      for await (const c of createReadStream(file, { highWaterMark: MiB })) h.update(c as Buffer)
+      ourHex = h.digest('hex')
+    })
+    let theirHex = ''
+    const hashTheirs = await timeIt(async () => {
+      theirHex = execFileSync('sha256sum', [file], { encoding: 'utf8' }).slice(0, 64)
+    })
+    if (ourHex !== theirHex) throw new Error('sha256 disagrees with sha256sum')
+
+    const child = spawnSync(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--rss-child'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] })
+    const rss = JSON.parse(child.stdout.trim().split('\n').pop() ?? '{}') as { peak: number; seconds: number }
+
+    report({
+      name: 'evidence-store',
+      metrics: {
+        'write MiB': size / MiB,
+        'store.put MiB/s': +(size / MiB / best(ours)).toFixed(1),
+        'plain PutObject MiB/s': +(size / MiB / best(plain)).toFixed(1),
+        'sha256 in-process MiB/s': +(512 / hashOurs).toFixed(1),
+        'sha256sum MiB/s': +(512 / hashTheirs).toFixed(1),
+        '1 GiB artifact seconds': +rss.seconds.toFixed(1),
+        '1 GiB artifact peak RSS MiB': Math.round(rss.peak),
+      },
+      ratios: [
+        { label: 'store.put vs plain PutObject throughput', value: writeRatio, goal: 0.8 },
+        { label: 'in-process SHA-256 vs sha256sum', value: hashTheirs / hashOurs, goal: 0.9 },
+        { label: 'peak RSS MiB streaming a 1 GiB artifact', value: rss.peak, goal: 256, lowerIsBetter: true },
+      ],
+    })
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+    await emulator.stop()
+  }
+}
+
+await main()
