@@ -54,11 +54,7 @@ export class DeterministicArchive {
     this.#out = out
     const level = opts.level ?? 6
     this.#archive = format === 'zip' ? archiver('zip', { zlib: { level } }) : archiver('tar', { gzip: true, gzipOptions: { level } })
-    const fail = (e: Error): void => {
-      this.#error ??= e
-      this.#pending?.reject(e)
-      this.#pending = undefined
-    }
+    const fail = (e: Error): void => this.fail(e)
     this.#archive.on('error', fail)
     // archiver reports missing sources and similar as warnings; for evidence they are errors
     this.#archive.on('warning', fail)
@@ -97,6 +93,13 @@ export class DeterministicArchive {
     await this.#archive.finalize()
     await done
     if (this.#error) throw this.#error
+  }
+
+  /** Fails the archive from outside (e.g. the output could not be written): pending and later calls reject. */
+  fail(e: Error): void {
+    this.#error ??= e
+    this.#pending?.reject(e)
+    this.#pending = undefined
   }
 
   /** Stops writing: the output is left incomplete (the caller discards it). */

@@ -11,11 +11,11 @@
 import { createWriteStream } from 'node:fs'
 import { access, rename, unlink } from 'node:fs/promises'
 import { basename } from 'node:path'
-import type { Readable, Writable } from 'node:stream'
+import { Transform, type Readable, type Writable } from 'node:stream'
 import { finished } from 'node:stream/promises'
 import { randomBytes } from 'node:crypto'
 import { CustodyChain, type CustodyEntry } from '../custody.js'
-import { IntegrityError, ValidationError } from '../errors.js'
+import { IntegrityError, StorageError, ValidationError } from '../errors.js'
 import type { EvidenceStore } from '../evidence-store.js'
 import { HashingStream, sha256Hex } from '../hash.js'
 import type { ArtifactRecord } from '../manifest.js'
@@ -80,6 +80,26 @@ function mismatch(bucket: string, a: ArtifactRecord, got: { sha256: string; size
   return new IntegrityError(`artifact ${a.key} does not match its manifest; the bundle was aborted`, { findings: [msg] })
 }
 
+/**
+ * Passes exactly `size` bytes: a longer source is cut, a shorter one padded with zeros.
+ * The archive entry is then always well-formed (tar insists on its declared size); the
+ * hash taken before this stream sees the real bytes, and any difference aborts the
+ * bundle right after the entry.
+ */
+function exactSize(size: number): Transform {
+  let seen = 0
+  return new Transform({
+    transform(chunk: Buffer, _enc, cb) {
+      const room = Math.max(0, size - seen)
+      seen += chunk.length
+      cb(null, chunk.length <= room ? chunk : chunk.subarray(0, room))
+    },
+    flush(cb) {
+      cb(null, seen < size ? Buffer.alloc(size - seen) : undefined)
+    },
+  })
+}
+
 async function readAll(body: Readable): Promise<Buffer> {
   const chunks: Buffer[] = []
   for await (const c of body) chunks.push(c as Buffer)
@@ -121,6 +141,10 @@ export async function buildBundle(opts: BuildBundleOptions): Promise<BundleResul
   const hashing = new HashingStream()
   hashing.pipe(dest, { end: Boolean(temp) })
   const archive = new DeterministicArchive(format, hashing, { level: opts.level })
+  let aborting = false
+  dest.on('error', (e: Error) => {
+    if (!aborting) archive.fail(new StorageError(`cannot write the bundle to ${temp ?? 'the output stream'}: ${(e as NodeJS.ErrnoException).code ?? e.message}`, { cause: e }))
+  })
   try {
     await writeMembers(archive, plan.members, store, opts, plan.totalBytes)
     await archive.finish()
@@ -129,8 +153,11 @@ export async function buildBundle(opts: BuildBundleOptions): Promise<BundleResul
       await rename(temp, target!.path)
     }
   } catch (e) {
-    archive.abort()
+    // detach the output first, then let whatever archiver still emits drain into nothing
+    aborting = true
     hashing.unpipe(dest)
+    hashing.resume()
+    archive.abort()
     if (temp) {
       dest.destroy()
       await unlink(temp).catch(() => undefined)
@@ -211,12 +238,11 @@ async function writeMembers(archive: DeterministicArchive, members: PlannedMembe
     } else {
       const { body } = await store.get(m.artifact.key, m.artifact.versionId)
       const hash = new HashingStream()
-      // tar needs exactly `size` bytes: a longer object is cut there and still caught below
-      const counted = body.pipe(hash)
-      body.once('error', (e) => hash.destroy(e))
-      await archive.add(m.path, counted, { size: m.artifact.size, contentType: m.artifact.contentType }).catch((e: unknown) => {
+      const exact = exactSize(m.artifact.size)
+      body.once('error', (e) => exact.destroy(e))
+      await archive.add(m.path, body.pipe(hash).pipe(exact), { size: m.artifact.size, contentType: m.artifact.contentType }).catch((e: unknown) => {
         body.destroy()
-        throw hash.bytes !== m.artifact.size ? mismatch(store.bucket, m.artifact, { sha256: '(incomplete)', size: hash.bytes }) : e
+        throw e
       })
       const got = { sha256: hash.digestHex(), size: hash.bytes }
       if (got.sha256 !== m.artifact.sha256 || got.size !== m.artifact.size) throw mismatch(store.bucket, m.artifact, got)

@@ -40,7 +40,13 @@ export class BundleFormatError extends ValidationError {
   }
 }
 
-const keepsBytes = (name: string, size: number): boolean => !name.startsWith('artifacts/') && size <= MAX_DOCUMENT_BYTES
+/** Options of the readers. */
+export interface ReadBundleOptions {
+  /** keep every member's bytes, artifacts included (small bundles in tests) */
+  keepAllBytes?: boolean
+}
+
+const keeper = (opts: ReadBundleOptions) => (name: string, size: number): boolean => size <= MAX_DOCUMENT_BYTES && (Boolean(opts.keepAllBytes) || !name.startsWith('artifacts/'))
 
 /** Hashes a member's stream, keeping the bytes when `keep`. */
 async function consume(stream: Readable, keep: boolean): Promise<{ sha256: string; size: number; bytes?: Buffer }> {
@@ -89,7 +95,8 @@ function openZip(file: string): Promise<yauzl.ZipFile> {
 }
 
 /** Reads every member of a zip bundle. */
-export async function readZipMembers(file: string): Promise<BundleMember[]> {
+export async function readZipMembers(file: string, opts: ReadBundleOptions = {}): Promise<BundleMember[]> {
+  const keepsBytes = keeper(opts)
   let zip: yauzl.ZipFile
   try {
     zip = await openZip(file)
@@ -135,7 +142,8 @@ export async function readZipMembers(file: string): Promise<BundleMember[]> {
 }
 
 /** Reads every member of a tar.gz bundle. */
-export async function readTarGzMembers(file: string): Promise<BundleMember[]> {
+export async function readTarGzMembers(file: string, opts: ReadBundleOptions = {}): Promise<BundleMember[]> {
+  const keepsBytes = keeper(opts)
   const members: BundleMember[] = []
   const extract = tar.extract()
   let current: BundleMember | undefined
@@ -169,8 +177,8 @@ export async function readTarGzMembers(file: string): Promise<BundleMember[]> {
 }
 
 /** Reads a bundle of either format. */
-export async function readBundleMembers(file: string): Promise<{ format: BundleFormat; members: BundleMember[] }> {
+export async function readBundleMembers(file: string, opts: ReadBundleOptions = {}): Promise<{ format: BundleFormat; members: BundleMember[] }> {
   const format = await detectBundleFormat(file)
-  const members = format === 'zip' ? await readZipMembers(file) : await readTarGzMembers(file)
+  const members = format === 'zip' ? await readZipMembers(file, opts) : await readTarGzMembers(file, opts)
   return { format, members }
 }
