@@ -281,7 +281,7 @@ t.test('progressBar draws bytes and files, throttled', async (t) => {
   bar.done()
   t.match(text, /1\/3 files/)
   t.notMatch(text, /2\/3 files/, 'throttled')
-  t.match(text, /100%  3\.0 MiB\/3\.0 MiB  3\/3 files \n$/)
+  t.match(text, /100% {2}3\.0 MiB\/3\.0 MiB {2}3\/3 files \n$/)
   const quiet = progressBar(err, 'y')
   quiet.done()
 })

@@ -5,13 +5,14 @@
  * memory (the mutation tests), goes through exactly the same code.
  */
 import { createPublicKey, type KeyObject } from 'node:crypto'
+import { canonicalJson } from '../canonical-json.js'
 import { verifyCustodyChain, type CustodyEntry } from '../custody.js'
 import { sha256Hex } from '../hash.js'
 import { custodyKey, custodySeqFromKey, manifestKey } from '../keys.js'
 import { parseManifest, type Manifest } from '../manifest.js'
-import { verifyDigestSignature } from '../signer.js'
+import { SIGNATURE_ALGORITHM, verifyDigestSignature } from '../signer.js'
 import { isSafeMemberName } from './archive-paths.js'
-import { MEMBER, artifactMembers, custodyMember, manifestMember, manifestSignatureMember, parseBundleIndex, parseSha256Sums, type BundleFile, type BundleIndex } from './bundle-layout.js'
+import { MEMBER, artifactMembers, custodyMember, formatSha256Sums, manifestMember, manifestSignatureMember, parseBundleIndex, parseSha256Sums, type BundleFile, type BundleIndex } from './bundle-layout.js'
 import { renderBundleReport } from './bundle-report.js'
 import type { BundleMember } from './bundle-reader.js'
 
@@ -33,6 +34,8 @@ export interface CheckContext {
   custody: { seq: number; member: BundleMember; entry?: CustodyEntry }[]
   /** members some manifest, index or layout rule accounts for */
   expected: Set<string>
+  /** manifest signatures that verified with the bundled key */
+  verifiedSignatures: number
   report(member: string, message: string): void
 }
 
@@ -47,6 +50,21 @@ const CUSTODY_NAME = /^custody\/(\d{8})\.json$/
 const CASE_ID = /^[A-Za-z0-9._-]{1,64}$/
 
 const text = (m: BundleMember | undefined): string | undefined => m?.bytes?.toString('utf8')
+
+/**
+ * A custody entry's `signature.keyId` and `algorithm` are outside its hash and its
+ * signature, so they are checked against what is signed: a local key id names the
+ * bundled key's fingerprint, a KMS key id must be one a (signed) manifest names.
+ */
+function checkSignatureLabel(ctx: CheckContext, name: string, sig: CustodyEntry['signature'] | undefined): void {
+  if (sig?.algorithm !== SIGNATURE_ALGORITHM) {
+    ctx.report(name, `${name}: signature algorithm ${JSON.stringify(sig?.algorithm)} is not ${SIGNATURE_ALGORITHM}`)
+    return
+  }
+  const fingerprint = `local:${sha256Hex(ctx.publicKey!.export({ type: 'spki', format: 'der' })).slice(0, 16)}`
+  const known = new Set([fingerprint, ...[...ctx.manifests.values()].map((m) => m.manifest.signing?.keyId)])
+  if (!known.has(sig.keyId)) ctx.report(name, `${name}: signature key id ${JSON.stringify(sig.keyId)} is neither the bundled key (${fingerprint}) nor a key a manifest names`)
+}
 
 /** The checks, in the order they run (later ones use what earlier ones parsed). */
 export const BUNDLE_CHECKS: readonly BundleCheck[] = [
@@ -120,7 +138,8 @@ export const BUNDLE_CHECKS: readonly BundleCheck[] = [
       const listed = new Set<string>()
       for (const f of ctx.index.files) {
         listed.add(f.path)
-        ctx.expected.add(f.path)
+        // an artifact is accounted for by a signed manifest, never by the index alone
+        if (!f.path.startsWith('artifacts/')) ctx.expected.add(f.path)
         const member = ctx.byName.get(f.path)
         if (!member) ctx.report(f.path, `${f.path} is listed in ${MEMBER.index} but missing from the bundle`)
         else if (member.sha256 !== f.sha256 || member.size !== f.size) ctx.report(f.path, `${f.path}: ${member.size} bytes with SHA-256 ${member.sha256}, ${MEMBER.index} says ${f.size} bytes with ${f.sha256}`)
@@ -130,6 +149,11 @@ export const BUNDLE_CHECKS: readonly BundleCheck[] = [
       }
       for (const c of ctx.index.captures) {
         if (!ctx.byName.has(manifestMember(c.captureId))) ctx.report(manifestMember(c.captureId), `manifest of capture ${c.captureId} (listed in ${MEMBER.index}) is missing`)
+      }
+      // SHA256SUMS is fully determined by bundle.json: an edit of either shows here
+      const sums = text(ctx.byName.get(MEMBER.sums))
+      if (sums !== undefined && sums !== formatSha256Sums([...ctx.index.files, { path: MEMBER.index, sha256: m.sha256 }])) {
+        ctx.report(MEMBER.sums, `${MEMBER.sums} differs from the list ${MEMBER.index} implies`)
       }
     },
   },
@@ -159,8 +183,10 @@ export const BUNDLE_CHECKS: readonly BundleCheck[] = [
         const sig = ctx.byName.get(sigName)
         if (!sig?.bytes) ctx.report(sigName, `${sigName} (the signature of ${m.name}) is missing`)
         else if (ctx.publicKey && !verifyDigestSignature(ctx.publicKey, sha256Hex(m.bytes), sig.bytes)) {
-          ctx.report(m.name, `${m.name}: signature ${sigName} does not verify with ${MEMBER.publicKey}`)
-        }
+          // either file may be the altered one: name both
+          ctx.report(m.name, `${m.name}: its signature ${sigName} does not verify with ${MEMBER.publicKey}`)
+          ctx.report(sigName, `${sigName} does not verify ${m.name} with ${MEMBER.publicKey}`)
+        } else if (ctx.publicKey) ctx.verifiedSignatures++
       }
     },
   },
@@ -202,6 +228,10 @@ export const BUNDLE_CHECKS: readonly BundleCheck[] = [
         } catch {
           entry = undefined
         }
+        // entries are stored as canonical JSON: any other encoding of the same entry (a
+        // re-encoded signature, added whitespace) is an alteration the hash cannot see
+        if (entry && m.bytes && canonicalJson(entry) !== m.bytes.toString('utf8')) ctx.report(m.name, `${m.name} is not in the canonical form it was written in (altered)`)
+        if (entry && ctx.publicKey) checkSignatureLabel(ctx, m.name, entry.signature)
         ctx.custody.push({ seq: Number(match[1]), member: m, entry })
       }
       ctx.custody.sort((a, b) => a.seq - b.seq)
@@ -211,8 +241,11 @@ export const BUNDLE_CHECKS: readonly BundleCheck[] = [
       }
       if (ctx.publicKey) {
         const stored = ctx.custody.map((c) => ({ key: custodyKey(validCase, c.seq), bytes: c.member.bytes ?? Buffer.alloc(0) }))
-        for (const f of verifyCustodyChain(stored, ctx.publicKey.export({ type: 'spki', format: 'pem' }).toString(), validCase)) {
-          ctx.report(memberOf(f.subject), f.message)
+        const chain = verifyCustodyChain(stored, ctx.publicKey.export({ type: 'spki', format: 'pem' }).toString(), validCase)
+        for (const f of chain) ctx.report(memberOf(f.subject), f.message)
+        const badSigs = chain.filter((f) => f.code === 'signature-invalid').length
+        if (ctx.verifiedSignatures === 0 && ctx.manifests.size + ctx.custody.length > 0 && badSigs === ctx.custody.length) {
+          ctx.report(MEMBER.publicKey, `${MEMBER.publicKey} verifies none of the bundle's signatures: it is not the key the evidence was signed with`)
         }
       }
       const head = ctx.index?.custodyHead
@@ -273,6 +306,7 @@ export function runBundleChecks(members: readonly BundleMember[]): { findings: B
     manifests: new Map(),
     custody: [],
     expected: new Set(),
+    verifiedSignatures: 0,
     report: (member, message) => findings.push({ check, member, message }),
   }
   for (const c of BUNDLE_CHECKS) {
