@@ -7,7 +7,7 @@ import { gzipSync, gunzipSync } from 'node:zlib'
 import { DeleteObjectCommand, PutObjectCommand, S3Client, GetObjectCommand, HeadObjectCommand } from '@aws-sdk/client-s3'
 import { CloudTrailClient } from '@aws-sdk/client-cloudtrail'
 import { useEmulator } from './fixtures/emulator.js'
-import { buildArchive, generateEvents, loadDataset, makeTrailKey, uploadArchive, writeArchive, type ScopeSpec } from './fixtures/cloudtrail/archive.js'
+import { DATASETS, buildArchive, generateEvents, loadDataset, makeTrailKey, uploadArchive, writeArchive, type ScopeSpec } from './fixtures/cloudtrail/archive.js'
 import { startCloudTrailServer } from './fixtures/cloudtrail/cloudtrail-server.js'
 import { runSlice, sliceDirectory, dedupeAndSort } from '../forensics/cloudtrail/slice.js'
 import { buildSliceDocument, eventLinesGz, publicKeysDocument } from '../forensics/cloudtrail/slice-document.js'
@@ -176,7 +176,7 @@ t.test('robust to real data: each bad file is recorded, the rest processed', asy
   lines.splice(10, 0, 'this is not json', '{"broken": ', '[1,2]')
   writeFileSync(join(dir, 'sub', 'export.jsonl'), lines.join('\n') + '\n')
   writeFileSync(join(dir, 'dupes.json'), JSON.stringify({ Records: [...ev.slice(150, 200), ...ev.slice(150, 160)] }, null, 2))
-  writeFileSync(join(dir, 'undated.jsonl.gz'), gzipSync(readFileSync('/work/shared/datasets/cloudtrail/otrf-ec2-proxy-s3-exfiltration/events.jsonl').toString().replace(/"@timestamp":"[^"]*",?/g, '')))
+  writeFileSync(join(dir, 'undated.jsonl.gz'), gzipSync(readFileSync(join(DATASETS, 'otrf-ec2-proxy-s3-exfiltration', 'events.jsonl')).toString().replace(/"@timestamp":"[^"]*",?/g, '')))
   writeFileSync(join(dir, 'empty.json.gz'), gzipSync(''))
   writeFileSync(join(dir, 'garbage.gz'), Buffer.from([0x1f, 0x8b, 1, 2, 3, 4, 5, 6, 7]))
   const w = makeWindow('2026-11-28T00:00:00Z', '2026-11-28T02:00:00Z')
