@@ -40,12 +40,12 @@ export interface SiemPublisher {
 export class AwsSiemPublisher implements SiemPublisher {
   readonly #events: EventBridgeClient
   readonly #sns: SNSClient
-  readonly #busName: string
+  readonly #busName: string | undefined
   readonly #topic: string
   #topicArn?: string
 
-  /** `topic` is a topic ARN or name; `eventBusName` a bus name or ARN. */
-  constructor(opts: { events: EventBridgeClient; sns: SNSClient; eventBusName: string; topic: string }) {
+  /** `topic` is a topic ARN or name; `eventBusName` a bus name or ARN (omitted: SNS only). */
+  constructor(opts: { events: EventBridgeClient; sns: SNSClient; eventBusName?: string; topic: string }) {
     this.#events = opts.events
     this.#sns = opts.sns
     this.#busName = opts.eventBusName
@@ -56,7 +56,7 @@ export class AwsSiemPublisher implements SiemPublisher {
     if (messages.length === 0) return
     try {
       // PutEvents takes at most 10 entries per call
-      for (let i = 0; i < messages.length; i += 10) {
+      for (let i = 0; this.#busName && i < messages.length; i += 10) {
         const batch = messages.slice(i, i + 10)
         const out = await this.#events.send(
           new PutEventsCommand({

@@ -1,0 +1,44 @@
+/**
+ * `forensics custody CASE`: the custody timeline of a case, with the chain verified
+ * (links, hashes, signatures). A table on a terminal; one JSON document with `--json` or
+ * when piped. Exit 1 when the chain does not verify.
+ */
+import { CustodyChain } from '../../forensics/custody.js'
+import { validateCaseId } from '../../forensics/keys.js'
+import { ExitCode, UsageError, type Command } from '../command.js'
+import { openEvidence } from '../context.js'
+import { renderTable, wantsTable, writeJson } from './cases.js'
+
+/** The `custody` command. */
+export const custodyCommand: Command = {
+  name: 'custody',
+  summary: 'show the custody timeline of a case and verify its chain',
+  usage: 'CASE [--evidence-bucket E] [--json]',
+  positionals: true,
+  options: {},
+  async run(args, io) {
+    if (args.positionals.length !== 1) throw new UsageError('name exactly one case: forensics custody CASE')
+    const caseId = validateCaseId(args.positionals[0])
+    const { store, signer } = await openEvidence(args, io)
+    const chain = new CustodyChain(store, signer, caseId)
+    const stored = await chain.readStored()
+    const findings = await chain.verify()
+    const entries = stored.flatMap((s) => (s.entry ? [s.entry] : []))
+    if (!wantsTable(io)) writeJson(io, { caseId, bucket: store.bucket, valid: findings.length === 0, entries, findings })
+    else if (stored.length === 0) io.info(`case ${caseId} has no custody entries in s3://${store.bucket}`)
+    else {
+      const rows = entries.map((e) => [
+        String(e.seq),
+        e.time,
+        e.action,
+        e.actor.tool ?? e.actor.principalArn ?? '',
+        String(e.subject.captureId ?? e.subject.key ?? e.subject.note ?? ''),
+        e.hash.slice(0, 16),
+      ])
+      for (const l of renderTable(['SEQ', 'TIME', 'ACTION', 'ACTOR', 'SUBJECT', 'HASH'], rows)) io.info(l)
+      io.info(findings.length === 0 ? `chain valid: ${entries.length} entries, head ${entries.at(-1)?.hash}` : `chain INVALID (${findings.length}):`)
+      for (const f of findings) io.info(`  ✗ ${f.subject}: ${f.message} [${f.code}]`)
+    }
+    return findings.length === 0 ? ExitCode.ok : ExitCode.failed
+  },
+}

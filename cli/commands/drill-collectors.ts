@@ -1,0 +1,54 @@
+/**
+ * The capture functions' handlers, bound in-process to the local drill's evidence store,
+ * signer and emulator clients (in Lambda each builds the same from its environment).
+ */
+import type { S3Client } from '@aws-sdk/client-s3'
+import type { SQSClient } from '@aws-sdk/client-sqs'
+import type { EvidenceStore } from '../../forensics/evidence-store.js'
+import type { Signer } from '../../forensics/signer.js'
+import type { AsyncHandler } from '../../forensics/runtime/local-runtime.js'
+import type { CAPTURE_KEYS } from '../../forensics/routing.js'
+import * as cloudTrailSlice from '../../collectors/cloudtrail-slice.js'
+import * as bucketConfig from '../../collectors/bucket-config.js'
+import * as objectVersions from '../../collectors/object-versions.js'
+
+/** What the in-process collectors share. */
+export interface LocalCollectorDeps {
+  store: EvidenceStore
+  signer: Signer
+  s3: S3Client
+  sqs: SQSClient
+  fanOutQueueUrl: string
+  /** environment the handlers see (emulator endpoint, trail archive, ...) */
+  env: NodeJS.ProcessEnv
+}
+
+/** A capture function key. */
+export type CaptureKey = (typeof CAPTURE_KEYS)[number]
+
+type Factory = (deps: Record<string, unknown>) => (event: unknown) => Promise<unknown>
+type Module = Record<string, unknown>
+
+/**
+ * A collector module's handler bound to `deps` when it exports `createHandler(deps)`,
+ * else its Lambda `handler` (which reads the environment).
+ */
+function bind(mod: Module, deps: Record<string, unknown>): AsyncHandler {
+  const factory = mod.createHandler as Factory | undefined
+  if (typeof factory === 'function') {
+    const h = factory(deps)
+    return (event) => h(event)
+  }
+  const handler = mod.handler as (event: unknown) => Promise<unknown>
+  return (event) => handler(event)
+}
+
+/** The three capture handlers, in-process. */
+export function localCollectorHandlers(d: LocalCollectorDeps): Record<CaptureKey, AsyncHandler> {
+  const capture = async (): Promise<{ store: EvidenceStore; signer: Signer }> => ({ store: d.store, signer: d.signer })
+  return {
+    'cloudtrail-slice': bind(cloudTrailSlice as Module, { capture, slice: { s3: d.s3, workers: 0 }, env: d.env }),
+    'bucket-config': bind(bucketConfig as Module, { capture, s3: d.s3, s3For: async () => d.s3, env: d.env }),
+    'object-versions': bind(objectVersions as Module, { capture, s3: d.s3, s3For: async () => d.s3, sqs: d.sqs, fanOutQueueUrl: d.fanOutQueueUrl, env: d.env }),
+  }
+}

@@ -1,0 +1,156 @@
+/**
+ * The local drill: the whole pipeline on the emulator, nothing reaching AWS. Starts the
+ * emulator, provisions the evidence side from the config (locked evidence bucket,
+ * dead-letter and fan-out queues, SIEM bus and topic, trail archive, canary bucket), runs
+ * every function's handler in-process under the local runtime (Lambda's async contract,
+ * routed by the same table the stacks synthesize), invokes the drill function
+ * asynchronously — which triggers the collectors asynchronously in turn — and always
+ * stops the emulator.
+ */
+import { mkdir, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { S3Client } from '@aws-sdk/client-s3'
+import { SQSClient } from '@aws-sdk/client-sqs'
+import { SNSClient } from '@aws-sdk/client-sns'
+import { EventBridgeClient } from '@aws-sdk/client-eventbridge'
+import { projectRoot, startEmulator, type Emulator } from '../../forensics/local/emulator.js'
+import { localDrillConfig } from '../../forensics/drill/local-config.js'
+import { asyncInvokeRoutes, type FunctionKey } from '../../forensics/routing.js'
+import { provisionEvidenceSide } from '../../forensics/runtime/provision-local.js'
+import { AwsDestinationSender } from '../../forensics/runtime/destination-sender.js'
+import { LocalRuntime, type AsyncHandler } from '../../forensics/runtime/local-runtime.js'
+import { openS3EvidenceStore } from '../../forensics/s3-evidence-store.js'
+import { AwsSiemPublisher } from '../../forensics/siem/siem-publisher.js'
+import { parseArchiveUrl } from '../../forensics/cloudtrail/archive-layout.js'
+import { fileBundleRunner } from '../../forensics/drill/bundle-runner.js'
+import { runtimeInvoker } from '../../forensics/drill/invoker.js'
+import { deliverIncidentTrail } from '../../forensics/drill/local-trail.js'
+import { TamperingStore } from '../../forensics/drill/tampering-store.js'
+import type { DrillOutcome } from '../../forensics/drill/run-drill.js'
+import type { DrillCapture } from '../../forensics/drill/drill-checks.js'
+import type { Signer } from '../../forensics/signer.js'
+import type { EvidenceStore } from '../../forensics/evidence-store.js'
+import { createCustodyRecorder } from '../../collectors/custody-recorder.js'
+import { createDrillHandler } from '../../collectors/drill.js'
+import { localCollectorHandlers, type CaptureKey, type LocalCollectorDeps } from './drill-collectors.js'
+
+/** Options of {@link runLocalDrill}. */
+export interface LocalDrillOptions {
+  env: NodeJS.ProcessEnv
+  signer: Signer
+  /** where bundles and local report copies go (default `.forensics/drills`) */
+  outDir?: string
+  log: (line: string) => void
+  /**
+   * Test hook: after the captures are sealed, reads of the first artifact whose path
+   * contains this text return manipulated bytes (`*`: the first artifact of all).
+   */
+  corruptArtifact?: string
+  /** wait before Lambda retries 1 and 2 (default 200 and 400 ms; AWS: ~1 and ~2 min) */
+  retryDelaysMs?: number[]
+  /** replaces capture handlers (tests) */
+  collectors?: (deps: LocalCollectorDeps) => Partial<Record<CaptureKey, AsyncHandler>>
+}
+
+/** The outcome of a local drill, plus where its files are. */
+export interface LocalDrillOutcome extends DrillOutcome {
+  reportFile: string
+  corrupted: string[]
+  configSource: string
+}
+
+function corruptHook(store: TamperingStore, needle: string | undefined): ((captures: readonly DrillCapture[]) => Promise<void>) | undefined {
+  if (!needle) return undefined
+  return async (captures) => {
+    const artifacts = captures.flatMap((c) => c.manifest.artifacts)
+    const target = needle === '*' ? artifacts[0] : artifacts.find((a) => a.path.includes(needle))
+    if (target) store.corrupt(target.key)
+  }
+}
+
+/** Runs the full local drill; see the module comment. */
+export async function runLocalDrill(opts: LocalDrillOptions): Promise<LocalDrillOutcome> {
+  const { config, source } = localDrillConfig(projectRoot, opts.env)
+  opts.log(`config: ${source}`)
+  let emulator: Emulator | undefined
+  let runtime: LocalRuntime | undefined
+  try {
+    emulator = await startEmulator({ region: config.region })
+    opts.log(`emulator: moto ${emulator.motoVersion} on ${emulator.endpoint} (log ${emulator.logFile})`)
+    const settings = emulator.clientConfig()
+    const clients = { s3: new S3Client(settings), sqs: new SQSClient(settings), sns: new SNSClient(settings), events: new EventBridgeClient(settings) }
+    const side = await provisionEvidenceSide(clients, config)
+    opts.log(`provisioned: evidence s3://${side.names.evidenceBucket} (${config.evidence.mode} ${config.evidence.retentionDays} d), dead-letter queue ${side.names.deadLetterQueue}, SIEM bus ${side.names.siemEventBus} and topic ${side.names.siemTopic}, canary s3://${side.canaryBucket}`)
+
+    const store = new TamperingStore(await openS3EvidenceStore({ client: clients.s3, bucket: side.names.evidenceBucket }))
+    const signer = opts.signer
+    const siem = new AwsSiemPublisher({ events: clients.events, sns: clients.sns, eventBusName: side.names.siemEventBus, topic: side.siemTopicArn })
+    const archive = config.cloudTrailArchive
+    const trailArchive = `s3://${archive.bucket}${archive.prefix ? `/${archive.prefix}` : ''}`
+    const outDir = opts.outDir ?? join(projectRoot, '.forensics', 'drills')
+    let outcome: DrillOutcome | undefined
+
+    const collectorDeps: LocalCollectorDeps = {
+      store: store as EvidenceStore,
+      signer,
+      s3: clients.s3,
+      sqs: clients.sqs,
+      fanOutQueueUrl: side.fanOutQueueUrl,
+      env: { ...opts.env, ...emulator.env(), FORENSICS_TRAIL_ARCHIVE: trailArchive, FORENSICS_EVIDENCE_BUCKET: side.names.evidenceBucket },
+    }
+    const handlers: Record<FunctionKey, AsyncHandler> = {
+      ...localCollectorHandlers(collectorDeps),
+      ...opts.collectors?.(collectorDeps),
+      'custody-recorder': createCustodyRecorder({ store, signer, siem }),
+      drill: createDrillHandler(
+        async () => ({
+          mode: 'local',
+          store,
+          signer,
+          s3: clients.s3,
+          sqs: clients.sqs,
+          sns: clients.sns,
+          invoker: runtimeInvoker(runtime as LocalRuntime),
+          canaryBucket: side.canaryBucket as string,
+          siemTopicArn: side.siemTopicArn,
+          deadLetterQueueUrl: side.deadLetterQueueUrl,
+          bundles: fileBundleRunner({ store, signer, dir: outDir, actor: { tool: 'forensics-drill' } }),
+          siem,
+          deliverTrail: async (changes) => {
+            await deliverIncidentTrail(clients.s3, parseArchiveUrl(trailArchive), { account: config.forensicsAccountId, region: config.region }, changes)
+          },
+          trailArchive,
+          log: opts.log,
+        }),
+        { afterCapture: corruptHook(store, opts.corruptArtifact), onOutcome: (o) => (outcome = o) },
+      ),
+    }
+    runtime = new LocalRuntime({
+      routes: asyncInvokeRoutes(config),
+      handlers,
+      sender: new AwsDestinationSender(clients),
+      region: config.region,
+      accountId: config.forensicsAccountId,
+      retryDelaysMs: opts.retryDelaysMs ?? [200, 400],
+      log: opts.log,
+    })
+    const invocation = runtime.invokeAsync('drill', {})
+    opts.log(`invoked ${side.names.functions.drill} asynchronously (request ${invocation.requestId})`)
+    const drillOutcome = await invocation.done
+    await runtime.idle()
+    if (!outcome) {
+      const err = drillOutcome.record.responsePayload as { errorType?: string; errorMessage?: string } | undefined
+      throw new Error(`the drill did not finish: ${err?.errorType ?? 'error'}: ${err?.errorMessage ?? 'unknown'} (see ${emulator.logFile})`)
+    }
+    const done: DrillOutcome = outcome
+    const dir = join(outDir, done.report.drillId)
+    await mkdir(dir, { recursive: true })
+    const reportFile = join(dir, 'report.json')
+    await writeFile(reportFile, JSON.stringify(done.report, null, 2) + '\n')
+    Object.values(clients).forEach((c) => c.destroy())
+    return { ...done, reportFile, corrupted: store.corruptedKeys, configSource: source }
+  } finally {
+    runtime?.close()
+    await emulator?.stop()
+  }
+}

@@ -1,0 +1,108 @@
+/**
+ * Lambda handler of the scheduled forensics drill (EventBridge Scheduler invokes it with
+ * `{ "canaryBucket": … }` or any event). It runs forensics/drill/run-drill.ts against the
+ * deployed functions: collectors invoked asynchronously through the Lambda API, custody
+ * chain and dead-letter queue polled. It returns the drill result (its OnSuccess
+ * destination, the custody recorder, appends the `drill` custody entry) and throws when a
+ * check failed, after the report is written and published, so the failure also reaches
+ * the dead-letter queue and its alarm.
+ */
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { SQSClient, GetQueueUrlCommand } from '@aws-sdk/client-sqs'
+import { SNSClient } from '@aws-sdk/client-sns'
+import { EventBridgeClient } from '@aws-sdk/client-eventbridge'
+import { LambdaClient } from '@aws-sdk/client-lambda'
+import { sdkSettingsFromEnv } from '../forensics/aws/sdk-config.js'
+import { IntegrityError, ValidationError } from '../forensics/errors.js'
+import { validateCaseId } from '../forensics/keys.js'
+import { FUNCTION_KEYS, type FunctionKey } from '../forensics/routing.js'
+import { evidenceFromEnv, requireEnv } from '../forensics/runtime/handler-env.js'
+import { AwsSiemPublisher } from '../forensics/siem/siem-publisher.js'
+import { fileBundleRunner } from '../forensics/drill/bundle-runner.js'
+import { LambdaAsyncInvoker } from '../forensics/drill/invoker.js'
+import type { DrillResult } from '../forensics/drill/drill-report.js'
+import { runDrill, type DrillDeps, type DrillOptions, type DrillOutcome } from '../forensics/drill/run-drill.js'
+
+/** The drill event: everything optional. */
+export interface DrillEvent {
+  drillId?: string
+  canaryBucket?: string
+}
+
+/** Options of {@link createDrillHandler}. */
+export interface DrillHandlerOptions extends Omit<DrillOptions, 'drillId'> {
+  /** sees every finished drill, passed or failed (the local CLI prints it) */
+  onOutcome?: (outcome: DrillOutcome) => void
+}
+
+const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v)
+
+/** Builds the handler around a dependency factory (called once per invocation). */
+export function createDrillHandler(deps: () => Promise<DrillDeps>, options: DrillHandlerOptions = {}): (event: unknown) => Promise<DrillResult> {
+  return async (event) => {
+    const e: DrillEvent = isObj(event) ? (event as DrillEvent) : {}
+    if (e.drillId !== undefined) validateCaseId(e.drillId)
+    const d = await deps()
+    const { onOutcome, ...drillOptions } = options
+    const outcome = await runDrill(e.canaryBucket ? { ...d, canaryBucket: e.canaryBucket } : d, { ...drillOptions, ...(e.drillId ? { drillId: e.drillId } : {}) })
+    onOutcome?.(outcome)
+    if (!outcome.report.passed) {
+      const failed = outcome.report.checks.filter((c) => c.verdict === 'fail')
+      throw new IntegrityError(`drill ${outcome.report.drillId} failed ${failed.length} check(s): ${failed.map((c) => c.name).join(', ')}; report s3://${outcome.report.evidenceBucket}/${outcome.result.reportKey}`, {
+        findings: failed.map((c) => `${c.name}: ${c.summary}`),
+      })
+    }
+    return outcome.result
+  }
+}
+
+/** Function names from `FORENSICS_CAPTURE_FUNCTIONS` (JSON map of key → name). */
+export function functionNamesFromEnv(env: NodeJS.ProcessEnv): Record<FunctionKey, string> {
+  let names: unknown
+  try {
+    names = JSON.parse(requireEnv(env, 'FORENSICS_CAPTURE_FUNCTIONS'))
+  } catch (e) {
+    if (e instanceof ValidationError) throw e
+    throw new ValidationError('FORENSICS_CAPTURE_FUNCTIONS is not JSON: the stack sets it to the map of function names', { field: 'FORENSICS_CAPTURE_FUNCTIONS' })
+  }
+  const missing = FUNCTION_KEYS.filter((k) => !isObj(names) || typeof names[k] !== 'string')
+  if (missing.length) throw new ValidationError(`FORENSICS_CAPTURE_FUNCTIONS lacks ${missing.join(', ')}`, { field: 'FORENSICS_CAPTURE_FUNCTIONS' })
+  return names as Record<FunctionKey, string>
+}
+
+/** The deployed drill's dependencies from the function environment. */
+export async function drillDepsFromEnv(env: NodeJS.ProcessEnv = process.env): Promise<DrillDeps> {
+  const settings = sdkSettingsFromEnv(env)
+  const { store, signer, s3 } = await evidenceFromEnv(env)
+  const functions = functionNamesFromEnv(env)
+  const sqs = new SQSClient(settings)
+  const sns = new SNSClient(settings)
+  // the dead-letter queue: named like the function prefix unless given
+  const deadLetterQueueUrl =
+    env.FORENSICS_DLQ_URL ?? (await sqs.send(new GetQueueUrlCommand({ QueueName: `${functions.drill.replace(/-drill$/, '')}-capture-dlq` }))).QueueUrl ?? ''
+  const topic = requireEnv(env, 'FORENSICS_SIEM_TOPIC_ARN')
+  return {
+    mode: 'deployed',
+    store,
+    signer,
+    s3,
+    sqs,
+    sns,
+    invoker: new LambdaAsyncInvoker(new LambdaClient(settings), functions),
+    canaryBucket: requireEnv(env, 'FORENSICS_CANARY_BUCKET'),
+    siemTopicArn: topic,
+    deadLetterQueueUrl,
+    bundles: fileBundleRunner({ store, signer, dir: join(env.FORENSICS_DRILL_DIR ?? tmpdir(), 'forensics-drill'), actor: { tool: 'forensics-drill' } }),
+    siem: new AwsSiemPublisher({ events: new EventBridgeClient(settings), sns, ...(env.FORENSICS_SIEM_EVENT_BUS ? { eventBusName: env.FORENSICS_SIEM_EVENT_BUS } : {}), topic }),
+    log: (line) => console.log(line),
+  }
+}
+
+let cached: ((event: unknown) => Promise<DrillResult>) | undefined
+
+/** Lambda entry point. */
+export async function handler(event: unknown): Promise<DrillResult> {
+  cached ??= createDrillHandler(() => drillDepsFromEnv(process.env))
+  return cached(event)
+}

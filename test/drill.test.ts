@@ -1,0 +1,67 @@
+import t from 'tap'
+import { Writable } from 'node:stream'
+import { existsSync, readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { execFileSync } from 'node:child_process'
+import { main } from '../cli/main.js'
+import { localDrillOverrides } from '../cli/commands/drill.js'
+import { stubCollectors } from './fixtures/drill-collectors.js'
+import type { DrillReport } from '../forensics/drill/drill-report.js'
+
+const sink = (): { stream: Writable; text: () => string } => {
+  const chunks: Buffer[] = []
+  return { stream: new Writable({ write: (c, _e, cb) => (chunks.push(Buffer.from(c)), cb()) }), text: () => Buffer.concat(chunks).toString('utf8') }
+}
+
+t.test('local drill with stand-in capture handlers', async (t) => {
+  const home = t.testdir({})
+  localDrillOverrides.collectors = stubCollectors
+  t.teardown(() => {
+    delete localDrillOverrides.collectors
+  })
+  const env = { ...process.env, FORENSICS_HOME: home, FORENSICS_SIGNING_KEY: undefined }
+
+  t.test('every check passes and the bundle verifies with forensics verify and sha256sum -c', async (t) => {
+    const out = sink()
+    const err = sink()
+    const code = await main(['drill', '--out', join(home, 'drills')], env, out.stream, err.stream)
+    t.equal(code, 0, err.text().split('\n').slice(-30).join('\n'))
+    const text = out.text()
+    for (const name of ['captures-committed', 'artifacts-match-sha256', 'retention-on-evidence', 'evidence-delete-refused', 'bundle-builds-and-verifies', 'custody-chain-valid', 'siem-public-grant-finding', 'failure-reached-dlq']) {
+      t.match(text, new RegExp(`PASS  ${name}`), name)
+    }
+    t.match(text, /drill passed: 8 of 8 checks/)
+    t.match(text, /time from incident to committed manifest: \d+\.\d s/)
+    const bundle = /bundle: (\S+\.zip)/.exec(text)?.[1] as string
+    t.ok(existsSync(bundle), 'the bundle is left behind')
+    const verifyOut = sink()
+    t.equal(await main(['verify', bundle], env, verifyOut.stream, err.stream), 0, verifyOut.text())
+    const dir = t.testdir({})
+    execFileSync('unzip', ['-q', bundle, '-d', dir])
+    const sums = execFileSync('sha256sum', ['-c', 'SHA256SUMS'], { cwd: dir }).toString()
+    t.notMatch(sums, /FAILED/)
+    const reportFile = /report: (\S+report\.json)/.exec(text)?.[1] as string
+    const report = JSON.parse(readFileSync(reportFile, 'utf8')) as DrillReport
+    t.match(report, { schema: 'forensics.drill/v1', mode: 'local', passed: true, cleanup: { ok: true } })
+    t.ok(report.timeToEvidenceMs! >= 0)
+    t.equal(report.captures.length, 4, 'baseline + three incident captures')
+  })
+
+  t.test('an artifact corrupted after capture fails the hash check, names the artifact, exits non-zero', async (t) => {
+    const out = sink()
+    const err = sink()
+    const code = await main(['drill', '--json', '--out', join(home, 'drills-corrupt')], { ...env, FORENSICS_DRILL_CORRUPT_ARTIFACT: 'versions/' }, out.stream, err.stream)
+    t.equal(code, 1)
+    const doc = JSON.parse(out.text()) as { ok: boolean; report: DrillReport; corrupted: string[] }
+    t.equal(doc.ok, false)
+    t.equal(doc.corrupted.length, 1)
+    const key = doc.corrupted[0]
+    t.match(key, /\/artifacts\/versions\//)
+    const hash = doc.report.checks.find((c) => c.name === 'artifacts-match-sha256')!
+    t.equal(hash.verdict, 'fail')
+    t.match(hash.summary, `hash-mismatch ${key}`)
+    t.match(hash.evidence, { mismatches: [{ code: 'hash-mismatch', subject: key }] })
+    t.equal(doc.report.checks.find((c) => c.name === 'bundle-builds-and-verifies')!.verdict, 'fail')
+    t.equal(doc.report.checks.find((c) => c.name === 'custody-chain-valid')!.verdict, 'pass', 'the chain itself is intact')
+  })
+})
