@@ -61,7 +61,8 @@ export function resolveConfig(source: ConfigSource): ForensicsConfig {
 /**
  * Creates the app (outdir and context from the cdktf CLI environment unless given), reads
  * the config from context `forensicsConfig`, `FORENSICS_CONFIG`, context `forensicsConfigFile`
- * or `forensics.config.json`, adds the stacks and synthesizes them.
+ * or `forensics.config.json`, adds the stacks and synthesizes them. Bundles go to
+ * `FORENSICS_BUILD_DIR` when set (default `.forensics/build/lambda`).
  */
 export function synthesizeForensicsApp(options: { outdir?: string; env?: NodeJS.ProcessEnv; bundleOptions?: BundleOptions } = {}): { app: App; stacks: ForensicsStacks } {
   const env = options.env ?? process.env
@@ -70,7 +71,9 @@ export function synthesizeForensicsApp(options: { outdir?: string; env?: NodeJS.
   const fileFromContext: unknown = app.node.tryGetContext('forensicsConfigFile')
   const path = env.FORENSICS_CONFIG ?? (typeof fileFromContext === 'string' ? fileFromContext : undefined)
   const config = resolveConfig({ ...(inline !== undefined ? { inline } : {}), ...(path ? { path } : {}) })
-  const stacks = addForensicsStacks(app, config, options.bundleOptions ? { bundleOptions: options.bundleOptions } : {})
+  const buildDir = env.FORENSICS_BUILD_DIR
+  const bundleOptions = options.bundleOptions ?? (buildDir ? { outDir: buildDir } : undefined)
+  const stacks = addForensicsStacks(app, config, bundleOptions ? { bundleOptions } : {})
   app.synth()
   return { app, stacks }
 }

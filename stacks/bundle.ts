@@ -1,15 +1,19 @@
 /**
  * Lambda asset bundling: every handler in `collectors/` is bundled by one esbuild call
- * (node22, ESM, everything inlined) and written to a directory named after the SHA-256 of
- * its output, which becomes a Terraform asset. Same source, same directory, same asset hash:
- * an unchanged handler is never redeployed, and repeated synths in one process (tests)
- * bundle only once.
+ * (node22, ESM, everything inlined) and written, with a deterministic ZIP of it, to a
+ * directory named after the SHA-256 of the bundle. Same source, same bytes, same
+ * CodeSha256: an unchanged handler is never redeployed.
+ *
+ * Bundling is skipped when nothing changed: the last build's inputs (esbuild's metafile)
+ * are remembered with their size and mtime in `cache.json`; repeated synths in one process
+ * (tests) reuse the result from memory.
  */
-import { buildSync } from 'esbuild'
+import { buildSync, version as esbuildVersion, type BuildOptions } from 'esbuild'
 import { createHash } from 'node:crypto'
-import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { zipSingleFile } from './zip.js'
 import { FUNCTION_KEYS, type FunctionKey } from '../forensics/routing.js'
 
 /** Repository root (one level above `stacks/`). */
@@ -18,10 +22,14 @@ export const repositoryRoot = resolve(dirname(fileURLToPath(import.meta.url)), '
 /** One bundled handler. */
 export interface HandlerBundle {
   key: FunctionKey
-  /** Directory holding `index.mjs`; the Lambda handler is `index.handler`. */
+  /** Directory holding `index.mjs` (handler `index.handler`) and the code ZIP. */
   dir: string
+  /** The deployable ZIP holding `index.mjs`. */
+  zipPath: string
   /** SHA-256 (hex) of `index.mjs`. */
   sha256: string
+  /** Base64 SHA-256 of the ZIP: what Lambda reports as CodeSha256 (`source_code_hash`). */
+  codeSha256: string
   bytes: number
 }
 
@@ -35,29 +43,72 @@ export interface BundleOptions {
   outDir?: string
 }
 
+interface CacheFile {
+  key: string
+  inputs: Record<string, string>
+  bundles: Record<FunctionKey, HandlerBundle>
+}
+
 const memo = new Map<string, Record<FunctionKey, HandlerBundle>>()
+
+/** Bump when the bundle layout or ZIP writer changes: invalidates cached bundles. */
+const BUNDLE_FORMAT = 2
 
 // ESM bundles of CommonJS dependencies (the AWS SDK) still call `require` for Node
 // built-ins; give them one.
 const REQUIRE_SHIM = "import { createRequire as __forensicsCreateRequire } from 'node:module';\nconst require = __forensicsCreateRequire(import.meta.url);"
 
+const fingerprint = (path: string): string => {
+  try {
+    const s = statSync(path)
+    return `${s.size}:${s.mtimeMs}`
+  } catch {
+    return 'missing'
+  }
+}
+
+function readCache(path: string, key: string): Record<FunctionKey, HandlerBundle> | undefined {
+  try {
+    const cache = JSON.parse(readFileSync(path, 'utf8')) as CacheFile
+    if (cache.key !== key) return undefined
+    if (!Object.entries(cache.inputs).every(([p, f]) => fingerprint(p) === f)) return undefined
+    if (!FUNCTION_KEYS.every((k) => existsSync(cache.bundles[k]?.zipPath ?? ''))) return undefined
+    return cache.bundles
+  } catch {
+    return undefined
+  }
+}
+
+/** Writes `files` into `dir` atomically (write then rename); a concurrent writer of the same content wins harmlessly. */
+function writeDirOnce(dir: string, files: Record<string, Uint8Array>): void {
+  if (existsSync(dir)) return
+  const tmp = `${dir}.tmp-${process.pid}`
+  mkdirSync(tmp, { recursive: true })
+  for (const [name, content] of Object.entries(files)) writeFileSync(join(tmp, name), content)
+  try {
+    renameSync(tmp, dir)
+  } catch /* c8 ignore start */ {
+    rmSync(tmp, { recursive: true, force: true })
+  } /* c8 ignore stop */
+}
+
 /**
- * Bundles every function's handler once per process and returns where each bundle is.
- * Throws when an entry file is missing, naming the file.
+ * Bundles every function's handler (once per process, and only when an input changed) and
+ * returns where each bundle is. Throws when an entry file is missing, naming the file.
  */
 export function bundleHandlers(options: BundleOptions = {}): Record<FunctionKey, HandlerBundle> {
   const root = resolve(options.root ?? repositoryRoot)
   const entries = Object.fromEntries(FUNCTION_KEYS.map((k) => [k, resolve(root, options.entries?.[k] ?? `collectors/${k}.ts`)])) as Record<FunctionKey, string>
   const outDir = resolve(options.outDir ?? join(root, '.forensics', 'build', 'lambda'))
   const memoKey = JSON.stringify([entries, outDir])
-  const cached = memo.get(memoKey)
-  if (cached) return cached
+  const remembered = memo.get(memoKey)
+  if (remembered) return remembered
 
   const missing = FUNCTION_KEYS.filter((k) => !existsSync(entries[k]))
   if (missing.length > 0) {
     throw new Error(`cannot bundle the Lambda handlers: missing ${missing.map((k) => entries[k]).join(', ')}; each must export \`handler\``)
   }
-  const result = buildSync({
+  const buildOptions: BuildOptions & { write: false; metafile: true } = {
     entryPoints: Object.fromEntries(FUNCTION_KEYS.map((k) => [`${k}/index`, entries[k]])),
     bundle: true,
     platform: 'node',
@@ -67,33 +118,45 @@ export function bundleHandlers(options: BundleOptions = {}): Record<FunctionKey,
     outExtension: { '.js': '.mjs' },
     banner: { js: REQUIRE_SHIM },
     write: false,
+    metafile: true,
     logLevel: 'silent',
     legalComments: 'none',
-    // Reproducible output: no absolute paths, no timestamps.
     sourcemap: false,
     absWorkingDir: root,
-  })
+  }
+  const cacheKey = createHash('sha256').update(JSON.stringify([esbuildVersion, BUNDLE_FORMAT, buildOptions])).digest('hex')
+  const cachePath = join(outDir, 'cache.json')
+  const cached = readCache(cachePath, cacheKey)
+  if (cached) {
+    memo.set(memoKey, cached)
+    return cached
+  }
+
+  const result = buildSync(buildOptions)
   const bundles = {} as Record<FunctionKey, HandlerBundle>
   for (const key of FUNCTION_KEYS) {
-    const file = result.outputFiles.find((f) => f.path === join(outDir, '.staging', key, 'index.mjs'))
+    const outPath = join(outDir, '.staging', key, 'index.mjs')
+    const file = result.outputFiles.find((f) => f.path === outPath)
+    const meta = Object.entries(result.metafile.outputs).find(([p]) => resolve(root, p) === outPath)?.[1]
     /* c8 ignore next */
-    if (!file) throw new Error(`esbuild produced no bundle for ${entries[key]}`)
+    if (!file || !meta) throw new Error(`esbuild produced no bundle for ${entries[key]}`)
+    if (!meta.exports.includes('handler')) throw new Error(`${entries[key]} does not export \`handler\`: Lambda would fail to start ${key}`)
     const sha256 = createHash('sha256').update(file.contents).digest('hex')
     const dir = join(outDir, `${key}-${sha256.slice(0, 16)}`)
-    if (!existsSync(join(dir, 'index.mjs'))) {
-      // Write then rename, so a concurrent synth never sees a half-written bundle.
-      const tmp = `${dir}.tmp-${process.pid}`
-      mkdirSync(tmp, { recursive: true })
-      writeFileSync(join(tmp, 'index.mjs'), file.contents)
-      try {
-        renameSync(tmp, dir)
-      } catch /* c8 ignore start */ {
-        // Another process won the race with identical content.
-        rmSync(tmp, { recursive: true, force: true })
-      } /* c8 ignore stop */
+    const zipPath = join(dir, `${key}.zip`)
+    writeDirOnce(dir, { 'index.mjs': file.contents, [`${key}.zip`]: zipSingleFile('index.mjs', file.contents) })
+    bundles[key] = {
+      key, dir, sha256, zipPath,
+      // Hash the ZIP on disk: an existing directory may hold one written by an earlier version.
+      codeSha256: createHash('sha256').update(readFileSync(zipPath)).digest('base64'),
+      bytes: file.contents.length,
     }
-    bundles[key] = { key, dir, sha256, bytes: file.contents.length }
   }
+  const inputs = Object.fromEntries(Object.keys(result.metafile.inputs).map((p) => {
+    const abs = resolve(root, p)
+    return [abs, fingerprint(abs)]
+  }))
+  writeFileSync(cachePath, JSON.stringify({ key: cacheKey, inputs, bundles } satisfies CacheFile))
   memo.set(memoKey, bundles)
   return bundles
 }

@@ -58,7 +58,8 @@ export class CaptureFunction extends Construct {
       retentionInDays: o.logRetentionDays,
       kmsKeyId: o.kmsKeyArn,
     })
-    const asset = new TerraformAsset(this, 'code', { path: o.bundle.dir, type: AssetType.ARCHIVE })
+    // The ZIP is written by the bundler (deterministic, in-process); cdktf only copies it.
+    const asset = new TerraformAsset(this, 'code', { path: o.bundle.zipPath, type: AssetType.FILE })
     this.function = new LambdaFunction(this, 'function', {
       functionName: o.functionName,
       description: o.description,
@@ -67,7 +68,7 @@ export class CaptureFunction extends Construct {
       architectures: [LAMBDA_ARCHITECTURE],
       handler: 'index.handler',
       filename: asset.path,
-      sourceCodeHash: o.bundle.sha256,
+      sourceCodeHash: o.bundle.codeSha256,
       memorySize: o.memoryMb,
       timeout: o.timeoutSeconds,
       reservedConcurrentExecutions: o.reservedConcurrency,

@@ -1,0 +1,80 @@
+/**
+ * A deterministic single-file ZIP writer for Lambda code. cdktf's own directory archiving
+ * starts one child Node.js process per asset; writing the archive here keeps synth in one
+ * process and makes the archive bytes (and so Lambda's CodeSha256) a function of the code
+ * alone: fixed timestamp, fixed permissions, no extra fields.
+ */
+import { deflateRawSync } from 'node:zlib'
+
+const CRC_TABLE = (() => {
+  const table = new Uint32Array(256)
+  for (let n = 0; n < 256; n++) {
+    let c = n
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1
+    table[n] = c >>> 0
+  }
+  return table
+})()
+
+/** CRC-32 (IEEE), as ZIP requires. */
+export function crc32(data: Uint8Array): number {
+  let c = 0xffffffff
+  for (let i = 0; i < data.length; i++) c = CRC_TABLE[(c ^ data[i]) & 0xff] ^ (c >>> 8)
+  return (c ^ 0xffffffff) >>> 0
+}
+
+// 1980-01-01 00:00:00, the earliest DOS date: no build time leaks into the archive.
+const DOS_TIME = 0
+const DOS_DATE = (0 << 9) | (1 << 5) | 1
+
+/** A ZIP archive holding one file (`name`, mode 0644) compressed with deflate. */
+export function zipSingleFile(name: string, content: Uint8Array): Buffer {
+  const fileName = Buffer.from(name, 'utf8')
+  const data = deflateRawSync(content, { level: 6 })
+  const crc = crc32(content)
+
+  const local = Buffer.alloc(30)
+  local.writeUInt32LE(0x04034b50, 0)
+  local.writeUInt16LE(20, 4) // version needed: 2.0 (deflate)
+  local.writeUInt16LE(0x0800, 6) // UTF-8 names
+  local.writeUInt16LE(8, 8) // deflate
+  local.writeUInt16LE(DOS_TIME, 10)
+  local.writeUInt16LE(DOS_DATE, 12)
+  local.writeUInt32LE(crc, 14)
+  local.writeUInt32LE(data.length, 18)
+  local.writeUInt32LE(content.length, 22)
+  local.writeUInt16LE(fileName.length, 26)
+  local.writeUInt16LE(0, 28)
+
+  const central = Buffer.alloc(46)
+  central.writeUInt32LE(0x02014b50, 0)
+  central.writeUInt16LE((3 << 8) | 20, 4) // made by: Unix, 2.0 (so the mode below applies)
+  central.writeUInt16LE(20, 6)
+  central.writeUInt16LE(0x0800, 8)
+  central.writeUInt16LE(8, 10)
+  central.writeUInt16LE(DOS_TIME, 12)
+  central.writeUInt16LE(DOS_DATE, 14)
+  central.writeUInt32LE(crc, 16)
+  central.writeUInt32LE(data.length, 20)
+  central.writeUInt32LE(content.length, 24)
+  central.writeUInt16LE(fileName.length, 28)
+  central.writeUInt16LE(0, 30) // extra
+  central.writeUInt16LE(0, 32) // comment
+  central.writeUInt16LE(0, 34) // disk
+  central.writeUInt16LE(0, 36) // internal attributes
+  central.writeUInt32LE((0o100644 << 16) >>> 0, 38) // regular file, rw-r--r--
+  central.writeUInt32LE(0, 42) // local header offset
+
+  const centralOffset = local.length + fileName.length + data.length
+  const centralSize = central.length + fileName.length
+  const end = Buffer.alloc(22)
+  end.writeUInt32LE(0x06054b50, 0)
+  end.writeUInt16LE(0, 4)
+  end.writeUInt16LE(0, 6)
+  end.writeUInt16LE(1, 8)
+  end.writeUInt16LE(1, 10)
+  end.writeUInt32LE(centralSize, 12)
+  end.writeUInt32LE(centralOffset, 16)
+  end.writeUInt16LE(0, 20)
+  return Buffer.concat([local, fileName, data, central, fileName, end])
+}

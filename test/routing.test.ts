@@ -1,0 +1,63 @@
+import t from 'tap'
+import { readFileSync } from 'node:fs'
+import { parseConfig } from '../forensics/config.js'
+import { asyncInvokeRoutes, CAPTURE_KEYS, FUNCTION_KEYS, resourceNames, routeFor } from '../forensics/routing.js'
+
+const config = parseConfig(JSON.parse(readFileSync(new URL('../forensics.config.json', import.meta.url), 'utf8')))
+
+t.test('resource names derive from name, account and region', async (t) => {
+  const n = resourceNames(config)
+  t.same(n.functions, {
+    'bucket-config': 'forensics-bucket-config',
+    'object-versions': 'forensics-object-versions',
+    'cloudtrail-slice': 'forensics-cloudtrail-slice',
+    'custody-recorder': 'forensics-custody-recorder',
+    drill: 'forensics-drill',
+  })
+  t.equal(n.evidenceBucket, 'forensics-evidence-111111111111-eu-west-1')
+  t.equal(n.accessLogBucket, 'forensics-access-logs-111111111111-eu-west-1')
+  t.equal(n.deadLetterQueue, 'forensics-capture-dlq')
+  t.equal(n.siemEventBus, 'forensics-siem')
+  t.equal(n.memberRole, 'forensics-capture-readonly')
+})
+
+t.test('one route per function, in order, with both destinations', async (t) => {
+  const routes = asyncInvokeRoutes(config)
+  t.same(routes.map((r) => r.key), [...FUNCTION_KEYS])
+  for (const r of routes) {
+    t.ok(r.onSuccess, `${r.key} has OnSuccess`)
+    t.same(r.onFailure, { type: 'sqs', queueName: 'forensics-capture-dlq' }, `${r.key} fails into the DLQ`)
+    t.equal(r.maximumEventAgeInSeconds, 3600)
+  }
+})
+
+t.test('captures and the drill are sealed by the custody recorder', async (t) => {
+  for (const key of [...CAPTURE_KEYS, 'drill' as const]) {
+    t.same(routeFor(config, key).onSuccess, { type: 'lambda', functionName: 'forensics-custody-recorder' }, key)
+  }
+  for (const key of CAPTURE_KEYS) {
+    t.equal(routeFor(config, key).maximumRetryAttempts, 2)
+    t.equal(routeFor(config, key).evidenceWritePrefix, 'cases/*/captures/*')
+  }
+})
+
+t.test('the recorder forwards to the SIEM bus instead of itself; the drill is not retried', async (t) => {
+  const recorder = routeFor(config, 'custody-recorder')
+  t.same(recorder.onSuccess, { type: 'eventbridge', eventBusName: 'forensics-siem' })
+  t.equal(recorder.evidenceWritePrefix, 'cases/*/custody/*')
+  const drill = routeFor(config, 'drill')
+  t.equal(drill.maximumRetryAttempts, 0)
+  t.equal(drill.evidenceWritePrefix, 'drills/*')
+})
+
+t.test('the table follows the config', async (t) => {
+  const c = parseConfig({
+    ...JSON.parse(readFileSync(new URL('../forensics.config.json', import.meta.url), 'utf8')),
+    name: 'ir',
+    capture: { maximumRetryAttempts: 0, maximumEventAgeInSeconds: 600 },
+    siem: { eventBusName: 'soc-bus', topicName: 'soc-topic' },
+  })
+  const r = routeFor(c, 'bucket-config')
+  t.match(r, { functionName: 'ir-bucket-config', maximumRetryAttempts: 0, maximumEventAgeInSeconds: 600, onSuccess: { functionName: 'ir-custody-recorder' } })
+  t.same(routeFor(c, 'custody-recorder').onSuccess, { type: 'eventbridge', eventBusName: 'soc-bus' })
+})
