@@ -8,8 +8,8 @@ import type { EvidenceStore } from '../../forensics/evidence-store.js'
 import type { Signer } from '../../forensics/signer.js'
 import type { AsyncHandler } from '../../forensics/runtime/local-runtime.js'
 import type { CAPTURE_KEYS } from '../../forensics/routing.js'
-import * as cloudTrailSlice from '../../collectors/cloudtrail-slice.js'
-import * as bucketConfig from '../../collectors/bucket-config.js'
+import { createHandler as createCloudTrailSliceHandler } from '../../collectors/cloudtrail-slice.js'
+import { createBucketConfigHandler } from '../../collectors/bucket-config.js'
 import * as objectVersions from '../../collectors/object-versions.js'
 
 /** What the in-process collectors share. */
@@ -47,8 +47,9 @@ function bind(mod: Module, deps: Record<string, unknown>): AsyncHandler {
 export function localCollectorHandlers(d: LocalCollectorDeps): Record<CaptureKey, AsyncHandler> {
   const capture = async (): Promise<{ store: EvidenceStore; signer: Signer }> => ({ store: d.store, signer: d.signer })
   return {
-    'cloudtrail-slice': bind(cloudTrailSlice as Module, { capture, slice: { s3: d.s3, workers: 0 }, env: d.env }),
-    'bucket-config': bind(bucketConfig as Module, { capture, s3: d.s3, s3For: async () => d.s3, env: d.env }),
+    'cloudtrail-slice': createCloudTrailSliceHandler({ capture, slice: { s3: d.s3, workers: 0 }, env: d.env }),
+    // reads its evidence bucket, signing key and endpoint from the environment, as in Lambda
+    'bucket-config': (event, context) => createBucketConfigHandler(d.env)(event, { awsRequestId: context.awsRequestId }),
     'object-versions': bind(objectVersions as Module, { capture, s3: d.s3, s3For: async () => d.s3, sqs: d.sqs, fanOutQueueUrl: d.fanOutQueueUrl, env: d.env }),
   }
 }

@@ -29,6 +29,7 @@ import { TamperingStore } from '../../forensics/drill/tampering-store.js'
 import type { DrillOutcome } from '../../forensics/drill/run-drill.js'
 import type { DrillCapture } from '../../forensics/drill/drill-checks.js'
 import type { Signer } from '../../forensics/signer.js'
+import { signerFromSpec } from '../../forensics/runtime/handler-env.js'
 import type { EvidenceStore } from '../../forensics/evidence-store.js'
 import { createCustodyRecorder } from '../../collectors/custody-recorder.js'
 import { createDrillHandler } from '../../collectors/drill.js'
@@ -37,7 +38,8 @@ import { localCollectorHandlers, type CaptureKey, type LocalCollectorDeps } from
 /** Options of {@link runLocalDrill}. */
 export interface LocalDrillOptions {
   env: NodeJS.ProcessEnv
-  signer: Signer
+  /** `file:<pem>` (or `kms:<key>` on the emulator): the functions sign with it as in Lambda */
+  signingKey: string
   /** where bundles and local report copies go (default `.forensics/drills`) */
   outDir?: string
   log: (line: string) => void
@@ -74,8 +76,13 @@ export async function runLocalDrill(opts: LocalDrillOptions): Promise<LocalDrill
   opts.log(`config: ${source}`)
   let emulator: Emulator | undefined
   let runtime: LocalRuntime | undefined
+  let savedEnv: NodeJS.ProcessEnv | undefined
   try {
     emulator = await startEmulator({ region: config.region })
+    // handlers build SDK clients as in Lambda, from the process environment: point it at the emulator
+    const emulatorEnv: NodeJS.ProcessEnv = { ...opts.env, ...emulator.env() }
+    savedEnv = { ...process.env }
+    Object.assign(process.env, emulator.env())
     opts.log(`emulator: moto ${emulator.motoVersion} on ${emulator.endpoint} (log ${emulator.logFile})`)
     const settings = emulator.clientConfig()
     const clients = { s3: new S3Client(settings), sqs: new SQSClient(settings), sns: new SNSClient(settings), events: new EventBridgeClient(settings) }
@@ -83,7 +90,7 @@ export async function runLocalDrill(opts: LocalDrillOptions): Promise<LocalDrill
     opts.log(`provisioned: evidence s3://${side.names.evidenceBucket} (${config.evidence.mode} ${config.evidence.retentionDays} d), dead-letter queue ${side.names.deadLetterQueue}, SIEM bus ${side.names.siemEventBus} and topic ${side.names.siemTopic}, canary s3://${side.canaryBucket}`)
 
     const store = new TamperingStore(await openS3EvidenceStore({ client: clients.s3, bucket: side.names.evidenceBucket }))
-    const signer = opts.signer
+    const signer: Signer = signerFromSpec(opts.signingKey, emulatorEnv)
     const siem = new AwsSiemPublisher({ events: clients.events, sns: clients.sns, eventBusName: side.names.siemEventBus, topic: side.siemTopicArn })
     const archive = config.cloudTrailArchive
     const trailArchive = `s3://${archive.bucket}${archive.prefix ? `/${archive.prefix}` : ''}`
@@ -96,7 +103,7 @@ export async function runLocalDrill(opts: LocalDrillOptions): Promise<LocalDrill
       s3: clients.s3,
       sqs: clients.sqs,
       fanOutQueueUrl: side.fanOutQueueUrl,
-      env: { ...opts.env, ...emulator.env(), FORENSICS_TRAIL_ARCHIVE: trailArchive, FORENSICS_EVIDENCE_BUCKET: side.names.evidenceBucket },
+      env: { ...emulatorEnv, FORENSICS_TRAIL_ARCHIVE: trailArchive, FORENSICS_EVIDENCE_BUCKET: side.names.evidenceBucket, FORENSICS_SIGNING_KEY: opts.signingKey },
     }
     const handlers: Record<FunctionKey, AsyncHandler> = {
       ...localCollectorHandlers(collectorDeps),
@@ -151,6 +158,7 @@ export async function runLocalDrill(opts: LocalDrillOptions): Promise<LocalDrill
     return { ...done, reportFile, corrupted: store.corruptedKeys, configSource: source }
   } finally {
     runtime?.close()
+    if (savedEnv) process.env = savedEnv
     await emulator?.stop()
   }
 }

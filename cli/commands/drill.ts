@@ -79,6 +79,13 @@ async function deployedDrill(io: CommandIO, outDir: string): Promise<{ report: D
   return { report: outcome.report, location: `s3://${store.bucket}/${outcome.result.reportKey}` }
 }
 
+/** The local drill's key: FORENSICS_SIGNING_KEY, else the CLI's local key file (created once). */
+function localSigningKey(io: CommandIO): string {
+  if (io.env.FORENSICS_SIGNING_KEY) return io.env.FORENSICS_SIGNING_KEY
+  signerFromEnv(io.env, io) // creates the local key when missing, and says so
+  return `file:${join(io.env.FORENSICS_HOME ?? join(projectRoot, '.forensics'), 'signing-key.pem')}`
+}
+
 /** The `drill` command. */
 export const drillCommand: Command = {
   name: 'drill',
@@ -95,7 +102,7 @@ export const drillCommand: Command = {
     } else {
       const local = await runLocalDrill({
         env: io.env,
-        signer: signerFromEnv(io.env, io),
+        signingKey: localSigningKey(io),
         outDir,
         log: io.progress,
         corruptArtifact: io.env.FORENSICS_DRILL_CORRUPT_ARTIFACT,

@@ -17,7 +17,7 @@ export interface DrillEventBuilders {
 
 /** The documented event shapes of the collectors. */
 export const defaultDrillEvents: DrillEventBuilders = {
-  bucketConfig: (caseId, bucket, triggerId) => ({ caseId, bucket, triggerId }),
+  bucketConfig: (caseId, bucket, triggerId) => ({ caseId, bucket, id: triggerId }),
   objectVersions: (caseId, bucket, prefix, triggerId) => ({ caseId, bucket, prefix, triggerId }),
   cloudTrailSlice: (caseId, bucket, start, end, triggerId, archive) => ({
     caseId,
@@ -41,8 +41,8 @@ export function isPublicGrantFinding(doc: unknown, bucket: string): boolean {
   if (!isObj(doc) || doc.schema !== FINDING_SCHEMA) return false
   const info = isObj(doc.finding_info) ? doc.finding_info : {}
   const types = Array.isArray(info.types) ? info.types.map(String) : []
-  const text = `${types.join(' ')} ${String(info.title ?? '')}`
   const resources = Array.isArray(doc.resources) ? doc.resources : []
   const onBucket = resources.some((r) => isObj(r) && (r.name === bucket || r.uid === `arn:aws:s3:::${bucket}`))
-  return onBucket && /public/i.test(text)
+  // `public-grant-added` (against the previous snapshot) or `public-grant-present`; never a removal
+  return onBucket && types.some((type) => /public/i.test(type) && !/removed/i.test(type))
 }

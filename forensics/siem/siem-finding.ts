@@ -113,7 +113,8 @@ function resourceOf(f: Finding, manifest: Manifest): { uid: string; name: string
 export function toSiemFinding(f: Finding, index: number, manifest: Manifest, ref: CommittedCaptureRef): SiemFinding {
   const time = Date.parse(manifest.endedAt)
   const sev = SEVERITY[f.severity] ?? SEVERITY.info
-  const target = manifest.target as { account?: unknown; region?: unknown }
+  const target = manifest.target as { account?: unknown; accountId?: unknown; region?: unknown }
+  const account = target.account ?? target.accountId
   return {
     schema: FINDING_SCHEMA,
     class_uid: 2004,
@@ -141,7 +142,7 @@ export function toSiemFinding(f: Finding, index: number, manifest: Manifest, ref
     cloud: {
       provider: 'AWS',
       ...(typeof target.region === 'string' ? { region: target.region } : {}),
-      ...(typeof target.account === 'string' ? { account: { uid: target.account } } : {}),
+      ...(typeof account === 'string' ? { account: { uid: account } } : {}),
     },
     metadata: { version: '1.1.0', product: PRODUCT, correlation_uid: manifest.caseId, uid: `${manifest.captureId}#${index}` },
     unmapped: {
