@@ -17,7 +17,7 @@ import { performance } from 'node:perf_hooks'
 import { report } from './lib.js'
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..')
-const runs = Math.max(1, Number(process.env.BENCH_SYNTH_RUNS ?? 3))
+const runs = Math.max(1, Number(process.env.BENCH_SYNTH_RUNS ?? 5))
 const scratch = mkdtempSync(join(tmpdir(), 'forensics-synth-bench-'))
 
 /** Runs `node <args>` and returns its wall time in seconds. */

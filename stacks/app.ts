@@ -66,7 +66,8 @@ export function resolveConfig(source: ConfigSource): ForensicsConfig {
  */
 export function synthesizeForensicsApp(options: { outdir?: string; env?: NodeJS.ProcessEnv; bundleOptions?: BundleOptions } = {}): { app: App; stacks: ForensicsStacks } {
   const env = options.env ?? process.env
-  const app = new App(options.outdir ? { outdir: options.outdir } : {})
+  // Construct stack traces only help when debugging cdktf itself; CDKTF_STACK_TRACES=1 brings them back.
+  const app = new App({ stackTraces: env.CDKTF_STACK_TRACES === '1', ...(options.outdir ? { outdir: options.outdir } : {}) })
   const inline: unknown = app.node.tryGetContext('forensicsConfig')
   const fileFromContext: unknown = app.node.tryGetContext('forensicsConfigFile')
   const path = env.FORENSICS_CONFIG ?? (typeof fileFromContext === 'string' ? fileFromContext : undefined)
