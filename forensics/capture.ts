@@ -6,7 +6,7 @@
  */
 import type { Readable } from 'node:stream'
 import { canonicalBytes } from './canonical-json.js'
-import { ValidationError } from './errors.js'
+import { IntegrityError, ValidationError } from './errors.js'
 import { EvidenceExistsError, type EvidenceStore } from './evidence-store.js'
 import { hexToBase64, sha256Hex } from './hash.js'
 import { artifactKey, deriveCaptureId, manifestKey, manifestSignatureKey, validateArtifactPath, validateCaseId } from './keys.js'
@@ -41,6 +41,15 @@ export interface CaptureContext {
   readonly captureId: string
   /** Streams bytes into the evidence bucket (hashed, locked, confirmed) and records them. */
   addArtifact(path: string, body: Buffer | Readable, opts?: ArtifactOptions): Promise<ArtifactRecord>
+  /**
+   * Records an artifact that is already stored under this capture's key for `path` (written
+   * earlier, e.g. by a fan-out worker). The stored version is read back first: it must
+   * exist with the given size and retention, and with the given SHA-256 unless it is a
+   * multipart composite; otherwise an IntegrityError is thrown and nothing is committed.
+   * `stored.confirmed: true` skips the read-back when the caller got the record from the
+   * store's own `put`, which already read the version back.
+   */
+  adoptArtifact(path: string, stored: { versionId: string; sha256: string; size: number; confirmed?: boolean }, opts?: ArtifactOptions): Promise<ArtifactRecord>
   /** Records what could not be captured; the capture becomes `partial`. */
   recordError(error: CaptureErrorRecord): void
   /** Findings for the SIEM. */
@@ -116,6 +125,31 @@ export async function runCapture(deps: CaptureDeps, spec: CaptureSpec, body: (ct
       paths.add(path)
       const stored = await putArtifact(store, caseId, captureId, path, data, opts.contentType)
       const record: ArtifactRecord = { path: stored.path, key: stored.key, versionId: stored.versionId, sha256: stored.sha256, size: stored.size, contentType: opts.contentType, source: opts.source }
+      artifacts.push(record)
+      return record
+    },
+    adoptArtifact: async (path, stored, opts = {}) => {
+      validateArtifactPath(path)
+      if (paths.has(path)) throw new ValidationError(`artifact path ${path} used twice in capture ${captureId}`, { field: 'path' })
+      paths.add(path)
+      const key = artifactKey(caseId, captureId, path)
+      const record: ArtifactRecord = { path, key, versionId: stored.versionId, sha256: stored.sha256, size: stored.size, contentType: opts.contentType, source: opts.source }
+      if (stored.confirmed) {
+        artifacts.push(record)
+        return record
+      }
+      const head = await store.head(key, stored.versionId)
+      const where = `s3://${store.bucket}/${key} version ${stored.versionId}`
+      const problems: string[] = []
+      if (!head) problems.push(`${where} does not exist`)
+      else {
+        if (head.size !== stored.size) problems.push(`${where} has ${head.size} bytes, not the recorded ${stored.size}`)
+        // below S3's 5 MiB minimum part size an object is never a multipart composite
+        const composite = head.checksumSHA256?.includes('-') || head.size > 5 * 1024 * 1024
+        if (head.checksumSHA256 !== hexToBase64(stored.sha256) && !composite) problems.push(`${where} checksum ${head.checksumSHA256 ?? '(none)'} differs from the recorded SHA-256 ${stored.sha256}`)
+        if (!head.retainUntil) problems.push(`${where} has no Object Lock retention`)
+      }
+      if (problems.length) throw new IntegrityError(`cannot adopt artifact ${path} into capture ${captureId}`, { findings: problems })
       artifacts.push(record)
       return record
     },

@@ -1,0 +1,83 @@
+/**
+ * Lambda handler of the bucket-config collector. Accepts its own event
+ * `{caseId, bucket, account?, region?, id?}` or the EventBridge-delivered CloudTrail event
+ * of a bucket policy / ACL / public access block / versioning / lifecycle / encryption
+ * change (case id from FORENSICS_CASE_ID_TEMPLATE when the event names none). Returns the
+ * committed capture with its findings; throws only when nothing could be committed.
+ *
+ * Environment: FORENSICS_EVIDENCE_BUCKET, FORENSICS_SIGNING_KEY (kms:<key> | file:<pem>),
+ * FORENSICS_RETENTION_DAYS/MODE (optional), FORENSICS_CASE_ID_TEMPLATE,
+ * FORENSICS_MEMBER_ROLE_NAME + FORENSICS_MEMBER_EXTERNAL_ID (cross-account reads).
+ */
+import { canonicalJson } from '../forensics/canonical-json.js'
+import { ValidationError } from '../forensics/errors.js'
+import { sha256Hex } from '../forensics/hash.js'
+import { BUCKET_CONFIG_COLLECTOR, captureBucketConfig, type BucketConfigRequest } from '../forensics/bucket-config/capture-bucket-config.js'
+import { committedResult, evidenceFromEnv, type CaptureHandlerResult } from '../forensics/bucket-config/collector-runtime.js'
+import { openSourceClients } from '../forensics/bucket-config/source-access.js'
+import { BUCKET_CONFIG_EVENT_NAMES, DEFAULT_CASE_ID_TEMPLATE, caseIdFromTemplate, isCloudTrailEvent, parseCloudTrailEvent } from '../forensics/bucket-config/trigger-event.js'
+
+/** The collector's own event. */
+export interface BucketConfigEvent {
+  caseId: string
+  bucket: string
+  account?: string
+  region?: string
+  /** idempotency id; defaults to the Lambda request id, else a hash of the event */
+  id?: string
+}
+
+/** The part of the Lambda context the handler uses. */
+export interface LambdaContextLike {
+  awsRequestId?: string
+}
+
+const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v)
+const optString = (e: Record<string, unknown>, f: string): string | undefined => {
+  if (e[f] === undefined) return undefined
+  if (typeof e[f] !== 'string' || e[f] === '') throw new ValidationError(`bucket-config event field ${f} must be a non-empty string`, { field: f })
+  return e[f] as string
+}
+
+/** Turns any accepted event into a capture request; throws a ValidationError otherwise. */
+export function bucketConfigRequest(event: unknown, env: NodeJS.ProcessEnv, context?: LambdaContextLike): BucketConfigRequest {
+  if (isCloudTrailEvent(event)) {
+    const t = parseCloudTrailEvent(event, BUCKET_CONFIG_EVENT_NAMES)
+    const caseId = typeof event.caseId === 'string' ? event.caseId : caseIdFromTemplate(env.FORENSICS_CASE_ID_TEMPLATE ?? DEFAULT_CASE_ID_TEMPLATE, t)
+    return {
+      caseId,
+      bucket: t.bucket,
+      accountId: t.account || undefined,
+      region: t.region || undefined,
+      trigger: { source: `cloudtrail:${t.eventName}`, id: `cloudtrail:${t.eventId}` },
+      actor: { principalArn: t.principalArn, requestId: t.requestId },
+    }
+  }
+  if (!isObj(event)) throw new ValidationError(`bucket-config expects {caseId, bucket, account?, region?} or an EventBridge CloudTrail event, got ${JSON.stringify(event)?.slice(0, 200)}`, { field: 'event' })
+  if (typeof event.caseId !== 'string') throw new ValidationError('bucket-config event has no caseId (a string): say which case the snapshot belongs to', { field: 'caseId' })
+  if (typeof event.bucket !== 'string') throw new ValidationError('bucket-config event has no bucket (a string)', { field: 'bucket' })
+  const id = optString(event, 'id') ?? context?.awsRequestId ?? `event:${sha256Hex(canonicalJson(event))}`
+  return {
+    caseId: event.caseId,
+    bucket: event.bucket,
+    accountId: optString(event, 'account'),
+    region: optString(event, 'region'),
+    trigger: { source: 'event', id },
+  }
+}
+
+/** A handler bound to an environment (tests pass their own). */
+export function createBucketConfigHandler(env: NodeJS.ProcessEnv): (event: unknown, context?: LambdaContextLike) => Promise<CaptureHandlerResult> {
+  return async (event, context) => {
+    const req = bucketConfigRequest(event, env, context)
+    const { store, signer } = await evidenceFromEnv(env)
+    const sources = await openSourceClients({ accountId: req.accountId, region: req.region, env, sessionName: `forensics-${BUCKET_CONFIG_COLLECTOR.name}` })
+    const result = await captureBucketConfig({ store, signer }, sources, { ...req, accountId: req.accountId ?? sources.accountId })
+    return committedResult(result)
+  }
+}
+
+/** Lambda entry point. */
+export async function handler(event: unknown, context?: LambdaContextLike): Promise<CaptureHandlerResult> {
+  return createBucketConfigHandler(process.env)(event, context)
+}

@@ -1,0 +1,88 @@
+/**
+ * Copies one object version into the evidence store: streamed from GetObject straight into
+ * the store's put (hashed, locked, read back), never held in memory. Archived versions are
+ * recorded as "restore required"; a refused or failed read of the source is recorded,
+ * never thrown. Failures of the evidence store itself are thrown (nothing can be committed).
+ */
+import type { Readable } from 'node:stream'
+import { createHash } from 'node:crypto'
+import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3'
+import { classifyFailure } from '../bucket-config/snapshot.js'
+import { EvidenceExistsError, type EvidenceStore } from '../evidence-store.js'
+import { base64ToHex } from '../hash.js'
+import { artifactKey, encodeKeySegment } from '../keys.js'
+import type { VersionEntry } from './list-versions.js'
+
+/** Storage classes whose bytes need a restore before they can be read. */
+export const ARCHIVED_STORAGE_CLASSES: readonly string[] = ['GLACIER', 'DEEP_ARCHIVE']
+
+/** What happened to one entry. */
+export type EntryCapture =
+  | { status: 'stored'; artifact: { path: string; versionId: string; sha256: string; size: number } }
+  | { status: 'delete-marker' }
+  | { status: 'restore-required'; storageClass: string }
+  | { status: 'failed'; code: string; message: string }
+
+/** Artifact path of a version's bytes: encoded source key, then encoded version id. */
+export const versionArtifactPath = (key: string, versionId: string): string => `versions/${encodeKeySegment(key)}/${encodeKeySegment(versionId)}`
+
+/** Where the version bytes come from. */
+export interface VersionSource {
+  s3: S3Client
+  bucket: string
+}
+
+/**
+ * An artifact some earlier attempt already stored: its SHA-256 comes from the stored
+ * checksum when that is a whole-object one (single part, below 5 MiB), otherwise the stored
+ * bytes are hashed again.
+ */
+export async function existingArtifact(store: EvidenceStore, key: string): Promise<{ versionId: string; sha256: string; size: number }> {
+  const head = await store.head(key)
+  if (!head) throw new EvidenceExistsError(store.bucket, key)
+  if (head.checksumSHA256 && !head.checksumSHA256.includes('-') && head.size <= 5 * 1024 * 1024) {
+    return { versionId: head.versionId, sha256: base64ToHex(head.checksumSHA256), size: head.size }
+  }
+  const { body, versionId } = await store.get(key, head.versionId)
+  const hash = createHash('sha256')
+  let size = 0
+  for await (const chunk of body) {
+    hash.update(chunk as Buffer)
+    size += (chunk as Buffer).length
+  }
+  return { versionId, sha256: hash.digest('hex'), size }
+}
+
+/** Copies `entry` into capture `captureId` of `caseId`. */
+export async function copyVersion(source: VersionSource, store: EvidenceStore, caseId: string, captureId: string, entry: VersionEntry): Promise<EntryCapture> {
+  if (entry.kind === 'delete-marker') return { status: 'delete-marker' }
+  if (entry.storageClass && ARCHIVED_STORAGE_CLASSES.includes(entry.storageClass)) return { status: 'restore-required', storageClass: entry.storageClass }
+  const path = versionArtifactPath(entry.key, entry.versionId)
+  const key = artifactKey(caseId, captureId, path)
+  let body: Readable
+  let length: number | undefined
+  try {
+    const out = await source.s3.send(new GetObjectCommand({ Bucket: source.bucket, Key: entry.key, VersionId: entry.versionId }))
+    body = out.Body as Readable
+    length = out.ContentLength
+  } catch (e) {
+    const f = classifyFailure(e)
+    if (f.code === 'InvalidObjectState') return { status: 'restore-required', storageClass: entry.storageClass ?? 'UNKNOWN' }
+    return { status: 'failed', code: f.code, message: `GetObject s3://${source.bucket}/${entry.key} version ${entry.versionId}: ${f.message}` }
+  }
+  let stored: { versionId: string; sha256: string; size: number }
+  try {
+    stored = await store.put({ key, body, contentType: 'application/octet-stream' })
+  } catch (e) {
+    body.destroy()
+    // an earlier attempt (a redelivered page) stored this version already: same bytes,
+    // since a source version never changes
+    if (!(e instanceof EvidenceExistsError)) throw e
+    stored = await existingArtifact(store, key)
+  }
+  const expected = length ?? entry.size
+  if (expected !== undefined && stored.size !== expected) {
+    return { status: 'failed', code: 'SizeMismatch', message: `s3://${source.bucket}/${entry.key} version ${entry.versionId}: copied ${stored.size} bytes, the source has ${expected}` }
+  }
+  return { status: 'stored', artifact: { path, versionId: stored.versionId, sha256: stored.sha256, size: stored.size } }
+}
