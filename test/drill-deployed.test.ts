@@ -1,0 +1,90 @@
+import t from 'tap'
+import { join } from 'node:path'
+import { Writable } from 'node:stream'
+import { S3Client } from '@aws-sdk/client-s3'
+import { SQSClient } from '@aws-sdk/client-sqs'
+import { SNSClient } from '@aws-sdk/client-sns'
+import { EventBridgeClient } from '@aws-sdk/client-eventbridge'
+import type { LambdaClient } from '@aws-sdk/client-lambda'
+import { useEmulator } from './fixtures/emulator.js'
+import { main } from '../cli/main.js'
+import { loadConfigFile } from '../forensics/config.js'
+import { projectRoot } from '../forensics/local/emulator.js'
+import { resourceNames } from '../forensics/routing.js'
+import { provisionEvidenceSide } from '../forensics/runtime/provision-local.js'
+import { LambdaAsyncInvoker } from '../forensics/drill/invoker.js'
+import { LocalSigner } from '../forensics/signer.js'
+import { createDrillHandler, drillDepsFromEnv, functionNamesFromEnv, handler } from '../collectors/drill.js'
+
+const config = loadConfigFile(join(projectRoot, 'forensics.config.json'))
+const names = resourceNames(config)
+
+const sink = (): { stream: Writable; text: () => string } => {
+  const chunks: Buffer[] = []
+  return { stream: new Writable({ write: (c, _e, cb) => (chunks.push(Buffer.from(c)), cb()) }), text: () => Buffer.concat(chunks).toString('utf8') }
+}
+
+t.test('LambdaAsyncInvoker invokes with InvocationType Event and names the function on failure', async (t) => {
+  const sent: { input: Record<string, unknown> }[] = []
+  const ok = { send: async (cmd: { input: Record<string, unknown> }) => (sent.push(cmd), { StatusCode: 202, $metadata: { requestId: 'r-1' } }) } as unknown as LambdaClient
+  const inv = new LambdaAsyncInvoker(ok, names.functions)
+  t.same(await inv.invokeAsync('bucket-config', { a: 1 }), { requestId: 'r-1' })
+  t.match(sent[0].input, { FunctionName: names.functions['bucket-config'], InvocationType: 'Event' })
+  t.same(JSON.parse(Buffer.from(sent[0].input.Payload as Uint8Array).toString()), { a: 1 })
+  const sync = { send: async () => ({ StatusCode: 200, $metadata: {} }) } as unknown as LambdaClient
+  await t.rejects(new LambdaAsyncInvoker(sync, names.functions).invokeAsync('drill', {}), { name: 'StorageError', message: /forensics-drill.*status 200, expected 202/ })
+})
+
+t.test('function names from FORENSICS_CAPTURE_FUNCTIONS', async (t) => {
+  t.same(functionNamesFromEnv({ FORENSICS_CAPTURE_FUNCTIONS: JSON.stringify(names.functions) }), names.functions)
+  t.throws(() => functionNamesFromEnv({}), { name: 'ValidationError', field: 'FORENSICS_CAPTURE_FUNCTIONS' })
+  t.throws(() => functionNamesFromEnv({ FORENSICS_CAPTURE_FUNCTIONS: '{' }), { name: 'ValidationError', message: /not JSON/ })
+  t.throws(() => functionNamesFromEnv({ FORENSICS_CAPTURE_FUNCTIONS: '{"drill":"x"}' }), { name: 'ValidationError', message: /lacks bucket-config/ })
+})
+
+t.test('deployed drill against an account without the functions', async (t) => {
+  const emulator = await useEmulator(t)
+  const settings = emulator.clientConfig()
+  const clients = { s3: new S3Client(settings), sqs: new SQSClient(settings), sns: new SNSClient(settings), events: new EventBridgeClient(settings) }
+  t.teardown(() => Object.values(clients).forEach((c) => c.destroy()))
+  const dir = t.testdir({})
+  const keyFile = join(dir, 'key.pem')
+  LocalSigner.fromFile(keyFile, { create: true })
+  const saved = { ...process.env }
+  t.teardown(() => {
+    process.env = saved
+  })
+  Object.assign(process.env, emulator.env())
+
+  t.test('forensics drill --deployed fails with exit 3 naming the function it could not invoke', async (t) => {
+    await provisionEvidenceSide(clients, config)
+    const out = sink()
+    const err = sink()
+    const code = await main(['drill', '--deployed', '--out', join(dir, 'drills')], { ...process.env, FORENSICS_SIGNING_KEY: `file:${keyFile}` }, out.stream, err.stream)
+    t.equal(code, 3)
+    t.match(err.text(), new RegExp(`could not invoke ${names.functions['bucket-config']} asynchronously`))
+  })
+
+  t.test('the drill Lambda handler builds its dependencies from the function environment', async (t) => {
+    const side = await provisionEvidenceSide(clients, config)
+    const env = {
+      ...process.env,
+      FORENSICS_EVIDENCE_BUCKET: names.evidenceBucket,
+      FORENSICS_SIGNING_KEY: `file:${keyFile}`,
+      FORENSICS_CAPTURE_FUNCTIONS: JSON.stringify(names.functions),
+      FORENSICS_CANARY_BUCKET: config.drill.canaryBucket,
+      FORENSICS_SIEM_TOPIC_ARN: side.siemTopicArn,
+      FORENSICS_DRILL_DIR: dir,
+    }
+    const deps = await drillDepsFromEnv(env)
+    t.match(deps, { mode: 'deployed', canaryBucket: config.drill.canaryBucket, siemTopicArn: side.siemTopicArn, deadLetterQueueUrl: side.deadLetterQueueUrl })
+    t.equal(deps.store.bucket, names.evidenceBucket)
+    const withBus = await drillDepsFromEnv({ ...env, FORENSICS_DLQ_URL: 'https://example/q', FORENSICS_SIEM_EVENT_BUS: names.siemEventBus })
+    t.equal(withBus.deadLetterQueueUrl, 'https://example/q')
+    const run = createDrillHandler(() => drillDepsFromEnv(env))
+    await t.rejects(run({ drillId: 'drill-test-1' }), { name: 'StorageError', message: /could not invoke/ })
+    await t.rejects(run({ drillId: 'not a case id' }), { name: 'ValidationError' })
+    Object.assign(process.env, { FORENSICS_EVIDENCE_BUCKET: names.evidenceBucket, FORENSICS_SIGNING_KEY: `file:${keyFile}`, FORENSICS_CAPTURE_FUNCTIONS: JSON.stringify(names.functions), FORENSICS_CANARY_BUCKET: config.drill.canaryBucket, FORENSICS_SIEM_TOPIC_ARN: side.siemTopicArn, FORENSICS_DRILL_DIR: dir })
+    await t.rejects(handler('scheduled'), { name: 'StorageError' })
+  })
+})
