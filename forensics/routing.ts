@@ -31,8 +31,8 @@ export interface AsyncInvokeRoute {
   maximumEventAgeInSeconds: number
   onSuccess: DestinationRef
   onFailure: DestinationRef
-  /** The evidence key prefix this function may write (`s3:PutObject` is scoped to it). */
-  evidenceWritePrefix: string
+  /** The evidence key patterns this function may write (`s3:PutObject` is scoped to them). */
+  evidenceWritePrefixes: string[]
 }
 
 /** Names of the shared resources, fixed by the config so every consumer agrees. */
@@ -68,13 +68,17 @@ export function resourceNames(config: ForensicsConfig): ResourceNames {
   }
 }
 
-/** Evidence prefix each function writes under (DESIGN.md "Evidence bucket layout"). */
-const WRITE_PREFIX: Record<FunctionKey, string> = {
-  'bucket-config': 'cases/*/captures/*',
-  'object-versions': 'cases/*/captures/*',
-  'cloudtrail-slice': 'cases/*/captures/*',
-  'custody-recorder': 'cases/*/custody/*',
-  drill: 'drills/*',
+/**
+ * Evidence keys each function writes (DESIGN.md "Evidence bucket layout"): captures write
+ * capture artifacts and manifests, the recorder the custody chain, the drill its reports
+ * and the `bundled` custody entries of its own drill cases (`drill-…`).
+ */
+const WRITE_PREFIXES: Record<FunctionKey, string[]> = {
+  'bucket-config': ['cases/*/captures/*'],
+  'object-versions': ['cases/*/captures/*'],
+  'cloudtrail-slice': ['cases/*/captures/*'],
+  'custody-recorder': ['cases/*/custody/*'],
+  drill: ['drills/*', 'cases/drill-*/custody/*'],
 }
 
 /**
@@ -98,7 +102,7 @@ export function asyncInvokeRoutes(config: ForensicsConfig): AsyncInvokeRoute[] {
     maximumEventAgeInSeconds: config.capture.maximumEventAgeInSeconds,
     onSuccess: key === 'custody-recorder' ? toSiem : toRecorder,
     onFailure,
-    evidenceWritePrefix: WRITE_PREFIX[key],
+    evidenceWritePrefixes: WRITE_PREFIXES[key],
   }))
 }
 

@@ -93,13 +93,16 @@ export class ForensicsStack extends TerraformStack {
       'bucket-config': {},
       'object-versions': { FORENSICS_FANOUT_QUEUE_URL: this.fanOutQueue.url },
       'cloudtrail-slice': {
-        FORENSICS_CLOUDTRAIL_ARCHIVE: `s3://${archive.bucket}/${archive.prefix}`,
+        FORENSICS_TRAIL_ARCHIVE: `s3://${archive.bucket}/${archive.prefix}`,
         ...(archive.organizationId ? { FORENSICS_ORGANIZATION_ID: archive.organizationId } : {}),
       },
       'custody-recorder': { FORENSICS_SIEM_EVENT_BUS: names.siemEventBus, FORENSICS_SIEM_TOPIC_ARN: this.siem.topic.arn },
       drill: {
         FORENSICS_CANARY_BUCKET: config.drill.canaryBucket ?? '',
         FORENSICS_CAPTURE_FUNCTIONS: JSON.stringify(names.functions),
+        FORENSICS_FUNCTION_PREFIX: config.name,
+        FORENSICS_DLQ_URL: this.failures.queue.url,
+        FORENSICS_SIEM_EVENT_BUS: names.siemEventBus,
         FORENSICS_SIEM_TOPIC_ARN: this.siem.topic.arn,
       },
     }
@@ -155,7 +158,9 @@ export class ForensicsStack extends TerraformStack {
       memberAccounts: config.memberAccounts,
       memberRoleName: names.memberRole,
       fanOutQueueArn: this.fanOutQueue.arn,
+      deadLetterQueueArn: this.failures.queue.arn,
       siemTopicArn: this.siem.topic.arn,
+      siemEventBusArn: this.siem.bus.arn,
       functionArns: Object.fromEntries(FUNCTION_KEYS.map((k) => [k, this.functions[k].arn])) as Record<FunctionKey, string>,
       destinationArn,
     }

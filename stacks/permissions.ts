@@ -18,7 +18,9 @@ export interface PermissionContext {
   memberAccounts: string[]
   memberRoleName: string
   fanOutQueueArn: string
+  deadLetterQueueArn: string
   siemTopicArn: string
+  siemEventBusArn: string
   /** Function ARN by key (for the drill's invocations). */
   functionArns: Record<FunctionKey, string>
   /** Resolves a routing destination to its ARN. */
@@ -45,13 +47,20 @@ const bucketArn = (name: string): string => `arn:aws:s3:::${name}`
 /** Evidence reads and writes under the function's own prefix. */
 function evidenceAccess(route: AsyncInvokeRoute, c: PermissionContext): PolicyStatement[] {
   return [
-    { Sid: 'EvidenceList', Effect: 'Allow', Action: ['s3:ListBucket', 's3:ListBucketVersions'], Resource: c.evidenceBucketArn },
+    // The evidence store checks versioning and Object Lock before it writes.
+    {
+      Sid: 'EvidenceBucketReads',
+      Effect: 'Allow',
+      Action: ['s3:ListBucket', 's3:ListBucketVersions', 's3:GetBucketVersioning', 's3:GetBucketObjectLockConfiguration'],
+      Resource: c.evidenceBucketArn,
+    },
     { Sid: 'EvidenceRead', Effect: 'Allow', Action: ['s3:GetObject', 's3:GetObjectVersion', 's3:GetObjectRetention', 's3:GetObjectAttributes'], Resource: `${c.evidenceBucketArn}/*` },
     {
+      // Abort only discards the parts of an upload this function started; it removes no object.
       Sid: 'EvidenceWriteOwnPrefix',
       Effect: 'Allow',
-      Action: ['s3:PutObject', 's3:PutObjectRetention'],
-      Resource: `${c.evidenceBucketArn}/${route.evidenceWritePrefix}`,
+      Action: ['s3:PutObject', 's3:PutObjectRetention', 's3:AbortMultipartUpload'],
+      Resource: route.evidenceWritePrefixes.map((p) => `${c.evidenceBucketArn}/${p}`),
     },
   ]
 }
@@ -132,7 +141,10 @@ function cloudTrailReads(c: PermissionContext): PolicyStatement[] {
 }
 
 function siemPublish(c: PermissionContext): PolicyStatement[] {
-  return [{ Sid: 'PublishToSiemTopic', Effect: 'Allow', Action: 'sns:Publish', Resource: c.siemTopicArn }]
+  return [
+    { Sid: 'PublishToSiemTopic', Effect: 'Allow', Action: 'sns:Publish', Resource: c.siemTopicArn },
+    { Sid: 'PublishToSiemBus', Effect: 'Allow', Action: 'events:PutEvents', Resource: c.siemEventBusArn },
+  ]
 }
 
 function drillActions(c: PermissionContext): PolicyStatement[] {
@@ -140,9 +152,20 @@ function drillActions(c: PermissionContext): PolicyStatement[] {
   return [
     ...(canary
       ? [
-          { Sid: 'CanaryIncidentBucket', Effect: 'Allow' as const, Action: ['s3:ListBucket', 's3:ListBucketVersions', 's3:GetBucketPolicy', 's3:PutBucketPolicy'], Resource: bucketArn(canary) },
-          // Deletes are allowed on the canary bucket only: the drill's incident.
-          { Sid: 'CanaryIncidentObjects', Effect: 'Allow' as const, Action: ['s3:PutObject', 's3:GetObject', 's3:GetObjectVersion', 's3:DeleteObject'], Resource: `${bucketArn(canary)}/*` },
+          {
+            // The drill's incident: a policy change on its canary bucket, restored afterwards.
+            Sid: 'CanaryIncidentBucket',
+            Effect: 'Allow' as const,
+            Action: ['s3:ListBucket', 's3:ListBucketVersions', 's3:GetBucketPolicy', 's3:PutBucketPolicy', 's3:DeleteBucketPolicy'],
+            Resource: bucketArn(canary),
+          },
+          // Deletes are allowed on the canary bucket only: the incident and its cleanup.
+          {
+            Sid: 'CanaryIncidentObjects',
+            Effect: 'Allow' as const,
+            Action: ['s3:PutObject', 's3:GetObject', 's3:GetObjectVersion', 's3:DeleteObject', 's3:DeleteObjectVersion'],
+            Resource: `${bucketArn(canary)}/*`,
+          },
         ]
       : []),
     {
@@ -150,6 +173,21 @@ function drillActions(c: PermissionContext): PolicyStatement[] {
       Effect: 'Allow',
       Action: 'lambda:InvokeFunction',
       Resource: [c.functionArns['bucket-config'], c.functionArns['object-versions'], c.functionArns['cloudtrail-slice']],
+    },
+    {
+      // Proves the report reaches the SIEM topic: a short-lived queue subscribed to it.
+      Sid: 'SiemProbeQueues',
+      Effect: 'Allow',
+      Action: ['sqs:CreateQueue', 'sqs:GetQueueAttributes', 'sqs:SetQueueAttributes', 'sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:DeleteQueue'],
+      Resource: `arn:aws:sqs:${c.region}:${c.accountId}:drill-*-siem-probe`,
+    },
+    { Sid: 'SiemProbeSubscription', Effect: 'Allow', Action: ['sns:Subscribe', 'sns:Unsubscribe'], Resource: c.siemTopicArn },
+    {
+      // Finds the drill's own failed invocations in the dead-letter queue.
+      Sid: 'WatchDeadLetterQueue',
+      Effect: 'Allow',
+      Action: ['sqs:GetQueueUrl', 'sqs:GetQueueAttributes', 'sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:ChangeMessageVisibility'],
+      Resource: c.deadLetterQueueArn,
     },
   ]
 }

@@ -37,17 +37,17 @@ t.test('captures and the drill are sealed by the custody recorder', async (t) =>
   }
   for (const key of CAPTURE_KEYS) {
     t.equal(routeFor(config, key).maximumRetryAttempts, 2)
-    t.equal(routeFor(config, key).evidenceWritePrefix, 'cases/*/captures/*')
+    t.same(routeFor(config, key).evidenceWritePrefixes, ['cases/*/captures/*'])
   }
 })
 
 t.test('the recorder forwards to the SIEM bus instead of itself; the drill is not retried', async (t) => {
   const recorder = routeFor(config, 'custody-recorder')
   t.same(recorder.onSuccess, { type: 'eventbridge', eventBusName: 'forensics-siem' })
-  t.equal(recorder.evidenceWritePrefix, 'cases/*/custody/*')
+  t.same(recorder.evidenceWritePrefixes, ['cases/*/custody/*'])
   const drill = routeFor(config, 'drill')
   t.equal(drill.maximumRetryAttempts, 0)
-  t.equal(drill.evidenceWritePrefix, 'drills/*')
+  t.same(drill.evidenceWritePrefixes, ['drills/*', 'cases/drill-*/custody/*'], 'reports, and the bundled entries of its own drill cases')
 })
 
 t.test('the table follows the config', async (t) => {

@@ -113,6 +113,13 @@ t.test('every function: Node.js 22 on arm64, own role, X-Ray, reserved concurren
     const fn = R.aws_lambda_function[id]
     t.match(fn, { runtime: 'nodejs22.x', architectures: ['arm64'], kms_key_arn: /aws_kms_key\.platform-key/, filename: new RegExp(`^assets/.*/${key}\\.zip$`), source_code_hash: /^[A-Za-z0-9+/]{43}=$/ }, `${key} function`)
     t.match(fn.environment, { variables: { FORENSICS_EVIDENCE_BUCKET: names.evidenceBucket, FORENSICS_SIGNING_KEY: 'kms:alias/forensics-signing', FORENSICS_FUNCTION: key } })
+    const env = (fn.environment as { variables: Record<string, string> }).variables
+    if (key === 'cloudtrail-slice') t.equal(env.FORENSICS_TRAIL_ARCHIVE, 's3://org-cloudtrail-archive-111111111111/cloudtrail')
+    if (key === 'custody-recorder') t.match(env, { FORENSICS_SIEM_EVENT_BUS: 'forensics-siem', FORENSICS_SIEM_TOPIC_ARN: /aws_sns_topic\.siem_topic/ })
+    if (key === 'drill') {
+      t.match(env, { FORENSICS_CANARY_BUCKET: 'forensics-canary-111111111111', FORENSICS_DLQ_URL: /aws_sqs_queue\.failures_dlq.*\.url/, FORENSICS_FUNCTION_PREFIX: 'forensics' })
+      t.same(JSON.parse(env.FORENSICS_CAPTURE_FUNCTIONS), names.functions)
+    }
     t.ok(Testing.toHaveResourceWithProperties(forensics.text, 'aws_cloudwatch_log_group', { name: `/aws/lambda/${name}`, retention_in_days: 365 }))
     const [, lg] = find('aws_cloudwatch_log_group', (r) => r.name === `/aws/lambda/${name}`)
     t.match(lg.kms_key_id, /aws_kms_key\.platform-key/)
@@ -212,7 +219,7 @@ t.test('least privilege: no IAM statement on the evidence bucket allows a delete
       const resources = list(s.Resource)
       if (resources.some((r) => r.includes(evidenceArn) || r.includes(names.evidenceBucket))) {
         onEvidence++
-        t.notOk(actions.some((a) => /delete|bypass|putbucket|objectlock/i.test(a)), `${p.name}/${s.Sid}: no delete or lock change on evidence`)
+        t.notOk(actions.some((a) => /Delete|Bypass|^s3:PutBucket|LockConfiguration$|LegalHold$/.test(a) && !a.startsWith('s3:Get')), `${p.name}/${s.Sid}: no delete, policy or lock change on evidence`)
         t.notOk(resources.some((r) => r === '*'), `${p.name}/${s.Sid}: scoped resource`)
       }
     }
@@ -222,11 +229,14 @@ t.test('least privilege: no IAM statement on the evidence bucket allows a delete
   for (const route of asyncInvokeRoutes(config)) {
     const [, p] = find('aws_iam_role_policy', (r) => r.role === ref('aws_iam_role', find('aws_iam_role', (x) => x.name === route.functionName)[0], 'id'))
     const write = statements(p.policy).find((s) => s.Sid === 'EvidenceWriteOwnPrefix')
-    t.same(write, { Sid: 'EvidenceWriteOwnPrefix', Effect: 'Allow', Action: ['s3:PutObject', 's3:PutObjectRetention'], Resource: `${evidenceArn}/${route.evidenceWritePrefix}` })
+    t.same(write, {
+      Sid: 'EvidenceWriteOwnPrefix', Effect: 'Allow', Action: ['s3:PutObject', 's3:PutObjectRetention', 's3:AbortMultipartUpload'],
+      Resource: route.evidenceWritePrefixes.map((prefix) => `${evidenceArn}/${prefix}`),
+    })
   }
   // Only the drill may delete, and only on its canary bucket.
   const deletes = policies.flatMap((p) => statements(p.policy).filter((s) => list(s.Action).some((a) => /Delete/.test(a) && a.startsWith('s3:'))))
-  t.same(deletes.map((s) => s.Resource), ['arn:aws:s3:::forensics-canary-111111111111/*'])
+  t.same(deletes.map((s) => s.Resource), ['arn:aws:s3:::forensics-canary-111111111111', 'arn:aws:s3:::forensics-canary-111111111111/*'])
 })
 
 t.test('each function reads only what it captures', async (t) => {
@@ -247,6 +257,11 @@ t.test('each function reads only what it captures', async (t) => {
   t.match(policyOf('custody-recorder').find((s) => s.Sid === 'PublishToSiemTopic'), { Action: 'sns:Publish' })
   t.match(policyOf('bucket-config').find((s) => s.Sid === 'OnSuccessDestination'), { Action: 'lambda:InvokeFunction', Resource: /custody-recorder/ })
   t.match(policyOf('drill').find((s) => s.Sid === 'InvokeCollectors'), { Resource: [/bucket-config/, /object-versions/, /cloudtrail-slice/] })
+  t.match(policyOf('drill').find((s) => s.Sid === 'SiemProbeQueues'), { Resource: 'arn:aws:sqs:eu-west-1:111111111111:drill-*-siem-probe' })
+  t.match(policyOf('drill').find((s) => s.Sid === 'WatchDeadLetterQueue'), { Resource: /aws_sqs_queue\.failures_dlq/ })
+  for (const key of FUNCTION_KEYS) {
+    t.match(policyOf(key).find((s) => s.Sid === 'EvidenceBucketReads'), { Action: ['s3:ListBucket', 's3:ListBucketVersions', 's3:GetBucketVersioning', 's3:GetBucketObjectLockConfiguration'], Resource: evidenceArn }, `${key} can check the evidence bucket's lock`)
+  }
 })
 
 t.test('member-account stack: read-only role, trusted by the capture roles with the external id', async (t) => {
