@@ -4,8 +4,6 @@ import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { execFileSync } from 'node:child_process'
 import { main } from '../cli/main.js'
-import { localDrillOverrides } from '../cli/commands/drill.js'
-import { stubCollectors } from './fixtures/drill-collectors.js'
 import type { DrillReport } from '../forensics/drill/drill-report.js'
 
 const sink = (): { stream: Writable; text: () => string } => {
@@ -13,12 +11,8 @@ const sink = (): { stream: Writable; text: () => string } => {
   return { stream: new Writable({ write: (c, _e, cb) => (chunks.push(Buffer.from(c)), cb()) }), text: () => Buffer.concat(chunks).toString('utf8') }
 }
 
-t.test('local drill with stand-in capture handlers', async (t) => {
+t.test('local drill on the emulator with every real handler', async (t) => {
   const home = t.testdir({})
-  localDrillOverrides.collectors = stubCollectors
-  t.teardown(() => {
-    delete localDrillOverrides.collectors
-  })
   const env = { ...process.env, FORENSICS_HOME: home, FORENSICS_SIGNING_KEY: undefined }
 
   t.test('every check passes and the bundle verifies with forensics verify and sha256sum -c', async (t) => {

@@ -10,7 +10,7 @@ import type { AsyncHandler } from '../../forensics/runtime/local-runtime.js'
 import type { CAPTURE_KEYS } from '../../forensics/routing.js'
 import { createHandler as createCloudTrailSliceHandler } from '../../collectors/cloudtrail-slice.js'
 import { createBucketConfigHandler } from '../../collectors/bucket-config.js'
-import * as objectVersions from '../../collectors/object-versions.js'
+import { createObjectVersionsHandler } from '../../collectors/object-versions.js'
 
 /** What the in-process collectors share. */
 export interface LocalCollectorDeps {
@@ -26,23 +26,6 @@ export interface LocalCollectorDeps {
 /** A capture function key. */
 export type CaptureKey = (typeof CAPTURE_KEYS)[number]
 
-type Factory = (deps: Record<string, unknown>) => (event: unknown) => Promise<unknown>
-type Module = Record<string, unknown>
-
-/**
- * A collector module's handler bound to `deps` when it exports `createHandler(deps)`,
- * else its Lambda `handler` (which reads the environment).
- */
-function bind(mod: Module, deps: Record<string, unknown>): AsyncHandler {
-  const factory = mod.createHandler as Factory | undefined
-  if (typeof factory === 'function') {
-    const h = factory(deps)
-    return (event) => h(event)
-  }
-  const handler = mod.handler as (event: unknown) => Promise<unknown>
-  return (event) => handler(event)
-}
-
 /** The three capture handlers, in-process. */
 export function localCollectorHandlers(d: LocalCollectorDeps): Record<CaptureKey, AsyncHandler> {
   const capture = async (): Promise<{ store: EvidenceStore; signer: Signer }> => ({ store: d.store, signer: d.signer })
@@ -50,6 +33,8 @@ export function localCollectorHandlers(d: LocalCollectorDeps): Record<CaptureKey
     'cloudtrail-slice': createCloudTrailSliceHandler({ capture, slice: { s3: d.s3, workers: 0 }, env: d.env }),
     // reads its evidence bucket, signing key and endpoint from the environment, as in Lambda
     'bucket-config': (event, context) => createBucketConfigHandler(d.env)(event, { awsRequestId: context.awsRequestId }),
-    'object-versions': bind(objectVersions as Module, { capture, s3: d.s3, s3For: async () => d.s3, sqs: d.sqs, fanOutQueueUrl: d.fanOutQueueUrl, env: d.env }),
+    // no FORENSICS_FANOUT_QUEUE_URL: locally nothing consumes the fan-out queue (Lambda's SQS
+    // event source mapping is not emulated), so a capture always runs in one invocation
+    'object-versions': (event, context) => createObjectVersionsHandler({ ...d.env, FORENSICS_FANOUT_QUEUE_URL: '' })(event, { awsRequestId: context.awsRequestId }),
   }
 }

@@ -18,7 +18,7 @@ export interface DrillEventBuilders {
 /** The documented event shapes of the collectors. */
 export const defaultDrillEvents: DrillEventBuilders = {
   bucketConfig: (caseId, bucket, triggerId) => ({ caseId, bucket, id: triggerId }),
-  objectVersions: (caseId, bucket, prefix, triggerId) => ({ caseId, bucket, prefix, triggerId }),
+  objectVersions: (caseId, bucket, prefix, triggerId) => ({ caseId, bucket, prefix, id: triggerId }),
   cloudTrailSlice: (caseId, bucket, start, end, triggerId, archive) => ({
     caseId,
     start: start.toISOString(),
