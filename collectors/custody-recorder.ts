@@ -36,6 +36,7 @@ export interface CustodyRecorderDeps {
 export type CustodyRecorderResult =
   | { kind: 'capture'; caseId: string; captureId: string; manifestKey: string; custody: { seq: number; hash: string; created: boolean }; published: number }
   | { kind: 'drill'; caseId: string; reportKey: string; custody: { seq: number; hash: string; created: boolean } }
+  | { kind: 'pending'; caseId: string; captureId: string }
 
 const MANIFEST_KEY = /^cases\/([A-Za-z0-9._-]{1,64})\/captures\/([a-z0-9][a-z0-9-]{0,40}-[0-9a-f]{20})\/manifest\.json$/
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v)
@@ -55,6 +56,12 @@ export function committedCaptureOf(payload: unknown): { caseId: string; captureI
     return { caseId: m.caseId, captureId: m.captureId, manifestKey: `cases/${m.caseId}/captures/${m.captureId}/manifest.json`, manifestSha256: sha }
   }
   return undefined
+}
+
+/** A capture still running in fan-out workers (`status: "pending"`, no manifest yet). */
+function pendingCaptureOf(payload: unknown): { caseId: string; captureId: string } | undefined {
+  if (!isObj(payload) || payload.status !== 'pending' || payload.manifestKey !== undefined) return undefined
+  return typeof payload.caseId === 'string' && typeof payload.captureId === 'string' ? { caseId: payload.caseId, captureId: payload.captureId } : undefined
 }
 
 /** A drill function's result: its report location. */
@@ -95,6 +102,10 @@ export function createCustodyRecorder(deps: CustodyRecorderDeps): (event: unknow
       return { kind: 'drill', caseId: drill.caseId, reportKey: drill.reportKey, custody: brief(entry, created) }
     }
 
+    const pending = pendingCaptureOf(record.responsePayload)
+    // a fanned-out capture commits later, in the worker that completes its last page, and
+    // that worker appends the custody entry: nothing to seal now, and nothing to retry
+    if (pending) return { kind: 'pending', ...pending }
     const ref = committedCaptureOf(record.responsePayload)
     if (!ref) {
       throw new ValidationError(`destination record ${rc.requestId} of ${rc.functionArn}: responsePayload names no committed manifest (expected manifestKey, or caseId and captureId)`, { field: 'responsePayload' })

@@ -141,6 +141,9 @@ t.test('custody recorder on the emulator', async (t) => {
     await t.rejects(recorder(record({ manifestKey: 'cases/case-1/captures/bucket-config-00000000000000000000/manifest.json' })), { name: 'ValidationError', message: /was never committed/ })
     await t.rejects(recorder(record({ manifestKey: c.manifestKey, manifestSha256: '0'.repeat(64) })), { name: 'IntegrityError', message: /differs/ })
     await t.rejects(recorder({ nope: true }), { name: 'ValidationError' })
+    await t.rejects(recorder(record({ status: 'pending', caseId: 'case-1' })), { name: 'ValidationError', message: /names no committed manifest/ })
+    // a fanned-out capture is sealed later by its last fan-out worker: acknowledged, not retried
+    t.same(await recorder(record({ ok: true, status: 'pending', caseId: 'case-1', captureId: 'object-versions-0123456789abcdef0123', created: false })), { kind: 'pending', caseId: 'case-1', captureId: 'object-versions-0123456789abcdef0123' })
     t.same(await new CustodyChain(store, signer, 'case-1').read(), [], 'nothing appended')
   })
 

@@ -41,6 +41,17 @@ t.test('local drill on the emulator with every real handler', async (t) => {
     t.equal(report.captures.length, 4, 'baseline + three incident captures')
   })
 
+  t.test('object versions fanned out through the SQS queue are sealed by the fan-out worker', async (t) => {
+    const out = sink()
+    const err = sink()
+    const code = await main(['drill', '--out', join(home, 'drills-fanout')], { ...env, FORENSICS_FANOUT_THRESHOLD: '1', FORENSICS_FANOUT_PAGE_SIZE: '1' }, out.stream, err.stream)
+    t.equal(code, 0, out.text())
+    t.match(out.text(), /drill passed: 8 of 8 checks/)
+    t.match(err.text(), /fan-out workers handled [1-9]\d* page\(s\), 0 failed/)
+    const report = JSON.parse(readFileSync(/report: (\S+report\.json)/.exec(out.text())![1], 'utf8')) as DrillReport
+    t.ok(report.captures.some((c) => c.collector === 'object-versions' && c.artifacts >= 3))
+  })
+
   t.test('an artifact corrupted after capture fails the hash check, names the artifact, exits non-zero', async (t) => {
     const out = sink()
     const err = sink()

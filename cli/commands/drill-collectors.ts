@@ -33,8 +33,7 @@ export function localCollectorHandlers(d: LocalCollectorDeps): Record<CaptureKey
     'cloudtrail-slice': createCloudTrailSliceHandler({ capture, slice: { s3: d.s3, workers: 0 }, env: d.env }),
     // reads its evidence bucket, signing key and endpoint from the environment, as in Lambda
     'bucket-config': (event, context) => createBucketConfigHandler(d.env)(event, { awsRequestId: context.awsRequestId }),
-    // no FORENSICS_FANOUT_QUEUE_URL: locally nothing consumes the fan-out queue (Lambda's SQS
-    // event source mapping is not emulated), so a capture always runs in one invocation
-    'object-versions': (event, context) => createObjectVersionsHandler({ ...d.env, FORENSICS_FANOUT_QUEUE_URL: '' })(event, { awsRequestId: context.awsRequestId }),
+    // large version sets fan out to FORENSICS_FANOUT_QUEUE_URL; the local drill consumes it
+    'object-versions': (event, context) => createObjectVersionsHandler(d.env)(event, { awsRequestId: context.awsRequestId }),
   }
 }

@@ -33,6 +33,8 @@ import { signerFromSpec } from '../../forensics/runtime/handler-env.js'
 import type { EvidenceStore } from '../../forensics/evidence-store.js'
 import { createCustodyRecorder } from '../../collectors/custody-recorder.js'
 import { createDrillHandler } from '../../collectors/drill.js'
+import { runLocalWorkers } from '../../forensics/object-versions/sqs-page-queue.js'
+import { createObjectVersionsHandler } from '../../collectors/object-versions.js'
 import { localCollectorHandlers, type CaptureKey, type LocalCollectorDeps } from './drill-collectors.js'
 
 /** Options of {@link runLocalDrill}. */
@@ -103,7 +105,7 @@ export async function runLocalDrill(opts: LocalDrillOptions): Promise<LocalDrill
       s3: clients.s3,
       sqs: clients.sqs,
       fanOutQueueUrl: side.fanOutQueueUrl,
-      env: { ...emulatorEnv, FORENSICS_TRAIL_ARCHIVE: trailArchive, FORENSICS_EVIDENCE_BUCKET: side.names.evidenceBucket, FORENSICS_SIGNING_KEY: opts.signingKey },
+      env: { ...emulatorEnv, FORENSICS_TRAIL_ARCHIVE: trailArchive, FORENSICS_EVIDENCE_BUCKET: side.names.evidenceBucket, FORENSICS_SIGNING_KEY: opts.signingKey, FORENSICS_FANOUT_QUEUE_URL: side.fanOutQueueUrl },
     }
     const handlers: Record<FunctionKey, AsyncHandler> = {
       ...localCollectorHandlers(collectorDeps),
@@ -141,10 +143,23 @@ export async function runLocalDrill(opts: LocalDrillOptions): Promise<LocalDrill
       retryDelaysMs: opts.retryDelaysMs ?? [200, 400],
       log: opts.log,
     })
+    // Lambda's SQS event source mapping of the object-versions fan-out queue
+    let drillDone = false
+    const fanOutWorkers = runLocalWorkers({
+      sqs: clients.sqs,
+      queueUrl: side.fanOutQueueUrl,
+      handle: (event) => createObjectVersionsHandler(collectorDeps.env)(event),
+      workers: 2,
+      done: async () => drillDone,
+      idleTimeoutMs: Number.MAX_SAFE_INTEGER,
+    })
     const invocation = runtime.invokeAsync('drill', {})
     opts.log(`invoked ${side.names.functions.drill} asynchronously (request ${invocation.requestId})`)
     const drillOutcome = await invocation.done
     await runtime.idle()
+    drillDone = true
+    const fanOut = await fanOutWorkers
+    if (fanOut.handled + fanOut.failed > 0) opts.log(`fan-out workers handled ${fanOut.handled} page(s), ${fanOut.failed} failed`)
     if (!outcome) {
       const err = drillOutcome.record.responsePayload as { errorType?: string; errorMessage?: string } | undefined
       throw new Error(`the drill did not finish: ${err?.errorType ?? 'error'}: ${err?.errorMessage ?? 'unknown'} (see ${emulator.logFile})`)
