@@ -95,6 +95,7 @@ export async function drillDepsFromEnv(env: NodeJS.ProcessEnv = process.env): Pr
     deadLetterQueueUrl,
     bundles: fileBundleRunner({ store, signer, dir: join(env.FORENSICS_DRILL_DIR ?? tmpdir(), 'forensics-drill'), actor: { tool: 'forensics-drill' } }),
     siem: new AwsSiemPublisher({ events: new EventBridgeClient(settings), sns, ...(env.FORENSICS_SIEM_EVENT_BUS ? { eventBusName: env.FORENSICS_SIEM_EVENT_BUS } : {}), topic }),
+    ...(env.FORENSICS_CLOUDTRAIL_ARCHIVE || env.FORENSICS_TRAIL_ARCHIVE ? { trailArchive: env.FORENSICS_CLOUDTRAIL_ARCHIVE || env.FORENSICS_TRAIL_ARCHIVE } : {}),
     log: (line) => console.log(line),
   }
 }

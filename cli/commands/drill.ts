@@ -68,6 +68,8 @@ async function deployedDrill(io: CommandIO, outDir: string): Promise<{ report: D
     deadLetterQueueUrl: (await sqs.send(new GetQueueUrlCommand({ QueueName: names.deadLetterQueue }))).QueueUrl as string,
     bundles: fileBundleRunner({ store, signer, dir: outDir, actor: { tool: 'forensics-cli drill' } }),
     siem: new AwsSiemPublisher({ events: new EventBridgeClient(settings), sns, eventBusName: names.siemEventBus, topic: topicArn }),
+    // named in the event: the slice function then needs no archive setting of its own
+    trailArchive: `s3://${config.cloudTrailArchive.bucket}${config.cloudTrailArchive.prefix ? `/${config.cloudTrailArchive.prefix}` : ''}`,
     log: io.progress,
   })
   // run from the CLI, the drill has no OnSuccess destination: record the drill entry here
