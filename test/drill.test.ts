@@ -67,6 +67,7 @@ t.test('local drill on the emulator with every real handler', async (t) => {
     t.match(hash.summary, `hash-mismatch ${key}`)
     t.match(hash.evidence, { mismatches: [{ code: 'hash-mismatch', subject: key }] })
     t.equal(doc.report.checks.find((c) => c.name === 'bundle-builds-and-verifies')!.verdict, 'fail')
+    t.equal(doc.report.bundle, undefined, 'no bundle was written')
     t.equal(doc.report.checks.find((c) => c.name === 'custody-chain-valid')!.verdict, 'pass', 'the chain itself is intact')
   })
 })

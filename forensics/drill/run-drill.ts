@@ -207,7 +207,7 @@ export async function runDrill(deps: DrillDeps, opts: DrillOptions = {}): Promis
     passed: checks.every((c) => c.verdict === 'pass'),
     checks,
     captures: ctx.captures.map((c) => ({ collector: c.collector, captureId: c.captureId, manifestKey: c.manifestKey, manifestSha256: c.manifestSha256, status: c.manifest.status, artifacts: c.manifest.artifacts.length, committedAt: c.manifest.endedAt })),
-    ...(ctx.bundle ? { bundle: { path: ctx.bundle.path, sha256: ctx.bundle.sha256, files: ctx.bundle.files } } : {}),
+    ...(ctx.bundle?.sha256 ? { bundle: { path: ctx.bundle.path, sha256: ctx.bundle.sha256, files: ctx.bundle.files } } : {}),
     cleanup,
   }
   const reportKey = drillReportKey(drillId)
