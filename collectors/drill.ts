@@ -38,14 +38,35 @@ export interface DrillHandlerOptions extends Omit<DrillOptions, 'drillId'> {
 
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v)
 
+/** The part of Lambda's context the drill uses. */
+export interface DrillLambdaContext {
+  getRemainingTimeInMillis?: () => number
+}
+
+/**
+ * Waits that fit the function's remaining time: a Lambda timeout must not cut the drill off
+ * before its report is written (a minute is kept for checks, bundle and report).
+ */
+export function waitsWithin(remainingMs: number | undefined, options: DrillOptions): DrillOptions {
+  if (remainingMs === undefined) return options
+  const budget = Math.max(remainingMs - 60_000, 10_000)
+  return {
+    ...options,
+    captureTimeoutMs: Math.min(options.captureTimeoutMs ?? Infinity, Math.floor(budget * 0.5)),
+    deadLetterTimeoutMs: Math.min(options.deadLetterTimeoutMs ?? Infinity, Math.floor(budget * 0.4)),
+    siemTimeoutMs: Math.min(options.siemTimeoutMs ?? 30_000, Math.floor(budget * 0.1)),
+  }
+}
+
 /** Builds the handler around a dependency factory (called once per invocation). */
-export function createDrillHandler(deps: () => Promise<DrillDeps>, options: DrillHandlerOptions = {}): (event: unknown) => Promise<DrillResult> {
-  return async (event) => {
+export function createDrillHandler(deps: () => Promise<DrillDeps>, options: DrillHandlerOptions = {}): (event: unknown, context?: DrillLambdaContext) => Promise<DrillResult> {
+  return async (event, context) => {
     const e: DrillEvent = isObj(event) ? (event as DrillEvent) : {}
     if (e.drillId !== undefined) validateCaseId(e.drillId)
     const d = await deps()
     const { onOutcome, ...drillOptions } = options
-    const outcome = await runDrill(e.canaryBucket ? { ...d, canaryBucket: e.canaryBucket } : d, { ...drillOptions, ...(e.drillId ? { drillId: e.drillId } : {}) })
+    const waits = waitsWithin(context?.getRemainingTimeInMillis?.(), drillOptions)
+    const outcome = await runDrill(e.canaryBucket ? { ...d, canaryBucket: e.canaryBucket } : d, { ...waits, ...(e.drillId ? { drillId: e.drillId } : {}) })
     onOutcome?.(outcome)
     if (!outcome.report.passed) {
       const failed = outcome.report.checks.filter((c) => c.verdict === 'fail')
@@ -100,10 +121,10 @@ export async function drillDepsFromEnv(env: NodeJS.ProcessEnv = process.env): Pr
   }
 }
 
-let cached: ((event: unknown) => Promise<DrillResult>) | undefined
+let cached: ((event: unknown, context?: DrillLambdaContext) => Promise<DrillResult>) | undefined
 
-/** Lambda entry point. */
-export async function handler(event: unknown): Promise<DrillResult> {
+/** Lambda entry point (give the function the longest timeout: the drill waits for Lambda's retries). */
+export async function handler(event: unknown, context?: DrillLambdaContext): Promise<DrillResult> {
   cached ??= createDrillHandler(() => drillDepsFromEnv(process.env))
-  return cached(event)
+  return cached(event, context)
 }

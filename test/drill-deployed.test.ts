@@ -14,7 +14,7 @@ import { resourceNames } from '../forensics/routing.js'
 import { provisionEvidenceSide } from '../forensics/runtime/provision-local.js'
 import { LambdaAsyncInvoker } from '../forensics/drill/invoker.js'
 import { LocalSigner } from '../forensics/signer.js'
-import { createDrillHandler, drillDepsFromEnv, functionNamesFromEnv, handler } from '../collectors/drill.js'
+import { createDrillHandler, drillDepsFromEnv, functionNamesFromEnv, handler, waitsWithin } from '../collectors/drill.js'
 
 const config = loadConfigFile(join(projectRoot, 'forensics.config.json'))
 const names = resourceNames(config)
@@ -33,6 +33,13 @@ t.test('LambdaAsyncInvoker invokes with InvocationType Event and names the funct
   t.same(JSON.parse(Buffer.from(sent[0].input.Payload as Uint8Array).toString()), { a: 1 })
   const sync = { send: async () => ({ StatusCode: 200, $metadata: {} }) } as unknown as LambdaClient
   await t.rejects(new LambdaAsyncInvoker(sync, names.functions).invokeAsync('drill', {}), { name: 'StorageError', message: /forensics-drill.*status 200, expected 202/ })
+})
+
+t.test('drill waits fit the Lambda timeout', async (t) => {
+  t.same(waitsWithin(undefined, { pollMs: 5 }), { pollMs: 5 })
+  t.same(waitsWithin(300_000, {}), { captureTimeoutMs: 120_000, deadLetterTimeoutMs: 96_000, siemTimeoutMs: 24_000 })
+  t.same(waitsWithin(900_000, { captureTimeoutMs: 1000, siemTimeoutMs: 5 }), { captureTimeoutMs: 1000, deadLetterTimeoutMs: 336_000, siemTimeoutMs: 5 })
+  t.match(waitsWithin(1000, {}), { captureTimeoutMs: 5000 }, 'never below a floor')
 })
 
 t.test('function names from FORENSICS_CAPTURE_FUNCTIONS', async (t) => {
@@ -87,6 +94,6 @@ t.test('deployed drill against an account without the functions', async (t) => {
     await t.rejects(run({ drillId: 'drill-test-1' }), { name: 'StorageError', message: /could not invoke/ })
     await t.rejects(run({ drillId: 'not a case id' }), { name: 'ValidationError' })
     Object.assign(process.env, { FORENSICS_EVIDENCE_BUCKET: names.evidenceBucket, FORENSICS_SIGNING_KEY: `file:${keyFile}`, FORENSICS_CAPTURE_FUNCTIONS: JSON.stringify(names.functions), FORENSICS_CANARY_BUCKET: config.drill.canaryBucket, FORENSICS_SIEM_TOPIC_ARN: side.siemTopicArn, FORENSICS_DRILL_DIR: dir })
-    await t.rejects(handler('scheduled'), { name: 'StorageError' })
+    await t.rejects(handler('scheduled', { getRemainingTimeInMillis: () => 300_000 }), { name: 'StorageError' })
   })
 })

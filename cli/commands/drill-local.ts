@@ -107,32 +107,34 @@ export async function runLocalDrill(opts: LocalDrillOptions): Promise<LocalDrill
       fanOutQueueUrl: side.fanOutQueueUrl,
       env: { ...emulatorEnv, FORENSICS_TRAIL_ARCHIVE: trailArchive, FORENSICS_EVIDENCE_BUCKET: side.names.evidenceBucket, FORENSICS_SIGNING_KEY: opts.signingKey, FORENSICS_FANOUT_QUEUE_URL: side.fanOutQueueUrl },
     }
+    const drill = createDrillHandler(
+      async () => ({
+        mode: 'local',
+        store,
+        signer,
+        s3: clients.s3,
+        sqs: clients.sqs,
+        sns: clients.sns,
+        invoker: runtimeInvoker(runtime as LocalRuntime),
+        canaryBucket: side.canaryBucket as string,
+        siemTopicArn: side.siemTopicArn,
+        deadLetterQueueUrl: side.deadLetterQueueUrl,
+        bundles: fileBundleRunner({ store, signer, dir: outDir, actor: { tool: 'forensics-drill' } }),
+        siem,
+        deliverTrail: async (changes) => {
+          await deliverIncidentTrail(clients.s3, parseArchiveUrl(trailArchive), { account: config.forensicsAccountId, region: config.region }, changes)
+        },
+        trailArchive,
+        log: opts.log,
+      }),
+      { afterCapture: corruptHook(store, opts.corruptArtifact), onOutcome: (o) => (outcome = o) },
+    )
     const handlers: Record<FunctionKey, AsyncHandler> = {
       ...localCollectorHandlers(collectorDeps),
       ...opts.collectors?.(collectorDeps),
       'custody-recorder': createCustodyRecorder({ store, signer, siem }),
-      drill: createDrillHandler(
-        async () => ({
-          mode: 'local',
-          store,
-          signer,
-          s3: clients.s3,
-          sqs: clients.sqs,
-          sns: clients.sns,
-          invoker: runtimeInvoker(runtime as LocalRuntime),
-          canaryBucket: side.canaryBucket as string,
-          siemTopicArn: side.siemTopicArn,
-          deadLetterQueueUrl: side.deadLetterQueueUrl,
-          bundles: fileBundleRunner({ store, signer, dir: outDir, actor: { tool: 'forensics-drill' } }),
-          siem,
-          deliverTrail: async (changes) => {
-            await deliverIncidentTrail(clients.s3, parseArchiveUrl(trailArchive), { account: config.forensicsAccountId, region: config.region }, changes)
-          },
-          trailArchive,
-          log: opts.log,
-        }),
-        { afterCapture: corruptHook(store, opts.corruptArtifact), onOutcome: (o) => (outcome = o) },
-      ),
+      // no Lambda timeout locally: the drill's own waits apply
+      drill: (event) => drill(event),
     }
     runtime = new LocalRuntime({
       routes: asyncInvokeRoutes(config),
