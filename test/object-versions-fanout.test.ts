@@ -3,13 +3,20 @@ import { SQSClient, CreateQueueCommand, GetQueueAttributesCommand } from '@aws-s
 import { useEmulator } from './fixtures/emulator.js'
 import { lockedStore } from './fixtures/evidence.js'
 import { collectorEnv, createVersionedBucket, runCli, seedObjects, signingKeyFile, useEmulatorEnv } from './fixtures/collectors.js'
-import { createObjectVersionsHandler } from '../collectors/object-versions.js'
+import type { CaptureHandlerResult } from '../forensics/bucket-config/collector-runtime.js'
+import { createObjectVersionsHandler as makeHandler } from '../collectors/object-versions.js'
 import { runLocalWorkers } from '../forensics/object-versions/sqs-page-queue.js'
 import { FANOUT_SCHEMAS, processPage, readPlan, writePlan } from '../forensics/object-versions/fan-out.js'
 import { INVENTORY_PATH, type InventoryEntry } from '../forensics/object-versions/inventory.js'
 import { parseManifest } from '../forensics/manifest.js'
 import { CustodyChain } from '../forensics/custody.js'
 import { verifyCapture } from '../forensics/verify-capture.js'
+
+/** The handler, typed for own events (SQS batches answer with batch item failures). */
+const createObjectVersionsHandler = (env: NodeJS.ProcessEnv) => {
+  const h = makeHandler(env)
+  return Object.assign((e: unknown) => h(e) as Promise<CaptureHandlerResult>, { sqs: h })
+}
 
 t.test('object-versions fan-out through SQS', async (t) => {
   const emulator = await useEmulator(t)
@@ -36,7 +43,7 @@ t.test('object-versions fan-out through SQS', async (t) => {
     t.equal(queued.Attributes?.ApproximateNumberOfMessages, '20', 'every page twice in the queue')
 
     const manifestKey = `cases/case-fan/captures/${first.captureId}/manifest.json`
-    const run = await runLocalWorkers({ sqs, queueUrl, handle: (e) => h(e), workers: 3, done: async () => (await store.head(manifestKey)) !== undefined, idleTimeoutMs: 20_000 })
+    const run = await runLocalWorkers({ sqs, queueUrl, handle: (e) => h.sqs(e), workers: 3, done: async () => (await store.head(manifestKey)) !== undefined, idleTimeoutMs: 20_000 })
     t.ok(run.finished, 'the pool stopped because the capture committed')
     t.equal(run.failed, 0)
 

@@ -1,10 +1,11 @@
 import t from 'tap'
 import { createHash } from 'node:crypto'
-import { S3Client, CreateBucketCommand, PutObjectCommand, PutBucketPolicyCommand, HeadObjectCommand } from '@aws-sdk/client-s3'
+import { S3Client, PutObjectCommand, PutBucketPolicyCommand, HeadObjectCommand } from '@aws-sdk/client-s3'
 import { useEmulator } from './fixtures/emulator.js'
 import { lockedStore } from './fixtures/evidence.js'
 import { collectorEnv, createIamUser, createVersionedBucket, deleteMarker, denyPolicy, putVersions, runCli, setIamAuth, signingKeyFile, useEmulatorEnv } from './fixtures/collectors.js'
-import { createObjectVersionsHandler, objectVersionsRequest, handler } from '../collectors/object-versions.js'
+import type { CaptureHandlerResult } from '../forensics/bucket-config/collector-runtime.js'
+import { createObjectVersionsHandler as makeHandler, objectVersionsRequest, handler } from '../collectors/object-versions.js'
 import { captureObjectVersions, validateObjectVersionsRequest } from '../forensics/object-versions/capture-object-versions.js'
 import { forEachBounded } from '../forensics/object-versions/bounded.js'
 import { versionArtifactPath } from '../forensics/object-versions/copy-version.js'
@@ -16,6 +17,12 @@ import { parseManifest } from '../forensics/manifest.js'
 
 const sha = (s: string | Buffer): string => createHash('sha256').update(s).digest('hex')
 const HOSTILE = `incident/ spaces  and ünïcødé 😀 + plus %41 percent/../dot-dot/${'long-'.repeat(150)}end`
+
+/** The handler, typed for own events (SQS batches answer with batch item failures). */
+const createObjectVersionsHandler = (env: NodeJS.ProcessEnv) => {
+  const h = makeHandler(env)
+  return Object.assign((e: unknown) => h(e) as Promise<CaptureHandlerResult>, { sqs: h })
+}
 
 t.test('object-versions on the emulator', async (t) => {
   const emulator = await useEmulator(t)
@@ -141,7 +148,7 @@ t.test('object-versions on the emulator', async (t) => {
     await t.rejects(createObjectVersionsHandler({ ...env, FORENSICS_COPY_CONCURRENCY: '0' })({ caseId: 'c', bucket: 'bkt', prefix: 'p' }), { message: /FORENSICS_COPY_CONCURRENCY/ })
     const ct = { 'detail-type': 'AWS API Call via CloudTrail', id: 'e', detail: { eventName: 'DeleteObject', eventID: 'ev-1', requestParameters: { bucketName: 'bkt' } } }
     await t.rejects(h(ct), { name: 'ValidationError', message: /requestParameters.key/ })
-    const bad = await h({ Records: [{ eventSource: 'aws:sqs', messageId: 'm1', receiptHandle: 'r', body: 'not json', eventSourceARN: 'q', attributes: {} }] })
+    const bad = await h.sqs({ Records: [{ eventSource: 'aws:sqs', messageId: 'm1', receiptHandle: 'r', body: 'not json', eventSourceARN: 'q', attributes: {} }] })
     t.same(bad, { batchItemFailures: [{ itemIdentifier: 'm1' }] }, 'a malformed page message is a batch item failure (redelivered, then the DLQ)')
     const saved = { ...process.env }
     t.teardown(() => {
