@@ -15,7 +15,7 @@ import { S3Client, PutObjectCommand, CreateBucketCommand } from '@aws-sdk/client
 import { startEmulator } from '../forensics/local/emulator.js'
 import { S3EvidenceStore } from '../forensics/s3-evidence-store.js'
 import { createLockedBucket } from '../test/fixtures/evidence.js'
-import { report, timeIt, sampleRss } from './lib.js'
+import { report, timeIt, sampleRss, tsRegister } from './lib.js'
 
 const MiB = 1024 * 1024
 
@@ -87,7 +87,7 @@ async function main(): Promise<void> {
     })
     if (ourHex !== theirHex) throw new Error('sha256 disagrees with sha256sum')
 
-    const child = spawnSync(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--rss-child'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] })
+    const child = spawnSync(process.execPath, ['--import', tsRegister, fileURLToPath(import.meta.url), '--rss-child'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] })
     const rss = JSON.parse(child.stdout.trim().split('\n').pop() ?? '{}') as { peak: number; seconds: number }
 
     report({

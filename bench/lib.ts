@@ -4,6 +4,10 @@
  * baseline side by side in the same run and reports ratios, never absolute pass/fail.
  */
 import { performance } from 'node:perf_hooks'
+import { fileURLToPath } from 'node:url'
+
+/** `node --import <this>` runs the project's TypeScript (scripts/ts-hooks.mjs). */
+export const tsRegister = fileURLToPath(new URL('../scripts/ts-register.mjs', import.meta.url))
 
 /** One ratio: ours vs. a baseline, with the goal the issue set. */
 export interface Ratio {

@@ -18,7 +18,7 @@ import { LocalSigner } from '../forensics/signer.js'
 import { captureObjectVersions } from '../forensics/object-versions/capture-object-versions.js'
 import { createLockedBucket } from '../test/fixtures/evidence.js'
 import { createVersionedBucket, seedObjects, signingKeyFile } from '../test/fixtures/collectors.js'
-import { report, timeIt, sampleRss } from './lib.js'
+import { report, timeIt, sampleRss, tsRegister } from './lib.js'
 
 const MiB = 1024 * 1024
 
@@ -93,7 +93,7 @@ async function main(): Promise<void> {
     })
     if (stored !== count) throw new Error(`captured ${stored} of ${count} versions`)
 
-    const child = spawnSync(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--rss-child'], { encoding: 'utf8', env: process.env, maxBuffer: 16 * MiB })
+    const child = spawnSync(process.execPath, ['--import', tsRegister, fileURLToPath(import.meta.url), '--rss-child'], { encoding: 'utf8', env: process.env, maxBuffer: 16 * MiB })
     const line = child.stdout.split('\n').find((l) => l.startsWith('{'))
     if (!line) throw new Error(`2 GiB child failed (exit ${child.status}): ${child.stderr.slice(-2000)}`)
     const big = JSON.parse(line) as { peak: number; rssBefore: number; seconds: number; uploadSeconds: number; sourceBytes: number }

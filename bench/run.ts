@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process'
 import { readdirSync, mkdirSync, writeFileSync } from 'node:fs'
 import { join, dirname } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import type { BenchResult } from './lib.js'
+import { tsRegister, type BenchResult } from './lib.js'
 
 const here = dirname(fileURLToPath(import.meta.url))
 const filters = process.argv.slice(2)
@@ -19,7 +19,7 @@ const results: BenchResult[] = []
 let failed = 0
 for (const file of files) {
   process.stderr.write(`▶ ${file}\n`)
-  const child = spawn(process.execPath, ['--expose-gc', '--import', 'tsx', join(here, file)], {
+  const child = spawn(process.execPath, ['--expose-gc', '--import', tsRegister, join(here, file)], {
     stdio: ['ignore', 'pipe', 'inherit'],
     env: { ...process.env, CHECKPOINT_DISABLE: '1' },
   })

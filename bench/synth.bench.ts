@@ -1,5 +1,5 @@
 /**
- * Full-app synth wall time (`node --import tsx stacks/main.ts`, what `cdktf synth` runs)
+ * Full-app synth wall time (`node --import ./scripts/ts-register.mjs stacks/main.ts`, what `cdktf synth` runs)
  * against loading the AWS provider's root index (`import('@cdktf/provider-aws')`), each in
  * its own child process, interleaved in the same run. Goal: synth ≤ 0.3× the root import,
  * which is what deep imports and in-process asset ZIPs buy.
@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os'
 import { join, dirname, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { performance } from 'node:perf_hooks'
-import { report } from './lib.js'
+import { report, tsRegister } from './lib.js'
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..')
 const runs = Math.max(1, Number(process.env.BENCH_SYNTH_RUNS ?? 5))
@@ -31,7 +31,7 @@ function timeChild(args: string[], env: Record<string, string> = {}): number {
 
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
 const buildDir = join(scratch, 'build')
-const synth = (n: number): number => timeChild(['--import', 'tsx', join(root, 'stacks', 'main.ts')], { CDKTF_OUTDIR: join(scratch, `out-${n}`), FORENSICS_BUILD_DIR: buildDir })
+const synth = (n: number): number => timeChild(['--import', tsRegister, join(root, 'stacks', 'main.ts')], { CDKTF_OUTDIR: join(scratch, `out-${n}`), FORENSICS_BUILD_DIR: buildDir })
 const rootImport = (): number => timeChild(['--input-type=module', '-e', "await import('@cdktf/provider-aws')"])
 
 const cold = synth(0)

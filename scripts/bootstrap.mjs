@@ -90,7 +90,7 @@ mkdirSync(join(root, '.forensics'), { recursive: true })
 ensureNodeModules()
 ensureVenv()
 
-const tsx = ['--import', 'tsx']
+const tsx = ['--import', join(root, 'scripts', 'ts-register.mjs')]
 /** Runs the chosen command after the installs; returns its exit code. */
 function dispatch() {
   if (cmd === 'setup') return 0

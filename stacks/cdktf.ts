@@ -13,7 +13,7 @@ import { createRequire } from 'node:module'
 
 const load = createRequire(import.meta.url)
 
-// These libraries ship inline source maps; parsing them (tsx turns source maps on) costs
+// These libraries ship inline source maps; parsing them (the test runner turns source maps on) costs
 // a third of a second and only helps when debugging cdktf itself.
 const sourceMaps = process.sourceMapsEnabled
 process.setSourceMapsEnabled(false)

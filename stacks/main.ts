@@ -1,5 +1,5 @@
 /**
- * `cdktf synth` entry (cdktf.json: `node --import tsx stacks/main.ts`). A config error is
+ * `cdktf synth` entry (cdktf.json: `node --import ./scripts/ts-register.mjs stacks/main.ts`). A config error is
  * printed with the field it concerns and fails the synth with exit code 2.
  */
 import { synthesizeForensicsApp } from './app.js'

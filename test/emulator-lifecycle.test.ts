@@ -1,4 +1,5 @@
 import t from 'tap'
+import { tsRegister } from './fixtures/ts.js'
 import { spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { join, dirname } from 'node:path'
@@ -31,7 +32,7 @@ async function hostWith(behaviour: 'crash' | 'sigterm' | 'hang'): Promise<{ host
     if (${JSON.stringify(behaviour)} === 'crash') setTimeout(() => { throw new Error('boom') }, 50)
     else setInterval(() => {}, 1000)
   `
-  const host = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] })
+  const host = spawn(process.execPath, ['--import', tsRegister, '--input-type=module', '-e', script], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] })
   const line = await new Promise<string>((res, rej) => {
     createInterface({ input: host.stdout! }).once('line', res)
     host.once('exit', (c) => rej(new Error(`host exited ${c}`)))

@@ -1,4 +1,5 @@
 import t from 'tap'
+import { tsRegister } from './fixtures/ts.js'
 import { spawnSync } from 'node:child_process'
 import { existsSync, mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -50,7 +51,7 @@ t.test('a second process reuses the bundles while no input changed', async (t) =
 const b = bundleHandlers({ entries: { drill: ${JSON.stringify(entry)} }, outDir: ${JSON.stringify(outDir)} })
 console.log(JSON.stringify({ sha: b.drill.sha256, cached: ${JSON.stringify(join(outDir, 'cache.json'))} }))`
   const run = (): { sha: string } => {
-    const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8', cwd: repositoryRoot })
+    const r = spawnSync(process.execPath, ['--import', tsRegister, '--input-type=module', '-e', script], { encoding: 'utf8', cwd: repositoryRoot })
     t.equal(r.status, 0, r.stderr)
     return JSON.parse(r.stdout) as { sha: string }
   }
@@ -99,7 +100,7 @@ t.test('config from cdktf context: inline object or file path', async (t) => {
 t.test('stacks/main.ts: exit code 2 and the field on stderr for a bad config', async (t) => {
   const bad = join(scratch, 'governance.json')
   writeFileSync(bad, JSON.stringify({ ...JSON.parse(example), evidence: { ...JSON.parse(example).evidence, mode: 'GOVERNANCE' } }))
-  const r = spawnSync(process.execPath, ['--import', 'tsx', join(repositoryRoot, 'stacks', 'main.ts')], {
+  const r = spawnSync(process.execPath, ['--import', tsRegister, join(repositoryRoot, 'stacks', 'main.ts')], {
     env: { ...process.env, FORENSICS_CONFIG: bad, CDKTF_OUTDIR: join(scratch, 'main.out'), CHECKPOINT_DISABLE: '1' },
     encoding: 'utf8',
   })

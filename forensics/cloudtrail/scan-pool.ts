@@ -41,7 +41,7 @@ interface Slot {
   ack?: () => void
 }
 
-/** The worker entry next to this module (`.ts` under tsx, `.js` when built). */
+/** The worker entry next to this module (`.ts` from source, `.js` when built). */
 export function workerEntry(): URL {
   const ts = new URL('./scan-worker.ts', import.meta.url)
   return import.meta.url.endsWith('.ts') && existsSync(fileURLToPath(ts)) ? ts : new URL('./scan-worker.js', import.meta.url)
@@ -80,10 +80,10 @@ export class ScanPool {
 
   private startWorker(): Slot {
     const entry = workerEntry()
-    // Under tsx (tests, CLI from source) a worker does not inherit the TypeScript loader:
+    // Run from source (tests, CLI), a worker does not inherit the TypeScript loader:
     // register it inside the worker before importing the entry.
     const worker = entry.pathname.endsWith('.ts')
-      ? new Worker(`import('tsx/esm/api').then((m) => { m.register(); return import(${JSON.stringify(entry.href)}) })`, { eval: true })
+      ? new Worker(`import(${JSON.stringify(new URL('../../scripts/ts-register.mjs', import.meta.url).href)}).then(() => import(${JSON.stringify(entry.href)}))`, { eval: true })
       : new Worker(entry)
     const slot: Slot = { worker, busy: false }
     worker.on('message', (msg: FromWorker) => {
