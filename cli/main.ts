@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util'
 import { pathToFileURL } from 'node:url'
-import { commands } from './commands/index.js'
-import { ExitCode, UsageError, commonOptions, type Command, type CommandIO } from './command.js'
+import { commands, type CommandEntry } from './commands/index.js'
+import { ExitCode, UsageError, commonOptions, type CommandIO } from './command.js'
 import { ForensicsError, IntegrityError, StorageError, ValidationError } from '../forensics/errors.js'
 
 const HELP = `forensics — capture, lock, seal and verify evidence of S3 incidents
@@ -44,8 +44,8 @@ function makeIO(json: boolean, env: NodeJS.ProcessEnv, stdout: NodeJS.WritableSt
 }
 
 /** Finds the command named by the leading words of argv (e.g. `capture bucket-config`). */
-export function findCommand(argv: readonly string[]): { command?: Command; rest: string[] } {
-  let best: Command | undefined
+export function findCommand(argv: readonly string[]): { command?: CommandEntry; rest: string[] } {
+  let best: CommandEntry | undefined
   let bestLen = 0
   for (const c of commands) {
     const words = c.name.split(' ')
@@ -74,8 +74,8 @@ export async function main(
   stderr: NodeJS.WritableStream = process.stderr,
 ): Promise<number> {
   const wantsJson = argv.includes('--json')
-  const { command, rest } = findCommand(argv)
-  if (!command) {
+  const { command: entry, rest } = findCommand(argv)
+  if (!entry) {
     const list = commands.map((c) => `  ${c.name.padEnd(26)} ${c.summary}`).join('\n')
     const help = HELP.replace('{{commands}}', list)
     if (argv.length === 0 || argv[0] === '--help' || argv[0] === '-h' || argv[0] === 'help') {
@@ -86,6 +86,7 @@ export async function main(
     return ExitCode.usage
   }
   const io = makeIO(wantsJson, env, stdout, stderr)
+  const command = await entry.load()
   try {
     let parsed
     try {

@@ -14,7 +14,10 @@ t.test('--help lists every command; each command has --help', async (t) => {
   const top = await runCli(['--help'])
   t.equal(top.code, 0)
   t.match(top.stdout, /exit codes: 0 success, 1 verification or drill failure, 2 usage or validation error/)
-  for (const c of commands) {
+  for (const entry of commands) {
+    const c = await entry.load()
+    t.equal(c.name, entry.name, 'the registry names the module\'s command')
+    t.equal(c.summary, entry.summary, `${c.name}: the registry's summary is the module's`)
     t.match(top.stdout, c.name)
     const h = await runCli([...c.name.split(' '), '--help'])
     t.equal(h.code, 0, `${c.name} --help`)
