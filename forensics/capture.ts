@@ -111,6 +111,11 @@ export async function runCapture(deps: CaptureDeps, spec: CaptureSpec, body: (ct
   const artifacts: ArtifactRecord[] = []
   const errors: CaptureErrorRecord[] = []
   const paths = new Set<string>()
+  const claimPath = (path: string): void => {
+    validateArtifactPath(path)
+    if (paths.has(path)) throw new ValidationError(`artifact path ${path} used twice in capture ${captureId}`, { field: 'path' })
+    paths.add(path)
+  }
   const ctx: CaptureContext = {
     caseId,
     captureId,
@@ -120,18 +125,14 @@ export async function runCapture(deps: CaptureDeps, spec: CaptureSpec, body: (ct
       errors.push({ what: String(e.what), code: String(e.code), message: String(e.message) })
     },
     addArtifact: async (path, data, opts = {}) => {
-      validateArtifactPath(path)
-      if (paths.has(path)) throw new ValidationError(`artifact path ${path} used twice in capture ${captureId}`, { field: 'path' })
-      paths.add(path)
+      claimPath(path)
       const stored = await putArtifact(store, caseId, captureId, path, data, opts.contentType)
       const record: ArtifactRecord = { path: stored.path, key: stored.key, versionId: stored.versionId, sha256: stored.sha256, size: stored.size, contentType: opts.contentType, source: opts.source }
       artifacts.push(record)
       return record
     },
     adoptArtifact: async (path, stored, opts = {}) => {
-      validateArtifactPath(path)
-      if (paths.has(path)) throw new ValidationError(`artifact path ${path} used twice in capture ${captureId}`, { field: 'path' })
-      paths.add(path)
+      claimPath(path)
       const key = artifactKey(caseId, captureId, path)
       const record: ArtifactRecord = { path, key, versionId: stored.versionId, sha256: stored.sha256, size: stored.size, contentType: opts.contentType, source: opts.source }
       if (stored.confirmed) {

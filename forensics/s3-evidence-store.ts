@@ -106,7 +106,8 @@ export async function openS3EvidenceStore(opts: Omit<S3EvidenceStoreOptions, 're
     const probe = new S3EvidenceStore({ ...opts, retention: { mode: 'COMPLIANCE', days: 1 } })
     await probe.assertLocked()
     const rule = (await opts.client.send(new GetObjectLockConfigurationCommand({ Bucket: opts.bucket }))).ObjectLockConfiguration?.Rule?.DefaultRetention
-    const days = rule?.Days ?? (rule?.Years ? rule.Years * 365 : undefined)
+    // S3 returns one of Days or Years; some S3-compatible stores send the other as 0
+    const days = rule?.Days ? rule.Days : rule?.Years ? rule.Years * 365 : undefined
     if (!rule?.Mode || !days) {
       throw new EvidenceBucketError(`evidence bucket s3://${opts.bucket} has no default retention: set FORENSICS_RETENTION_DAYS (and FORENSICS_RETENTION_MODE) or give the bucket a default Object Lock rule`)
     }
@@ -236,6 +237,7 @@ export class S3EvidenceStore implements EvidenceStore {
     const partDigests: Buffer[] = []
     const completed: CompletedPart[] = []
     const inflight = new Set<Promise<void>>()
+    let failure: { error: unknown } | undefined
     let size = 0
     let partNumber = 0
     const send = (bytes: Buffer): Promise<void> => {
@@ -251,6 +253,11 @@ export class S3EvidenceStore implements EvidenceStore {
           pool.release(bytes)
         })
       const tracked = p.finally(() => inflight.delete(tracked))
+      // a failed part must not become an unhandled rejection while the stream is read:
+      // remember the first failure and stop at the next part
+      tracked.catch((e: unknown) => {
+        failure ??= { error: e }
+      })
       inflight.add(tracked)
       return tracked
     }
@@ -259,7 +266,8 @@ export class S3EvidenceStore implements EvidenceStore {
       all.push(send(p1), send(p2))
       for await (const part of rest) {
         // back-pressure: never more than partConcurrency parts in memory
-        while (inflight.size >= this.#partConcurrency) await Promise.race(inflight)
+        while (inflight.size >= this.#partConcurrency && !failure) await Promise.race(inflight).catch(() => undefined)
+        if (failure) throw failure.error
         all.push(send(part))
       }
       await Promise.all(all)
