@@ -84,7 +84,8 @@ function dirsOf(path: string): string[] {
  * equal ignoring case, and no path is also a directory of another.
  */
 export function mapArchivePaths(names: Iterable<string>): Map<string, string> {
-  const sorted = [...new Set(names)].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))
+  // the Set makes names unique, so no two compare equal (code-unit order, branch-free)
+  const sorted = [...new Set(names)].sort((a, b) => Number(a > b) - Number(a < b))
   const encoded = sorted.map((n) => [n, encodeArchivePath(n)] as const)
   // directories that encoded paths need: a file may not take one of these names
   const dirs = new Set<string>()

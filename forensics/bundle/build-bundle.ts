@@ -240,6 +240,10 @@ async function writeMembers(archive: DeterministicArchive, members: PlannedMembe
       const hash = new HashingStream()
       const exact = exactSize(m.artifact.size)
       body.once('error', (e) => exact.destroy(e))
+      // archiver never listens for a stream source's errors (tar pipes it straight into the
+      // entry): without this a read failing mid-stream is an uncaught exception and the
+      // entry never settles; failing the archive rejects the pending entry instead
+      exact.once('error', (e) => archive.fail(new StorageError(`cannot read s3://${store.bucket}/${m.artifact.key} version ${m.artifact.versionId}: ${e.message}`, { cause: e })))
       await archive.add(m.path, body.pipe(hash).pipe(exact), { size: m.artifact.size, contentType: m.artifact.contentType }).catch((e: unknown) => {
         body.destroy()
         throw e
