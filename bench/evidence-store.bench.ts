@@ -10,27 +10,14 @@ import { createHash, randomBytes } from 'node:crypto'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { Readable } from 'node:stream'
 import { S3Client, PutObjectCommand, CreateBucketCommand } from '@aws-sdk/client-s3'
 import { startEmulator } from '../forensics/local/emulator.js'
 import { S3EvidenceStore } from '../forensics/s3-evidence-store.js'
 import { createLockedBucket } from '../test/fixtures/evidence.js'
-import { report, timeIt, sampleRss, tsRegister } from './lib.js'
+import { report, timeIt, sampleRss, tsRegister, generatedStream } from './lib.js'
 
 const MiB = 1024 * 1024
 
-/** A stream of `total` bytes made from one reused random block (no big allocation). */
-function generated(total: number, block = randomBytes(MiB)): Readable {
-  let sent = 0
-  return new Readable({
-    read() {
-      if (sent >= total) return this.push(null)
-      const n = Math.min(block.length, total - sent)
-      sent += n
-      this.push(n === block.length ? block : block.subarray(0, n))
-    },
-  })
-}
 
 async function rssChild(): Promise<void> {
   const emulator = await startEmulator()
@@ -38,7 +25,7 @@ async function rssChild(): Promise<void> {
     const s3 = new S3Client(emulator.clientConfig())
     await createLockedBucket(s3, 'rss')
     const store = new S3EvidenceStore({ client: s3, bucket: 'rss', retention: { mode: 'COMPLIANCE', days: 1 } })
-    const { peakMiB, seconds } = await sampleRss(() => store.put({ key: 'big/1gib', body: generated(1024 * MiB) }))
+    const { peakMiB, seconds } = await sampleRss(() => store.put({ key: 'big/1gib', body: generatedStream(1024 * MiB) }))
     process.stdout.write(JSON.stringify({ peak: peakMiB, seconds }) + '\n')
   } finally {
     await emulator.stop()
@@ -65,7 +52,7 @@ async function main(): Promise<void> {
     const ours: number[] = []
     for (let i = 0; i < 3; i++) {
       plain.push(await timeIt(() => s3.send(new PutObjectCommand({ Bucket: 'plain', Key: `p${i}`, Body: whole }))))
-      ours.push(await timeIt(() => store.put({ key: `e${i}`, body: generated(size, block) })))
+      ours.push(await timeIt(() => store.put({ key: `e${i}`, body: generatedStream(size, block) })))
     }
     const best = (xs: number[]): number => Math.min(...xs)
     const writeRatio = best(plain) / best(ours)

@@ -4,6 +4,8 @@
  * baseline side by side in the same run and reports ratios, never absolute pass/fail.
  */
 import { performance } from 'node:perf_hooks'
+import { randomBytes } from 'node:crypto'
+import { Readable } from 'node:stream'
 import { fileURLToPath } from 'node:url'
 
 /** `node --import <this>` runs the project's TypeScript (scripts/ts-hooks.mjs). */
@@ -63,4 +65,17 @@ export function report(result: BenchResult): void {
     process.stderr.write(`  ${result.name}: ${r.label} = ${r.value.toFixed(2)} (goal ${r.lowerIsBetter ? '≤' : '≥'} ${r.goal}) ${met ? 'met' : 'NOT MET'}\n`)
   }
   process.stdout.write(`BENCH ${JSON.stringify(result)}\n`)
+}
+
+/** A stream of `total` bytes made from one reused random block (no big allocation). */
+export function generatedStream(total: number, block: Buffer = randomBytes(1024 * 1024)): Readable {
+  let sent = 0
+  return new Readable({
+    read() {
+      if (sent >= total) return this.push(null)
+      const n = Math.min(block.length, total - sent)
+      sent += n
+      this.push(n === block.length ? block : block.subarray(0, n))
+    },
+  })
 }

@@ -7,9 +7,7 @@
  *    uploaded with a streamed multipart upload, never held in memory).
  */
 import { spawnSync } from 'node:child_process'
-import { randomBytes } from 'node:crypto'
 import { fileURLToPath } from 'node:url'
-import { Readable } from 'node:stream'
 import { S3Client, GetObjectCommand, PutObjectCommand, ListObjectVersionsCommand, HeadObjectCommand } from '@aws-sdk/client-s3'
 import { Upload } from '@aws-sdk/lib-storage'
 import { startEmulator } from '../forensics/local/emulator.js'
@@ -18,21 +16,10 @@ import { LocalSigner } from '../forensics/signer.js'
 import { captureObjectVersions } from '../forensics/object-versions/capture-object-versions.js'
 import { createLockedBucket } from '../test/fixtures/evidence.js'
 import { createVersionedBucket, seedObjects, signingKeyFile } from '../test/fixtures/collectors.js'
-import { report, timeIt, sampleRss, tsRegister } from './lib.js'
+import { report, timeIt, sampleRss, tsRegister, generatedStream } from './lib.js'
 
 const MiB = 1024 * 1024
 
-function generated(total: number, block = randomBytes(MiB)): Readable {
-  let sent = 0
-  return new Readable({
-    read() {
-      if (sent >= total) return this.push(null)
-      const n = Math.min(block.length, total - sent)
-      sent += n
-      this.push(n === block.length ? block : block.subarray(0, n))
-    },
-  })
-}
 
 async function rssChild(): Promise<void> {
   const size = Number(process.env.BENCH_BIG_MIB ?? 2048) * MiB
@@ -41,7 +28,7 @@ async function rssChild(): Promise<void> {
     const s3 = new S3Client(emulator.clientConfig())
     await createLockedBucket(s3, 'evidence')
     await createVersionedBucket(s3, 'src')
-    const uploadSeconds = await timeIt(() => new Upload({ client: s3, params: { Bucket: 'src', Key: 'big/2gib', Body: generated(size) }, partSize: 16 * MiB, queueSize: 2 }).done())
+    const uploadSeconds = await timeIt(() => new Upload({ client: s3, params: { Bucket: 'src', Key: 'big/2gib', Body: generatedStream(size) }, partSize: 16 * MiB, queueSize: 2 }).done())
     const head = await s3.send(new HeadObjectCommand({ Bucket: 'src', Key: 'big/2gib' }))
     const store = new S3EvidenceStore({ client: s3, bucket: 'evidence', retention: { mode: 'COMPLIANCE', days: 1 } })
     const signer = LocalSigner.fromFile(signingKeyFile().path).signer
