@@ -8,7 +8,7 @@ import { createWriteStream, readdirSync, readFileSync, writeFileSync } from 'nod
 import { join } from 'node:path'
 import { PassThrough, Readable, Writable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
-import { createGzip } from 'node:zlib'
+import { createGzip, deflateRawSync } from 'node:zlib'
 import tar from 'tar-stream'
 import { seedCapture, testSignerWithPem } from './fixtures/bundle-case.js'
 import { runCli, tempDir } from './fixtures/bundle-cli.js'
@@ -477,5 +477,132 @@ t.test('buildBundle: streamed artifacts, and a source that fails mid-stream', as
       message: /^cannot read s3:\/\/mem-evidence\/cases\/case-b\/captures\/.*blob\.bin version v\d+: connection reset$/,
     })
     t.same(readdirSync(dir).filter((f) => f.startsWith('failed.')), [], `${format}: neither the bundle nor its temp file is left behind`)
+  }
+})
+
+/** One entry of a hand-built zip: exactly the header fields the reader looks at. */
+interface RawZipEntry {
+  name: string | Buffer
+  data?: Buffer
+  method?: number
+  flags?: number
+  /** st_mode (upper 16 bits of the external attributes) */
+  mode?: number
+  /** sizes the directory claims (default: the data's) */
+  compressedSize?: number
+  uncompressedSize?: number
+  /** write the local header + data after the central directory (so its data runs into the end of the file) */
+  afterDirectory?: boolean
+  /** point the directory at this offset instead of the local header */
+  localOffset?: number
+}
+
+/** A minimal zip writer (no CRC: the reader does not check it), for entries archiver never writes. */
+function rawZip(entries: readonly RawZipEntry[]): Buffer {
+  const local = (e: RawZipEntry, name: Buffer): Buffer => {
+    const h = Buffer.alloc(30)
+    h.writeUInt32LE(0x04034b50, 0)
+    h.writeUInt16LE(20, 4)
+    h.writeUInt16LE(e.flags ?? 0, 6)
+    h.writeUInt16LE(e.method ?? 0, 8)
+    h.writeUInt32LE(e.compressedSize ?? e.data?.length ?? 0, 18)
+    h.writeUInt32LE(e.uncompressedSize ?? e.data?.length ?? 0, 22)
+    h.writeUInt16LE(name.length, 26)
+    return Buffer.concat([h, name, e.data ?? Buffer.alloc(0)])
+  }
+  const before: Buffer[] = []
+  const after: Buffer[] = []
+  const offsets: number[] = []
+  let pos = 0
+  const names = entries.map((e) => (Buffer.isBuffer(e.name) ? e.name : Buffer.from(e.name, 'latin1')))
+  for (const [i, e] of entries.entries()) {
+    if (e.afterDirectory) continue
+    offsets[i] = pos
+    const l = local(e, names[i])
+    before.push(l)
+    pos += l.length
+  }
+  const cdOffset = pos
+  const cd: Buffer[] = []
+  let cdSize = 0
+  // entries after the directory: their offsets are known once the directory's size is
+  const cdLen = names.reduce((n, b) => n + 46 + b.length, 0)
+  let tail = cdOffset + cdLen
+  for (const [i, e] of entries.entries()) {
+    if (!e.afterDirectory) continue
+    offsets[i] = tail
+    const l = local(e, names[i])
+    after.push(l)
+    tail += l.length
+  }
+  for (const [i, e] of entries.entries()) {
+    const c = Buffer.alloc(46)
+    c.writeUInt32LE(0x02014b50, 0)
+    c.writeUInt16LE((3 << 8) | 20, 4)
+    c.writeUInt16LE(20, 6)
+    c.writeUInt16LE(e.flags ?? 0, 8)
+    c.writeUInt16LE(e.method ?? 0, 10)
+    c.writeUInt32LE(e.compressedSize ?? e.data?.length ?? 0, 20)
+    c.writeUInt32LE(e.uncompressedSize ?? e.data?.length ?? 0, 24)
+    c.writeUInt16LE(names[i].length, 28)
+    c.writeUInt32LE(((e.mode ?? 0o100644) << 16) >>> 0, 38)
+    c.writeUInt32LE(e.localOffset ?? offsets[i], 42)
+    cd.push(c, names[i])
+    cdSize += 46 + names[i].length
+  }
+  const eocd = Buffer.alloc(22)
+  eocd.writeUInt32LE(0x06054b50, 0)
+  eocd.writeUInt16LE(entries.length, 8)
+  eocd.writeUInt16LE(entries.length, 10)
+  eocd.writeUInt32LE(cdSize, 12)
+  eocd.writeUInt32LE(cdOffset, 16)
+  return Buffer.concat([...before, ...cd, ...after, eocd])
+}
+
+t.test('zip reader: entries archiver never writes', async (t) => {
+  const dir = tempDir(t)
+  const big = randomBytes(1100 * 1024)
+  const file = join(dir, 'raw.zip')
+  writeFileSync(
+    file,
+    rawZip([
+      { name: 'dir/' },
+      { name: 'd2', mode: 0o040755 },
+      { name: Buffer.from('ünï.txt', 'utf8'), flags: 0x800, data: Buffer.from('abc') },
+      { name: Buffer.from([0x63, 0xe9]), data: Buffer.from('latin1') },
+      { name: 'link', mode: 0o120777, data: Buffer.from('/etc/passwd') },
+      { name: 'fifo', mode: 0o010644 },
+      { name: 'no-mode', mode: 0, data: Buffer.from('x') },
+      { name: 'enc.bin', flags: 0x1, data: Buffer.alloc(18), uncompressedSize: 6 }, // 12 bytes of encryption header
+      { name: 'bz.bin', method: 12, data: Buffer.from('BZh') },
+      { name: 'nohdr.bin', data: Buffer.from('zz'), localOffset: 1 },
+      { name: 'empty.txt', data: Buffer.alloc(0) },
+      { name: 'lie.txt', method: 8, data: deflateRawSync(Buffer.from('hello')), uncompressedSize: 6 },
+      { name: 'big.bin', data: big },
+      { name: 'huge.bin', method: 8, data: Buffer.alloc(0), uncompressedSize: 40 * 1024 * 1024 },
+      { name: 'cut.bin', data: Buffer.from('0123456789'), compressedSize: 100, uncompressedSize: 100, afterDirectory: true },
+    ]),
+  )
+  const ms = await readZipMembers(file, { keepAllBytes: true })
+  const by = new Map(ms.map((m) => [m.name, m]))
+  t.same(ms.map((m) => m.name), ['ünï.txt', 'c\u00e9', 'link', 'fifo', 'no-mode', 'enc.bin', 'bz.bin', 'nohdr.bin', 'empty.txt', 'lie.txt', 'big.bin', 'huge.bin', 'cut.bin'], 'directories skipped; names utf8 or latin1 by the flag')
+  t.equal(by.get('ünï.txt')?.bytes?.toString(), 'abc')
+  t.equal(by.get('c\u00e9')?.bytes?.toString(), 'latin1')
+  t.equal(by.get('link')?.type, 'symlink')
+  t.equal(by.get('fifo')?.type, 'mode 10000')
+  t.equal(by.get('no-mode')?.type, undefined, 'no unix mode is a regular file')
+  t.equal(by.get('enc.bin')?.readError, 'encrypted')
+  t.equal(by.get('bz.bin')?.readError, 'compression method 12 is not supported')
+  t.equal(by.get('nohdr.bin')?.readError, 'local file header missing')
+  t.same([by.get('empty.txt')?.size, by.get('empty.txt')?.sha256, by.get('empty.txt')?.readError], [0, sha(Buffer.alloc(0)), undefined])
+  t.equal(by.get('lie.txt')?.readError, '5 bytes, the zip directory says 6')
+  t.same([by.get('big.bin')?.size, by.get('big.bin')?.sha256, by.get('big.bin')?.readError], [big.length, sha(big), undefined], 'a large stored member is hashed while streaming')
+  t.equal(by.get('huge.bin')?.readError, `0 bytes, the zip directory says ${40 * 1024 * 1024}`)
+  t.equal(by.get('cut.bin')?.readError, 'member data cut short')
+
+  // the verifier turns each into a finding naming the member
+  const v = await verifyBundleFile(file)
+  for (const name of ['link', 'fifo', 'enc.bin', 'bz.bin', 'nohdr.bin', 'lie.txt', 'huge.bin', 'cut.bin']) {
+    t.ok(v.findings.some((f) => f.check === 'archive' && f.member === name), `${name} is an archive finding`)
   }
 })

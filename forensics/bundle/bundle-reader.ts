@@ -172,9 +172,15 @@ export async function readZipMembers(file: string, opts: ReadBundleOptions = {})
           Object.assign(member, { size: bytes.length, sha256: createHash('sha256').update(bytes).digest('hex'), bytes: keepsBytes(e.name, bytes.length) ? bytes : undefined })
           continue
         }
-        const raw = createReadStream(file, { start, end: start + e.compressedSize - 1, highWaterMark: 1024 * 1024 })
-        const data: Readable = e.compressedSize === 0 ? Readable.from([]) : e.method === 8 ? raw.pipe(createInflateRaw()) : raw
-        raw.once('error', (err) => data.destroy(err))
+        // no data at all (a hostile directory claiming a huge empty member): no file range to
+        // open, since createReadStream rejects end < start
+        let data: Readable = Readable.from([])
+        if (e.compressedSize > 0) {
+          const raw = createReadStream(file, { start, end: start + e.compressedSize - 1, highWaterMark: 1024 * 1024 })
+          const stream = e.method === 8 ? raw.pipe(createInflateRaw()) : raw
+          raw.once('error', (err) => stream.destroy(err))
+          data = stream
+        }
         const r = await consume(data, keepsBytes(e.name, e.uncompressedSize))
         if (r.size !== e.uncompressedSize) throw new Error(`${r.size} bytes, the zip directory says ${e.uncompressedSize}`)
         Object.assign(member, r)
