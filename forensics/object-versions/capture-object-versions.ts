@@ -109,14 +109,24 @@ export async function captureObjectVersions(deps: CaptureDeps, s3: S3Client, req
   if (!opts.fanOut) {
     const result = await runCapture(deps, spec, async (ctx) => {
       const entries: InventoryEntry[] = []
-      try {
-        await forEachBounded(listVersionEntries(s3, sel), copyOpts, async (e) => {
-          entries.push({ ...e, capture: await copyVersion(source, deps.store, ctx.caseId, ctx.captureId, e) })
-        })
-      } catch (e) {
-        // our own failures (evidence store, integrity) abort the capture; the source's are recorded
-        if (e instanceof ForensicsError) throw e
-        ctx.recordError(listingError(req.bucket, e))
+      let listingFailure: { error: unknown } | undefined
+      // a failing listing ends the listing, not the copies in flight: the versions listed
+      // before the failure are captured and inventoried (forEachBounded would rethrow an
+      // iterator error at once, before its running copies settle)
+      async function* listed(): AsyncGenerator<VersionEntry> {
+        try {
+          yield* listVersionEntries(s3, sel)
+        } catch (error) {
+          listingFailure = { error }
+        }
+      }
+      // failures of our own (evidence store, integrity) abort the capture; the source's are recorded
+      await forEachBounded(listed(), copyOpts, async (e) => {
+        entries.push({ ...e, capture: await copyVersion(source, deps.store, ctx.caseId, ctx.captureId, e) })
+      })
+      if (listingFailure) {
+        if (listingFailure.error instanceof ForensicsError) throw listingFailure.error
+        ctx.recordError(listingError(req.bucket, listingFailure.error))
       }
       await recordInventory(ctx, selection, entries, { confirmed: true, concurrency: copyOpts.concurrency })
     })
