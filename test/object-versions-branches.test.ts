@@ -518,3 +518,21 @@ t.test('CLI: valid --since/--until pass to the evidence check; bad ones are usag
   t.match(bad.stderr, /--until must be an ISO 8601 time .*got later/)
   t.match((await runCli(['capture', 'object-versions', '--bucket', 'b', '--prefix', 'p'], {})).stderr, /--case and --bucket are required/)
 })
+
+t.test('forEachBounded lets running tasks settle when the item stream fails', async (t) => {
+  const { forEachBounded } = await import('../forensics/object-versions/bounded.js')
+  const settled: number[] = []
+  async function* items(): AsyncGenerator<number> {
+    yield 1
+    yield 2
+    throw new Error('listing broke')
+  }
+  await t.rejects(
+    forEachBounded(items(), { concurrency: 4 }, async (n) => {
+      await new Promise((r) => setTimeout(r, 30))
+      settled.push(n)
+    }),
+    { message: 'listing broke' },
+  )
+  t.same(settled.sort(), [1, 2], 'both running tasks finished before the error surfaced')
+})

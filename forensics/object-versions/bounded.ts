@@ -17,28 +17,33 @@ export interface BoundedOptions<T> {
 
 /**
  * Calls `fn` for every item, at most `concurrency` at a time and within the byte budget.
- * On the first failure it stops pulling, lets the running tasks settle, and rethrows.
+ * On the first failure (of a task or of the item stream) it stops pulling, lets the running
+ * tasks settle, and rethrows.
  */
 export async function forEachBounded<T>(items: AsyncIterable<T> | Iterable<T>, opts: BoundedOptions<T>, fn: (item: T) => Promise<void>): Promise<void> {
   const inflight = new Set<Promise<void>>()
   const budget = opts.budget ?? Infinity
   let used = 0
   let failure: { error: unknown } | undefined
-  for await (const item of items) {
-    const w = opts.weight?.(item) ?? 0
-    while (!failure && inflight.size > 0 && (inflight.size >= opts.concurrency || used + w > budget)) await Promise.race(inflight)
-    if (failure) break
-    used += w
-    const task: Promise<void> = fn(item)
-      .catch((error: unknown) => {
-        failure ??= { error }
-      })
-      .finally(() => {
-        used -= w
-        inflight.delete(task)
-      })
-    inflight.add(task)
+  try {
+    for await (const item of items) {
+      const w = opts.weight?.(item) ?? 0
+      while (!failure && inflight.size > 0 && (inflight.size >= opts.concurrency || used + w > budget)) await Promise.race(inflight)
+      if (failure) break
+      used += w
+      const task: Promise<void> = fn(item)
+        .catch((error: unknown) => {
+          failure ??= { error }
+        })
+        .finally(() => {
+          used -= w
+          inflight.delete(task)
+        })
+      inflight.add(task)
+    }
+  } finally {
+    // also when the item stream itself fails: running tasks settle before anyone sees the error
+    await Promise.all(inflight)
   }
-  await Promise.all(inflight)
   if (failure) throw failure.error
 }
