@@ -112,9 +112,9 @@ export async function runDrill(deps: DrillDeps, opts: DrillOptions = {}): Promis
 
   log(`drill ${drillId}: case ${caseId}, canary s3://${deps.canaryBucket}, evidence s3://${deps.store.bucket}`)
   const probe = await SiemTopicProbe.open({ sqs: deps.sqs, sns: deps.sns }, deps.siemTopicArn, `${drillId}-siem-probe`)
-  let changes: CanaryChanges | undefined
+  let changes: CanaryChanges
   let cleanup: DrillReport['cleanup'] = { ok: true, detail: [] }
-  let ctx: DrillContext | undefined
+  let ctx: DrillContext
   try {
     // a baseline snapshot first, so the incident's policy change is a change
     const captureTimeoutMs = opts.captureTimeoutMs ?? (local ? 180_000 : 900_000)
@@ -185,7 +185,6 @@ export async function runDrill(deps: DrillDeps, opts: DrillOptions = {}): Promis
     cleanup = await canary.cleanUp()
     await probe.close()
   }
-  if (!ctx || !changes) throw new Error('unreachable: the drill context is set when no step threw')
   const checks = await runDrillChecks(ctx)
   const incidentAt = changes.at
   const sealed = ctx.captures.filter((c) => c.phase === 'incident')
