@@ -30,6 +30,10 @@ import { custodyKey } from '../forensics/keys.js'
 import { LOCAL_DRILL_CONFIG } from '../forensics/drill/local-config.js'
 import { LocalSigner } from '../forensics/signer.js'
 import { runLocalDrill } from '../cli/commands/drill-local.js'
+import { renderTable } from '../cli/commands/cases.js'
+import { createCustodyRecorder } from '../collectors/custody-recorder.js'
+import { MemorySiemPublisher } from '../forensics/siem/siem-publisher.js'
+import type { DestinationRecord } from '../forensics/runtime/destination-record.js'
 import { useEmulator } from './fixtures/emulator.js'
 import { cliEnv, runCli } from './fixtures/bundle-cli.js'
 import { lockedStore, overrideStore } from './fixtures/evidence.js'
@@ -642,15 +646,38 @@ t.test('forensics cases and custody: empty buckets, odd keys, unreadable entries
     await chain.append({ action: 'note', actor: { principalArn: 'arn:aws:iam::1:user/alice' }, subject: { key: 'some/key' } })
     await chain.append({ action: 'note', actor: {}, subject: {} })
     await store.put({ key: custodyKey('aa-case', 0), body: Buffer.from('not json') })
+    // listed after zz-case ('-' sorts before '/'), reported before it
+    await new CustodyChain(store, signer, 'zz').append({ action: 'note', actor: { tool: 'test' }, subject: { note: 'n' } })
+    await store.put({ key: 'cases/bare-case/notes.txt', body: Buffer.from('no custody yet') })
     const r = await runCli(['cases', '--json'], env)
     t.equal(r.code, 0, r.stderr)
     const doc = JSON.parse(r.stdout.toString()) as { cases: { caseId: string; custodyEntries: number; lastAction?: string; lastTime?: string }[] }
-    t.same(doc.cases.map((c) => c.caseId), ['aa-case', 'zz-case'], 'sorted, and no case for the stray key')
+    t.same(doc.cases.map((c) => c.caseId), ['aa-case', 'bare-case', 'zz', 'zz-case'], 'sorted by case id, and no case for the stray key')
     t.match(doc.cases[0], { custodyEntries: 1, lastAction: '(unreadable)' })
     t.equal(doc.cases[0].lastTime, undefined)
-    t.match(doc.cases[1], { custodyEntries: 2, lastAction: 'note' })
+    t.same(doc.cases[1], { caseId: 'bare-case', captures: 0, custodyEntries: 0 })
+    t.match(doc.cases[3], { custodyEntries: 2, lastAction: 'note' })
     const table = await runCli(['cases'], env, { stdoutTTY: true })
-    t.match(table.stderr + table.stdout.toString(), /aa-case +0 +1 +\(unreadable\)/)
+    const text = table.stderr + table.stdout.toString()
+    t.match(text, /aa-case +0 +1 +\(unreadable\)\n/)
+    t.match(text, /bare-case +0 +0\n/, 'no custody: empty action and time cells')
+  })
+
+  t.test('renderTable pads rows shorter than the headers', async (t) => {
+    t.same(renderTable(['A', 'BB', 'C'], [['x'], ['yyy', 'z', 'w']]), ['A    BB  C', '---  --  -', 'x', 'yyy  z   w'])
+  })
+
+  t.test('the custody recorder: a drill result without hash or version, and a malformed one', async (t) => {
+    const { store: rs } = await lockedStore(emulator, { bucket: 'recorder-evidence' })
+    const put = await rs.put({ key: 'drills/rec-case/report.json', body: Buffer.from('{}') })
+    const recorder = createCustodyRecorder({ store: rs, signer, siem: new MemorySiemPublisher() })
+    const rec = (payload: unknown): DestinationRecord => ({ version: '1.0', timestamp: 't', requestContext: { requestId: 'req-9', functionArn: 'arn:aws:lambda:eu-west-1:1:function:drill:$LATEST', condition: 'Success', approximateInvokeCount: 1 }, requestPayload: {}, responsePayload: payload })
+    const r = await recorder(rec({ schema: 'forensics.drill-result/v1', caseId: 'rec-case', reportKey: 'drills/rec-case/report.json' }))
+    t.match(r, { kind: 'drill', caseId: 'rec-case', custody: { seq: 0, created: true } })
+    const [entry] = await new CustodyChain(rs, signer, 'rec-case').read()
+    t.same(entry.subject, { key: 'drills/rec-case/report.json', versionId: put.versionId }, 'the stored version, no hash claimed')
+    await t.rejects(recorder(rec({ schema: 'forensics.drill-result/v1', caseId: 7, reportKey: 'drills/x/report.json' })), { name: 'ValidationError', message: /names no committed manifest/ })
+    await t.rejects(recorder(rec({ schema: 'forensics.drill-result/v1', caseId: 'rec-case', reportKey: 'drills/none/report.json', reportSha256: 'ab', reportVersionId: 'v' })), { name: 'ValidationError', message: /drill report s3:\/\/recorder-evidence\/drills\/none\/report\.json does not exist/ })
   })
 
   t.test('the custody timeline shows a principal, a key, and blanks', async (t) => {
