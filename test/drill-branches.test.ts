@@ -7,6 +7,7 @@
 import t from 'tap'
 import { gzipSync } from 'node:zlib'
 import { join } from 'node:path'
+import { writeFileSync } from 'node:fs'
 import { Readable } from 'node:stream'
 import type { S3Client } from '@aws-sdk/client-s3'
 import type { SQSClient } from '@aws-sdk/client-sqs'
@@ -629,7 +630,7 @@ t.test('forensics cases and custody: empty buckets, odd keys, unreadable entries
   const { store } = await lockedStore(emulator, { bucket: 'cli-evidence' })
   const { signer, pem } = testSignerWithPem()
   const dir = t.testdir({})
-  const env = { ...cliEnv(emulator, dir, pem, 'cli-evidence'), FORENSICS_RETENTION_DAYS: '1' }
+  const env: NodeJS.ProcessEnv = { ...cliEnv(emulator, dir, pem, 'cli-evidence'), FORENSICS_RETENTION_DAYS: '1' }
 
   t.test('an empty bucket on a terminal', async (t) => {
     const cases = await runCli(['cases'], env, { stdoutTTY: true })
@@ -661,6 +662,15 @@ t.test('forensics cases and custody: empty buckets, odd keys, unreadable entries
     const text = table.stderr + table.stdout.toString()
     t.match(text, /aa-case +0 +1 +\(unreadable\)\n/)
     t.match(text, /bare-case +0 +0\n/, 'no custody: empty action and time cells')
+  })
+
+  t.test('forensics drill --deployed with a config that names no canary bucket', async (t) => {
+    const config = join(dir, 'no-canary.json')
+    writeFileSync(config, JSON.stringify({ ...LOCAL_DRILL_CONFIG, drill: { enabled: false } }))
+    const { FORENSICS_SIGNING_KEY: _key, ...noKey } = env
+    const r = await runCli(['drill', '--deployed', '--out', join(dir, 'drills')], { ...noKey, FORENSICS_CONFIG: config })
+    t.equal(r.code, 3)
+    t.match(r.stderr, 'drill.canaryBucket is not configured')
   })
 
   t.test('renderTable pads rows shorter than the headers', async (t) => {
