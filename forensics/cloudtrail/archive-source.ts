@@ -43,9 +43,9 @@ export interface ReadCoordinates {
   lastModified?: string
 }
 
-function s3Failure(action: string, bucket: string, key: string | undefined, err: unknown): StorageError {
+function s3Failure(action: string, bucket: string, key: string, err: unknown): StorageError {
   const e = err as Error
-  const where = key === undefined ? `s3://${bucket}` : `s3://${bucket}/${key}`
+  const where = `s3://${bucket}/${key}`
   const hint = e.name === 'AccessDenied' ? `; grant ${action === 'list' ? 's3:ListBucket' : 's3:GetObject (and s3:GetObjectVersion)'} on it to the capture role` : e.name === 'NoSuchBucket' ? '; check the --archive bucket name' : ''
   return new StorageError(`${action} ${where} failed: ${e.name}: ${e.message}${hint}`, { cause: err })
 }
@@ -68,7 +68,7 @@ async function listAll(s3: S3Port, bucket: string, prefix: string, delimiter?: s
   return { keys, prefixes }
 }
 
-const lastSegment = (p: string): string => p.replace(/\/$/, '').split('/').pop() ?? ''
+const lastSegment = (p: string): string => p.replace(/\/$/, '').replace(/^.*\//, '')
 
 /**
  * Finds the (org,) account and region folders under `PREFIX/AWSLogs/`. `accounts` and

@@ -77,9 +77,8 @@ export async function scanLogFile(source: AsyncIterable<Uint8Array>, filter: Com
     if (needles.length && raw.indexOf(0x5c) < 0 && !passesNeedles(raw, needles)) return
     let rec: CloudTrailRecord
     try {
-      const v: unknown = JSON.parse(raw.toString('utf8'))
-      if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new Error('not a JSON object')
-      rec = v as CloudTrailRecord
+      // Text from { to } either fails to parse or is an object.
+      rec = JSON.parse(raw.toString('utf8')) as CloudTrailRecord
     } catch (err) {
       r.badRecords++
       problem(`${splitter.format === 'lines' ? 'line' : 'record'} ${where}: ${(err as Error).message}`)

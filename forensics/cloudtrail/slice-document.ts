@@ -40,7 +40,7 @@ function bump(m: Record<string, number>, k: string): void {
 }
 
 function sorted(m: Record<string, number>): Record<string, number> {
-  return Object.fromEntries(Object.entries(m).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+  return Object.fromEntries(Object.entries(m).sort(([a], [b]) => (a < b ? -1 : 1)))
 }
 
 /** Builds slice.json from an outcome. */

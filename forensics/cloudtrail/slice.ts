@@ -74,8 +74,6 @@ export interface SliceOutcome {
   errors: SliceError[]
 }
 
-const f = (s: string | undefined): string => s ?? ''
-
 /** Sorts by time, then eventID, then text, and keeps the first event of each eventID. */
 export function dedupeAndSort(events: MatchedEvent[]): { events: MatchedEvent[]; dropped: number } {
   const sorted = [...events].sort((a, b) => a.time - b.time || (a.id < b.id ? -1 : a.id > b.id ? 1 : a.json < b.json ? -1 : a.json > b.json ? 1 : 0))
@@ -135,8 +133,8 @@ export async function runSlice(req: SliceRequest, deps: SliceDeps): Promise<Slic
         out.digestObjects.push(...v.objects.values())
         for (const k of v.keysUsed.values()) if (!out.publicKeys.some((p) => p.fingerprint === k.fingerprint)) out.publicKeys.push(k)
         for (const c of v.chain) if (c.kind !== 'chain-restart') out.errors.push({ what: `s3://${location.bucket}/${c.digest}`, code: c.kind, message: c.message })
-        for (const { file, result, deliveredAt } of scanned) {
-          const j = v.judge({ bucket: f(file.bucket), key: f(file.key), time: deliveredAt, uncompressedSha256: result.uncompressedSha256 })
+        for (const { file, result, listed } of scanned) {
+          const j = v.judge({ bucket: listed.bucket, key: listed.key, time: listed.time, uncompressedSha256: result.uncompressedSha256 })
           file.verdict = j.verdict
           file.digest = j.digest
           file.verdictReason = j.reason
@@ -162,7 +160,7 @@ export async function runSlice(req: SliceRequest, deps: SliceDeps): Promise<Slic
   return out
 }
 
-async function scanArchiveFile(pool: ScanPool, s3: S3Port, f: ListedLogFile): Promise<{ file: ScannedFile; result: FileScanResult; deliveredAt: number }> {
+async function scanArchiveFile(pool: ScanPool, s3: S3Port, f: ListedLogFile): Promise<{ file: ScannedFile; result: FileScanResult; listed: ListedLogFile }> {
   const coords: ReadCoordinates = {}
   let result: FileScanResult
   try {
@@ -172,7 +170,7 @@ async function scanArchiveFile(pool: ScanPool, s3: S3Port, f: ListedLogFile): Pr
   }
   const { matched, ...rest } = result
   const file: ScannedFile = { ...rest, source: 'archive', bucket: f.bucket, key: f.key, versionId: coords.versionId, etag: coords.etag ?? f.etag, lastModified: coords.lastModified ?? f.lastModified, matched: matched.length }
-  return { file, result, deliveredAt: f.time }
+  return { file, result, listed: f }
 }
 
 function emptyResult(error: string): FileScanResult {
