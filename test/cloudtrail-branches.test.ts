@@ -1314,3 +1314,45 @@ t.test('scanLogFile: a record closed by a mismatched bracket', async (t) => {
   t.same(r.problems, ['record 1: not a JSON object'])
   t.same(r.matched.map((m) => m.id), ['b'])
 })
+
+t.test('capture slice: recorded slice errors and a committed manifest without a summary', async (t) => {
+  const { captureCloudTrailSlice } = await import('../forensics/cloudtrail/capture-slice.js')
+  const { LocalSigner } = await import('../forensics/signer.js')
+  const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' })
+  const signer = new LocalSigner(privateKey.export({ format: 'pem', type: 'pkcs8' }).toString())
+  const store = new Store()
+  const deps = { store: store as unknown as import('../forensics/evidence-store.js').EvidenceStore, signer }
+  const ct = { send: async (): Promise<unknown> => ({ Events: [{ EventId: 'bad', CloudTrailEvent: '{' }, { EventId: 'ok', CloudTrailEvent: JSON.stringify({ eventID: 'ok', eventTime: '2026-11-28T00:10:00Z' }) }] }) }
+  const req = { caseId: 'case-e', window: makeWindow('2026-11-28T00:00:00Z', '2026-11-28T01:00:00Z'), filters: {}, lookup: { regions: ['us-east-1'] } }
+  const slice = { cloudTrailFor: () => ct, lookupOptions: { sleep: async () => undefined } }
+  const r = await captureCloudTrailSlice(deps, slice, req)
+  t.equal(r.manifest.status, 'partial')
+  t.match(r.manifest.errors, [{ code: 'BadLookupEvent', message: /event bad has no parseable CloudTrailEvent/ }])
+  t.equal(r.events, 1)
+  // A manifest committed without a summary (another collector version): zero headline.
+  const stored = store.objects.get(r.manifestKey)!
+  const m = JSON.parse(stored.bytes.toString()) as Record<string, unknown>
+  delete m.summary
+  stored.bytes = Buffer.from(JSON.stringify(m))
+  const again = await captureCloudTrailSlice(deps, slice, req)
+  t.equal(again.created, false)
+  t.same({ events: again.events, files: again.files, verdicts: again.verdicts }, { events: 0, files: 0, verdicts: {} })
+})
+
+t.test('capture slice: a digest from an unversioned bucket', async (t) => {
+  const { captureCloudTrailSlice } = await import('../forensics/cloudtrail/capture-slice.js')
+  const { LocalSigner } = await import('../forensics/signer.js')
+  const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' })
+  const signer = new LocalSigner(privateKey.export({ format: 'pem', type: 'pkcs8' }).toString())
+  const s3 = new FakeS3('trail')
+  const h = (n: number): number => D('2026-11-28T00:00:00Z') + n * 3600_000
+  const log = putLog(s3, h(1) + 300_000, [{ eventID: 'a', eventTime: new Date(h(1) - 60_000).toISOString() }], 'U1')
+  const d = putDigest(s3, { end: h(2), files: [log] })
+  s3.objects.get(d.key)!.versionId = undefined
+  const store = new Store()
+  const r = await captureCloudTrailSlice({ store: store as unknown as import('../forensics/evidence-store.js').EvidenceStore, signer }, { s3, publicKeys: keySource(KEY.pub), workers: 0 }, { caseId: 'case-u', window: { start: h(0), end: h(2) }, filters: {}, archive: { location: LOC } })
+  t.same(r.verdicts, { valid: 1 })
+  const side = [...store.objects.entries()].find(([k]) => k.endsWith('.metadata.json'))
+  t.ok(side, 'the digest has a metadata sidecar')
+  t.match(JSON.parse(side![1].bytes.toString()), { key: d.key, versionId: null, metadata: { signature: d.signature } })
+})
