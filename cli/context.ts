@@ -4,11 +4,10 @@
  */
 import { join } from 'node:path'
 import { S3Client } from '@aws-sdk/client-s3'
-import { KMSClient } from '@aws-sdk/client-kms'
 import { sdkSettingsFromEnv } from '../forensics/aws/sdk-config.js'
 import { openS3EvidenceStore, type S3EvidenceStore } from '../forensics/s3-evidence-store.js'
-import { KmsSigner, LocalSigner, type Signer } from '../forensics/signer.js'
-import type { RetentionPolicy } from '../forensics/evidence-store.js'
+import { LocalSigner, type Signer } from '../forensics/signer.js'
+import { retentionFromEnv, signerFromSpec } from '../forensics/runtime/handler-env.js'
 import { projectRoot } from '../forensics/local/emulator.js'
 import { UsageError, type CommandIO, type ParsedArgs } from './command.js'
 
@@ -20,14 +19,7 @@ export function evidenceBucketName(args: ParsedArgs, env: NodeJS.ProcessEnv): st
 }
 
 /** Retention from FORENSICS_RETENTION_DAYS / FORENSICS_RETENTION_MODE, else undefined (bucket default). */
-export function retentionFromEnv(env: NodeJS.ProcessEnv): RetentionPolicy | undefined {
-  if (!env.FORENSICS_RETENTION_DAYS) return undefined
-  const days = Number(env.FORENSICS_RETENTION_DAYS)
-  if (!Number.isInteger(days) || days < 1) throw new UsageError(`FORENSICS_RETENTION_DAYS must be a whole number of days ≥ 1, got ${env.FORENSICS_RETENTION_DAYS}`)
-  const mode = env.FORENSICS_RETENTION_MODE ?? 'COMPLIANCE'
-  if (mode !== 'COMPLIANCE' && mode !== 'GOVERNANCE') throw new UsageError(`FORENSICS_RETENTION_MODE must be COMPLIANCE or GOVERNANCE, got ${mode}`)
-  return { mode, days }
-}
+export { retentionFromEnv }
 
 /** S3 client configured from the environment. */
 export function s3FromEnv(env: NodeJS.ProcessEnv): S3Client {
@@ -40,9 +32,7 @@ export function s3FromEnv(env: NodeJS.ProcessEnv): S3Client {
  */
 export function signerFromEnv(env: NodeJS.ProcessEnv, io?: Pick<CommandIO, 'progress'>): Signer {
   const spec = env.FORENSICS_SIGNING_KEY
-  if (spec?.startsWith('kms:')) return new KmsSigner(new KMSClient(sdkSettingsFromEnv(env)), spec.slice(4))
-  if (spec?.startsWith('file:')) return LocalSigner.fromFile(spec.slice(5)).signer
-  if (spec) throw new UsageError(`FORENSICS_SIGNING_KEY must be kms:<key id> or file:<pem path>, got ${spec}`)
+  if (spec) return signerFromSpec(spec, env)
   const path = join(env.FORENSICS_HOME ?? join(projectRoot, '.forensics'), 'signing-key.pem')
   const { signer, created } = LocalSigner.fromFile(path, { create: true })
   if (created) io?.progress(`created a local P-256 signing key at ${path} (set FORENSICS_SIGNING_KEY=kms:<key> to sign with KMS)`)

@@ -10,11 +10,9 @@
  */
 import { S3Client } from '@aws-sdk/client-s3'
 import { CloudTrailClient } from '@aws-sdk/client-cloudtrail'
-import { KMSClient } from '@aws-sdk/client-kms'
 import { sdkSettingsFromEnv } from '../forensics/aws/sdk-config.js'
+import { evidenceFromEnv } from '../forensics/runtime/handler-env.js'
 import { ValidationError } from '../forensics/errors.js'
-import { openS3EvidenceStore } from '../forensics/s3-evidence-store.js'
-import { KmsSigner } from '../forensics/signer.js'
 import type { CaptureDeps } from '../forensics/capture.js'
 import { parseArchiveUrl } from '../forensics/cloudtrail/archive-layout.js'
 import { captureCloudTrailSlice, type SliceCaptureRequest, type SliceCaptureResult } from '../forensics/cloudtrail/capture-slice.js'
@@ -153,12 +151,7 @@ function defaultDeps(env: NodeJS.ProcessEnv): CloudTrailSliceDeps {
   return {
     env,
     slice: { s3, cloudTrailFor },
-    capture: async () => {
-      const bucket = env.FORENSICS_EVIDENCE_BUCKET
-      const key = env.FORENSICS_SIGNING_KEY
-      if (!bucket || !key?.startsWith('kms:')) throw new ValidationError('FORENSICS_EVIDENCE_BUCKET and FORENSICS_SIGNING_KEY=kms:<key> must be set on the function', { field: 'env' })
-      return { store: await openS3EvidenceStore({ client: s3, bucket }), signer: new KmsSigner(new KMSClient(settings), key.slice(4)) }
-    },
+    capture: () => evidenceFromEnv(env),
   }
 }
 

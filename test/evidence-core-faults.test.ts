@@ -214,8 +214,8 @@ t.test('SDK settings and CLI context from the environment', async (t) => {
   t.equal(retentionFromEnv({}), undefined)
   t.same(retentionFromEnv({ FORENSICS_RETENTION_DAYS: '30' }), { mode: 'COMPLIANCE', days: 30 })
   t.same(retentionFromEnv({ FORENSICS_RETENTION_DAYS: '7', FORENSICS_RETENTION_MODE: 'GOVERNANCE' }), { mode: 'GOVERNANCE', days: 7 })
-  t.throws(() => retentionFromEnv({ FORENSICS_RETENTION_DAYS: '1.5' }), { name: 'UsageError', message: /whole number/ })
-  t.throws(() => retentionFromEnv({ FORENSICS_RETENTION_DAYS: '3', FORENSICS_RETENTION_MODE: 'LEGAL' }), { name: 'UsageError', message: /COMPLIANCE or GOVERNANCE/ })
+  t.throws(() => retentionFromEnv({ FORENSICS_RETENTION_DAYS: '1.5' }), { name: 'ValidationError', field: 'FORENSICS_RETENTION_DAYS' })
+  t.throws(() => retentionFromEnv({ FORENSICS_RETENTION_DAYS: '3', FORENSICS_RETENTION_MODE: 'LEGAL' }), { name: 'ValidationError', message: /COMPLIANCE\|GOVERNANCE/ })
   const home = mkdtempSync(join(tmpdir(), 'home-'))
   const said: string[] = []
   const io = { progress: (l: string) => said.push(l) }
@@ -225,7 +225,7 @@ t.test('SDK settings and CLI context from the environment', async (t) => {
   t.equal(said.length, 1)
   t.equal(signerFromEnv({ FORENSICS_SIGNING_KEY: `file:${join(keyDir, 'k.pem')}` }).keyId, signer.keyId)
   t.match(signerFromEnv({ FORENSICS_SIGNING_KEY: 'kms:alias/evidence', AWS_REGION: 'us-east-1' }).keyId, 'alias/evidence')
-  t.throws(() => signerFromEnv({ FORENSICS_SIGNING_KEY: 'vault:x' }), { name: 'UsageError', message: /kms:<key id> or file:<pem path>/ })
+  t.throws(() => signerFromEnv({ FORENSICS_SIGNING_KEY: 'vault:x' }), { name: 'ValidationError', message: /kms:<key id> or file:<pem path>/ })
   const emulator = await useEmulator(t, { reset: false })
   const s3 = new S3Client(emulator.clientConfig())
   t.teardown(() => s3.destroy())

@@ -6,6 +6,8 @@
  * |-----------------------------|-----------------------------------------------------------|
  * | `FORENSICS_EVIDENCE_BUCKET` | the locked evidence bucket                                 |
  * | `FORENSICS_SIGNING_KEY`     | `kms:<key id/ARN/alias>` or `file:<PEM path>`              |
+ * | `FORENSICS_RETENTION_DAYS`  | retention override (default: the bucket's default rule)    |
+ * | `FORENSICS_RETENTION_MODE`  | `COMPLIANCE` (default) or `GOVERNANCE`                     |
  * | `FORENSICS_SIEM_EVENT_BUS`  | SIEM EventBridge bus name or ARN                           |
  * | `FORENSICS_SIEM_TOPIC_ARN`  | SIEM SNS topic ARN (or name)                               |
  * | `FORENSICS_DLQ_URL`         | the OnFailure dead-letter queue (drill only)               |
@@ -20,8 +22,8 @@ import { SNSClient } from '@aws-sdk/client-sns'
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge'
 import { sdkSettingsFromEnv } from '../aws/sdk-config.js'
 import { ValidationError } from '../errors.js'
-import type { EvidenceStore } from '../evidence-store.js'
-import { openS3EvidenceStore } from '../s3-evidence-store.js'
+import type { RetentionPolicy } from '../evidence-store.js'
+import { openS3EvidenceStore, type S3EvidenceStore } from '../s3-evidence-store.js'
 import { KmsSigner, LocalSigner, type Signer } from '../signer.js'
 import { AwsSiemPublisher, type SiemPublisher } from '../siem/siem-publisher.js'
 
@@ -39,11 +41,49 @@ export function signerFromSpec(spec: string, env: NodeJS.ProcessEnv = process.en
   throw new ValidationError(`FORENSICS_SIGNING_KEY must be kms:<key id> or file:<pem path>, got ${JSON.stringify(spec)}`, { field: 'FORENSICS_SIGNING_KEY' })
 }
 
-/** Evidence store (bucket default retention) and signer from the environment. */
-export async function evidenceFromEnv(env: NodeJS.ProcessEnv = process.env): Promise<{ store: EvidenceStore; signer: Signer; s3: S3Client }> {
-  const s3 = new S3Client(sdkSettingsFromEnv(env))
-  const store = await openS3EvidenceStore({ client: s3, bucket: requireEnv(env, 'FORENSICS_EVIDENCE_BUCKET') })
-  return { store, signer: signerFromSpec(requireEnv(env, 'FORENSICS_SIGNING_KEY'), env), s3 }
+/** Evidence access for a handler. */
+export interface CollectorEvidence {
+  store: S3EvidenceStore
+  signer: Signer
+  s3: S3Client
+}
+
+const cache = new Map<string, Promise<CollectorEvidence>>()
+
+/** Retention from `FORENSICS_RETENTION_DAYS` / `FORENSICS_RETENTION_MODE`; undefined means the bucket default. */
+export function retentionFromEnv(env: NodeJS.ProcessEnv): RetentionPolicy | undefined {
+  if (!env.FORENSICS_RETENTION_DAYS) return undefined
+  const days = Number(env.FORENSICS_RETENTION_DAYS)
+  const mode = env.FORENSICS_RETENTION_MODE ?? 'COMPLIANCE'
+  if (!Number.isInteger(days) || days < 1 || (mode !== 'COMPLIANCE' && mode !== 'GOVERNANCE')) {
+    throw new ValidationError(`FORENSICS_RETENTION_DAYS/MODE must be whole days ≥ 1 and COMPLIANCE|GOVERNANCE, got ${env.FORENSICS_RETENTION_DAYS}/${mode}`, { field: 'FORENSICS_RETENTION_DAYS' })
+  }
+  return { mode, days }
+}
+
+/**
+ * Opens the evidence store (FORENSICS_EVIDENCE_BUCKET, retention from
+ * FORENSICS_RETENTION_DAYS/MODE or the bucket default) and the signer
+ * (FORENSICS_SIGNING_KEY = `kms:<key>` or `file:<pem>`; required in a function).
+ */
+export function evidenceFromEnv(env: NodeJS.ProcessEnv = process.env): Promise<CollectorEvidence> {
+  const bucket = env.FORENSICS_EVIDENCE_BUCKET
+  if (!bucket) throw new ValidationError('FORENSICS_EVIDENCE_BUCKET is not set: the function needs the evidence bucket the evidence stack created', { field: 'FORENSICS_EVIDENCE_BUCKET' })
+  const spec = env.FORENSICS_SIGNING_KEY
+  if (!spec || !(spec.startsWith('kms:') || spec.startsWith('file:'))) {
+    throw new ValidationError(`FORENSICS_SIGNING_KEY must be kms:<key id> or file:<pem path>, got ${JSON.stringify(spec ?? null)}`, { field: 'FORENSICS_SIGNING_KEY' })
+  }
+  const id = [bucket, spec, env.AWS_ENDPOINT_URL ?? '', env.AWS_REGION ?? '', env.FORENSICS_RETENTION_DAYS ?? '', env.FORENSICS_RETENTION_MODE ?? ''].join('\n')
+  let opened = cache.get(id)
+  if (!opened) {
+    const settings = sdkSettingsFromEnv(env)
+    const s3 = new S3Client(settings)
+    const signer = signerFromSpec(spec, env)
+    opened = openS3EvidenceStore({ client: s3, bucket, retention: retentionFromEnv(env) }).then((store) => ({ store, signer, s3 }))
+    opened.catch(() => cache.delete(id))
+    cache.set(id, opened)
+  }
+  return opened
 }
 
 /** The SIEM publisher from `FORENSICS_SIEM_EVENT_BUS` and `FORENSICS_SIEM_TOPIC_ARN`. */
