@@ -111,7 +111,7 @@ export const drillCommand: Command = {
         ...localDrillOverrides,
       })
       report = local.report
-      location = `${local.reportFile} (and s3://${report.evidenceBucket}/${local.result.reportKey} on the stopped emulator)`
+      location = `${local.reportFile}\n  evidence: s3://${report.evidenceBucket}/${local.result.reportKey} version ${local.result.reportVersionId} sha256 ${local.result.reportSha256} (on the stopped emulator)`
       extra = { reportFile: local.reportFile, corrupted: local.corrupted }
       if (local.corrupted.length) io.progress(`test hook: reads of ${local.corrupted.join(', ')} were manipulated after capture`)
     }
