@@ -38,7 +38,7 @@ export interface S3EvidenceStoreOptions {
   client: S3Client
   bucket: string
   retention: RetentionPolicy
-  /** Multipart part size in bytes (default 8 MiB; S3's minimum is 5 MiB). */
+  /** Multipart part size in bytes (default 16 MiB; S3's minimum is 5 MiB). */
   partSize?: number
   /** Parts in flight at once (default 2): memory stays below partSize × (queue + 1). */
   partConcurrency?: number
@@ -132,7 +132,7 @@ export class S3EvidenceStore implements EvidenceStore {
     this.#s3 = opts.client
     this.bucket = opts.bucket
     this.retention = opts.retention
-    this.#partSize = opts.partSize ?? 8 * 1024 * 1024
+    this.#partSize = opts.partSize ?? 16 * 1024 * 1024
     this.#partConcurrency = opts.partConcurrency ?? 2
     this.#now = opts.now ?? (() => new Date())
   }
