@@ -5,6 +5,7 @@
  * gzip and large artifacts), and the bundle runner's refused build.
  */
 import t from 'tap'
+import { fakeClient } from './fixtures/fake-client.js'
 import { gzipSync } from 'node:zlib'
 import { join } from 'node:path'
 import { writeFileSync } from 'node:fs'
@@ -122,20 +123,6 @@ t.test('drill events', async (t) => {
   })
 })
 
-/** A stand-in client: `handlers[CommandName](input)` answers, a missing handler throws. */
-function fakeClient<C>(handlers: Record<string, (input: Record<string, unknown>) => unknown>): { client: C; sent: { name: string; input: Record<string, unknown> }[] } {
-  const sent: { name: string; input: Record<string, unknown> }[] = []
-  const client = {
-    async send(cmd: { constructor: { name: string }; input: Record<string, unknown> }) {
-      const name = cmd.constructor.name
-      sent.push({ name, input: cmd.input })
-      const h = handlers[name]
-      if (!h) throw new Error(`unexpected ${name}`)
-      return h(cmd.input)
-    },
-  }
-  return { client: client as unknown as C, sent }
-}
 
 const named = (name: string, message = name): Error => Object.assign(new Error(message), { name })
 

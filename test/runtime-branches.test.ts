@@ -4,6 +4,7 @@
  * custody recorder's Lambda entry point without an environment.
  */
 import t from 'tap'
+import { fakeClient } from './fixtures/fake-client.js'
 import { join } from 'node:path'
 import type { EventBridgeClient } from '@aws-sdk/client-eventbridge'
 import { SNSClient } from '@aws-sdk/client-sns'
@@ -28,20 +29,6 @@ function realSns(fake: { client: SNSClient }): SNSClient {
   return Object.assign(sns, { send: fake.client.send.bind(fake.client) })
 }
 
-/** A stand-in client: `handlers[CommandName](input)` answers, a missing handler throws. */
-function fakeClient<C>(handlers: Record<string, (input: Record<string, unknown>) => unknown>): { client: C; sent: { name: string; input: Record<string, unknown> }[] } {
-  const sent: { name: string; input: Record<string, unknown> }[] = []
-  const client = {
-    async send(cmd: { constructor: { name: string }; input: Record<string, unknown> }) {
-      const name = cmd.constructor.name
-      sent.push({ name, input: cmd.input })
-      const h = handlers[name]
-      if (!h) throw new Error(`unexpected ${name}`)
-      return h(cmd.input)
-    },
-  }
-  return { client: client as unknown as C, sent }
-}
 
 t.test('handler environment', async (t) => {
   t.test('requireEnv names the missing variable', async (t) => {
