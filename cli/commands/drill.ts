@@ -29,6 +29,7 @@ import { LambdaAsyncInvoker } from '../../forensics/drill/invoker.js'
 import { runDrill } from '../../forensics/drill/run-drill.js'
 import { signerFromSpec } from '../../forensics/runtime/handler-env.js'
 import { ExitCode, type Command, type CommandIO } from '../command.js'
+import { ValidationError } from '../../forensics/errors.js'
 import { retentionFromEnv, s3FromEnv, signerFromEnv } from '../context.js'
 import { runLocalDrill, type LocalDrillOptions } from './drill-local.js'
 
@@ -53,7 +54,7 @@ async function deployedDrill(io: CommandIO, outDir: string): Promise<{ report: D
   const signer = env.FORENSICS_SIGNING_KEY ? signerFromEnv(env, io) : signerFromSpec(`kms:alias/${config.name}-signing`, env)
   const sqs = new SQSClient(settings)
   const sns = new SNSClient(settings)
-  if (!config.drill.canaryBucket) throw new Error('drill.canaryBucket is not configured')
+  if (!config.drill.canaryBucket) throw new ValidationError('drill.canaryBucket is not configured: name the canary bucket in forensics.config.json (or FORENSICS_CONFIG)', { field: 'drill.canaryBucket' })
   const topicArn = await resolveTopicArn(sns, names.siemTopic)
   const outcome = await runDrill({
     mode: 'deployed',
