@@ -91,6 +91,7 @@ ensureNodeModules()
 ensureVenv()
 
 const tsx = ['--import', join(root, 'scripts', 'ts-register.mjs')]
+const quietSdk = { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' }
 /** Runs the chosen command after the installs; returns its exit code. */
 function dispatch() {
   if (cmd === 'setup') return 0
@@ -100,10 +101,11 @@ function dispatch() {
       const s = run('npm', ['run', '-s', 'check'])
       if (s !== 0) return s
     }
-    return node([join(root, 'node_modules', 'tap', 'dist', 'esm', 'run.mjs'), ...rest])
+    // the SDK's "Node 20 support ends" notice would repeat in every test process
+    return node([join(root, 'node_modules', 'tap', 'dist', 'esm', 'run.mjs'), ...rest], quietSdk)
   }
   if (cmd === 'start') return node([...tsx, join(root, 'cli', 'main.ts'), 'drill', ...rest])
-  if (cmd === 'bench') return node(['--expose-gc', ...tsx, join(root, 'bench', 'run.ts'), ...rest])
+  if (cmd === 'bench') return node(['--expose-gc', ...tsx, join(root, 'bench', 'run.ts'), ...rest], quietSdk)
   log(`unknown command ${cmd}: use test, start, bench or setup`)
   return 2
 }
