@@ -11,17 +11,13 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { SQSClient, GetQueueUrlCommand } from '@aws-sdk/client-sqs'
 import { SNSClient } from '@aws-sdk/client-sns'
-import { EventBridgeClient } from '@aws-sdk/client-eventbridge'
-import { LambdaClient } from '@aws-sdk/client-lambda'
 import { sdkSettingsFromEnv } from '../forensics/aws/sdk-config.js'
 import { IntegrityError, ValidationError } from '../forensics/errors.js'
 import { validateCaseId } from '../forensics/keys.js'
 import { FUNCTION_KEYS, type FunctionKey } from '../forensics/routing.js'
 import { evidenceFromEnv, requireEnv } from '../forensics/runtime/handler-env.js'
-import { AwsSiemPublisher } from '../forensics/siem/siem-publisher.js'
-import { fileBundleRunner } from '../forensics/drill/bundle-runner.js'
-import { LambdaAsyncInvoker } from '../forensics/drill/invoker.js'
 import type { DrillResult } from '../forensics/drill/drill-report.js'
+import { deployedDrillDeps } from '../forensics/drill/deployed-deps.js'
 import { runDrill, type DrillDeps, type DrillOptions, type DrillOutcome } from '../forensics/drill/run-drill.js'
 
 /** The drill event: everything optional. */
@@ -103,22 +99,24 @@ export async function drillDepsFromEnv(env: NodeJS.ProcessEnv = process.env): Pr
   const deadLetterQueueUrl =
     env.FORENSICS_DLQ_URL ?? (await sqs.send(new GetQueueUrlCommand({ QueueName: `${functions.drill.replace(/-drill$/, '')}-capture-dlq` }))).QueueUrl ?? ''
   const topic = requireEnv(env, 'FORENSICS_SIEM_TOPIC_ARN')
-  return {
-    mode: 'deployed',
+  const trailArchive = env.FORENSICS_CLOUDTRAIL_ARCHIVE || env.FORENSICS_TRAIL_ARCHIVE
+  return deployedDrillDeps({
+    settings,
     store,
     signer,
     s3,
     sqs,
     sns,
-    invoker: new LambdaAsyncInvoker(new LambdaClient(settings), functions),
+    functions,
     canaryBucket: requireEnv(env, 'FORENSICS_CANARY_BUCKET'),
     siemTopicArn: topic,
+    siemEventBus: env.FORENSICS_SIEM_EVENT_BUS,
     deadLetterQueueUrl,
-    bundles: fileBundleRunner({ store, signer, dir: join(env.FORENSICS_DRILL_DIR ?? tmpdir(), 'forensics-drill'), actor: { tool: 'forensics-drill' } }),
-    siem: new AwsSiemPublisher({ events: new EventBridgeClient(settings), sns, ...(env.FORENSICS_SIEM_EVENT_BUS ? { eventBusName: env.FORENSICS_SIEM_EVENT_BUS } : {}), topic }),
-    ...(env.FORENSICS_CLOUDTRAIL_ARCHIVE || env.FORENSICS_TRAIL_ARCHIVE ? { trailArchive: env.FORENSICS_CLOUDTRAIL_ARCHIVE || env.FORENSICS_TRAIL_ARCHIVE } : {}),
+    bundleDir: join(env.FORENSICS_DRILL_DIR ?? tmpdir(), 'forensics-drill'),
+    tool: 'forensics-drill',
+    trailArchive: trailArchive || undefined,
     log: (line) => console.log(line),
-  }
+  })
 }
 
 let cached: ((event: unknown, context?: DrillLambdaContext) => Promise<DrillResult>) | undefined

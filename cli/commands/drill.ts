@@ -13,20 +13,16 @@
 import { join } from 'node:path'
 import { SQSClient, GetQueueUrlCommand } from '@aws-sdk/client-sqs'
 import { SNSClient } from '@aws-sdk/client-sns'
-import { EventBridgeClient } from '@aws-sdk/client-eventbridge'
-import { LambdaClient } from '@aws-sdk/client-lambda'
 import { sdkSettingsFromEnv } from '../../forensics/aws/sdk-config.js'
 import { loadConfigFile } from '../../forensics/config.js'
 import { CustodyChain } from '../../forensics/custody.js'
 import { projectRoot } from '../../forensics/local/emulator.js'
 import { resourceNames } from '../../forensics/routing.js'
 import { openS3EvidenceStore } from '../../forensics/s3-evidence-store.js'
-import { AwsSiemPublisher } from '../../forensics/siem/siem-publisher.js'
 import { resolveTopicArn } from '../../forensics/siem/topic.js'
-import { fileBundleRunner } from '../../forensics/drill/bundle-runner.js'
 import { renderDrillReport, type DrillReport } from '../../forensics/drill/drill-report.js'
-import { LambdaAsyncInvoker } from '../../forensics/drill/invoker.js'
 import { runDrill } from '../../forensics/drill/run-drill.js'
+import { deployedDrillDeps } from '../../forensics/drill/deployed-deps.js'
 import { signerFromSpec } from '../../forensics/runtime/handler-env.js'
 import { ExitCode, type Command, type CommandIO } from '../command.js'
 import { ValidationError } from '../../forensics/errors.js'
@@ -56,23 +52,26 @@ async function deployedDrill(io: CommandIO, outDir: string): Promise<{ report: D
   const sns = new SNSClient(settings)
   if (!config.drill.canaryBucket) throw new ValidationError('drill.canaryBucket is not configured: name the canary bucket in forensics.config.json (or FORENSICS_CONFIG)', { field: 'drill.canaryBucket' })
   const topicArn = await resolveTopicArn(sns, names.siemTopic)
-  const outcome = await runDrill({
-    mode: 'deployed',
-    store,
-    signer,
-    s3,
-    sqs,
-    sns,
-    invoker: new LambdaAsyncInvoker(new LambdaClient(settings), names.functions),
-    canaryBucket: config.drill.canaryBucket,
-    siemTopicArn: topicArn,
-    deadLetterQueueUrl: (await sqs.send(new GetQueueUrlCommand({ QueueName: names.deadLetterQueue }))).QueueUrl as string,
-    bundles: fileBundleRunner({ store, signer, dir: outDir, actor: { tool: 'forensics-cli drill' } }),
-    siem: new AwsSiemPublisher({ events: new EventBridgeClient(settings), sns, eventBusName: names.siemEventBus, topic: topicArn }),
-    // named in the event: the slice function then needs no archive setting of its own
-    trailArchive: `s3://${config.cloudTrailArchive.bucket}${config.cloudTrailArchive.prefix ? `/${config.cloudTrailArchive.prefix}` : ''}`,
-    log: io.progress,
-  })
+  const outcome = await runDrill(
+    deployedDrillDeps({
+      settings,
+      store,
+      signer,
+      s3,
+      sqs,
+      sns,
+      functions: names.functions,
+      canaryBucket: config.drill.canaryBucket,
+      siemTopicArn: topicArn,
+      siemEventBus: names.siemEventBus,
+      deadLetterQueueUrl: (await sqs.send(new GetQueueUrlCommand({ QueueName: names.deadLetterQueue }))).QueueUrl as string,
+      bundleDir: outDir,
+      tool: 'forensics-cli drill',
+      // named in the event: the slice function then needs no archive setting of its own
+      trailArchive: `s3://${config.cloudTrailArchive.bucket}${config.cloudTrailArchive.prefix ? `/${config.cloudTrailArchive.prefix}` : ''}`,
+      log: io.progress,
+    }),
+  )
   // run from the CLI, the drill has no OnSuccess destination: record the drill entry here
   await new CustodyChain(store, signer, outcome.report.caseId).append({
     action: 'drill',
