@@ -37,6 +37,8 @@ export interface EvidenceHead {
   checksumSHA256?: string
   retentionMode?: string
   retainUntil?: Date
+  /** when S3 stored this version (its write time; retention is judged from it) */
+  lastModified?: Date
   metadata: Record<string, string>
 }
 

@@ -357,6 +357,7 @@ export class S3EvidenceStore implements EvidenceStore {
         checksumSHA256: checksum,
         retentionMode: out.ObjectLockMode,
         retainUntil: out.ObjectLockRetainUntilDate,
+        lastModified: out.LastModified,
         metadata: out.Metadata ?? {},
       }
     } catch (e) {

@@ -2,6 +2,10 @@
  * Verifies a committed capture in the evidence bucket: the manifest and its signature,
  * and every artifact present at its recorded version, with matching size and SHA-256 on
  * re-read, and Object Lock retention no shorter than configured.
+ *
+ * Retention is judged per object from that object's own write time (S3's LastModified of
+ * the version): a fanned-out capture writes pages and artifacts long before the worker
+ * that commits the manifest starts, so the manifest's times say nothing about them.
  */
 import { createHash } from 'node:crypto'
 import type { EvidenceStore, RetentionPolicy } from './evidence-store.js'
@@ -42,14 +46,16 @@ export async function verifyCapture(store: EvidenceStore, caseId: string, captur
   }
   const retention = opts.retention ?? store.retention
   const skew = opts.skewMs ?? 5 * 60_000
-  const checkRetention = (key: string, head: { retentionMode?: string; retainUntil?: Date }, writtenAt: string): void => {
+  /** `fallbackWrittenAt` only when the store reports no write time for the version */
+  const checkRetention = (key: string, head: { retentionMode?: string; retainUntil?: Date; lastModified?: Date }, fallbackWrittenAt: string): void => {
     if (!head.retentionMode || !head.retainUntil) {
       findings.push({ code: 'retention-missing', subject: key, message: `${where(key)} has no Object Lock retention` })
       return
     }
-    const required = new Date(writtenAt).getTime() + retention.days * 86_400_000 - skew
+    const writtenAt = head.lastModified?.getTime() ?? new Date(fallbackWrittenAt).getTime()
+    const required = writtenAt + retention.days * 86_400_000 - skew
     if (head.retentionMode !== retention.mode || head.retainUntil.getTime() < required) {
-      findings.push({ code: 'retention-short', subject: key, message: `${where(key)} is retained ${head.retentionMode} until ${head.retainUntil.toISOString()}, shorter than the required ${retention.mode} ${retention.days} days` })
+      findings.push({ code: 'retention-short', subject: key, message: `${where(key)} is retained ${head.retentionMode} until ${head.retainUntil.toISOString()}, shorter than the required ${retention.mode} ${retention.days} days from its write at ${new Date(writtenAt).toISOString()}` })
     }
   }
   checkRetention(mKey, mHead, manifest.endedAt)

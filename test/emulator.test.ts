@@ -50,6 +50,19 @@ t.test('object lock on the emulator', async (t) => {
     await t.rejects(s3.send(new DeleteObjectCommand({ Bucket: 'locked', Key: 'evidence.txt', VersionId: put.VersionId })), { name: 'AccessDenied' })
   })
 
+  t.test('concurrent If-None-Match writes of one key: exactly one wins, as on S3', async (t) => {
+    // moto checks then writes without a lock; scripts/moto_runner.py serializes
+    // conditional writes so the emulator keeps S3's guarantee (README "Emulator gaps")
+    await s3.send(new CreateBucketCommand({ Bucket: 'race' }))
+    for (let round = 0; round < 8; round++) {
+      const results = await Promise.allSettled(
+        Array.from({ length: 24 }, (_v, i) => s3.send(new PutObjectCommand({ Bucket: 'race', Key: `k${round}`, Body: `writer ${i}`, IfNoneMatch: '*' }))),
+      )
+      t.equal(results.filter((r) => r.status === 'fulfilled').length, 1, `round ${round}: one writer wins`)
+      t.ok(results.filter((r) => r.status === 'rejected').every((r) => (r as PromiseRejectedResult).reason.name === 'PreconditionFailed'), 'the others get 412')
+    }
+  })
+
   t.test('state is reset between subtests', async (t) => {
     const { Buckets } = await s3.send(new ListBucketsCommand({}))
     t.same(Buckets ?? [], [])

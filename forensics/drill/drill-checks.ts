@@ -139,11 +139,12 @@ export const DRILL_CHECKS: readonly DrillCheck[] = [
       const results = await verifyAll(ctx)
       const problems: { key: string; message: string }[] = results.flatMap((r) => r.findings.filter((f) => RETENTION_CODES.includes(f.code)).map((f) => ({ key: f.subject, message: f.message })))
       const { mode, days } = ctx.store.retention
-      const required = ctx.startedAt.getTime() + days * 86_400_000 - 5 * 60_000
       let objects = 0
       for await (const o of ctx.store.list(casePrefix(ctx.caseId))) {
         objects++
         const head = await ctx.store.head(o.key)
+        // judged from the object's own write time (every object was written after the drill started)
+        const required = (head?.lastModified ?? ctx.startedAt).getTime() + days * 86_400_000 - 5 * 60_000
         if (!head?.retentionMode || !head.retainUntil) problems.push({ key: o.key, message: `s3://${ctx.store.bucket}/${o.key} has no Object Lock retention` })
         else if (head.retentionMode !== mode || head.retainUntil.getTime() < required) {
           problems.push({ key: o.key, message: `s3://${ctx.store.bucket}/${o.key} is retained ${head.retentionMode} until ${head.retainUntil.toISOString()}, less than ${mode} ${days} days` })
