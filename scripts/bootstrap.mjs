@@ -5,14 +5,15 @@
 //   node scripts/bootstrap.mjs test    install what is missing, then run the tap suite
 //   node scripts/bootstrap.mjs start   install what is missing, then run the local drill
 //   node scripts/bootstrap.mjs bench   install what is missing, then run the benchmarks
+//   node scripts/bootstrap.mjs soak    install what is missing, then run the scale tests (test/soak)
 //   node scripts/bootstrap.mjs setup   only install
 //
 // Installs are skipped when they are current: node_modules is keyed by the SHA-256 of
 // package-lock.json, the virtualenv by the SHA-256 of requirements-dev.txt.
 import { spawnSync } from 'node:child_process'
 import { createHash } from 'node:crypto'
-import { existsSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs'
-import { dirname, join } from 'node:path'
+import { existsSync, readFileSync, writeFileSync, mkdirSync, readdirSync, statSync } from 'node:fs'
+import { dirname, join, relative } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..')
@@ -84,6 +85,31 @@ function node(args, env = {}) {
   return run(process.execPath, args, { env: { ...process.env, CHECKPOINT_DISABLE: '1', ...env } })
 }
 
+/**
+ * Prints the wall time of every test file this run executed (tap keeps each file's TAP
+ * output, ending in `# time=…ms`, under .tap/test-results), slowest first.
+ */
+function printFileTimes(since) {
+  const dir = join(root, '.tap', 'test-results')
+  const rows = []
+  const walk = (d) => {
+    if (!existsSync(d)) return
+    for (const e of readdirSync(d, { withFileTypes: true })) {
+      const p = join(d, e.name)
+      if (e.isDirectory()) walk(p)
+      else if (e.name.endsWith('.tap') && statSync(p).mtimeMs >= since) {
+        const m = /# time=([\d.]+)ms\s*$/.exec(readFileSync(p, 'utf8'))
+        if (m) rows.push([relative(dir, p).replace(/\.tap$/, ''), Number(m[1]) / 1000])
+      }
+    }
+  }
+  walk(dir)
+  if (!rows.length) return
+  rows.sort((a, b) => b[1] - a[1])
+  log(`per-file wall times (${rows.length} files, slowest first; whole run ${((Date.now() - since) / 1000).toFixed(0)} s):`)
+  for (const [file, s] of rows) process.stderr.write(`  ${s.toFixed(1).padStart(7)} s  ${file}\n`)
+}
+
 const cmd = process.argv[2] ?? 'setup'
 const rest = process.argv.slice(3)
 mkdirSync(join(root, '.forensics'), { recursive: true })
@@ -102,11 +128,18 @@ function dispatch() {
       if (s !== 0) return s
     }
     // the SDK's "Node 20 support ends" notice would repeat in every test process
-    return node([join(root, 'node_modules', 'tap', 'dist', 'esm', 'run.mjs'), ...rest], quietSdk)
+    const started = Date.now()
+    const status = node([join(root, 'node_modules', 'tap', 'dist', 'esm', 'run.mjs'), ...rest], quietSdk)
+    printFileTimes(started)
+    return status
+  }
+  if (cmd === 'soak') {
+    const soak = readdirSync(join(root, 'test', 'soak')).filter((f) => f.endsWith('.soak.ts')).map((f) => join('test', 'soak', f))
+    return node([join(root, 'node_modules', 'tap', 'dist', 'esm', 'run.mjs'), '--disable-coverage', '--timeout=3600', ...(rest.length ? rest : soak)], quietSdk)
   }
   if (cmd === 'start') return node([...tsx, join(root, 'cli', 'main.ts'), 'drill', ...rest])
   if (cmd === 'bench') return node(['--expose-gc', ...tsx, join(root, 'bench', 'run.ts'), ...rest], quietSdk)
-  log(`unknown command ${cmd}: use test, start, bench or setup`)
+  log(`unknown command ${cmd}: use test, start, bench, soak or setup`)
   return 2
 }
 process.exit(dispatch())
