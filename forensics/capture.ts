@@ -1,8 +1,9 @@
 /**
- * The capture transaction: artifacts first, then the manifest as the commit point, then
- * its detached signature. A capture interrupted before the manifest leaves no manifest
- * (its artifacts are locked but referenced by nothing); a redelivered trigger finds the
- * committed manifest and returns it instead of capturing twice.
+ * The capture transaction: artifacts first, then the manifest as the commit point, carrying
+ * its signature in its metadata, then a detached copy of the signature. A capture
+ * interrupted before the manifest leaves no manifest (its artifacts are locked but
+ * referenced by nothing); a redelivered trigger finds the committed manifest and returns it
+ * instead of capturing twice.
  */
 import type { Readable } from 'node:stream'
 import { canonicalBytes } from './canonical-json.js'
@@ -12,6 +13,7 @@ import { hexToBase64, sha256Hex } from './hash.js'
 import { artifactKey, deriveCaptureId, manifestKey, manifestSignatureKey, validateArtifactPath, validateCaseId } from './keys.js'
 import { MANIFEST_SCHEMA, parseManifest, type ArtifactRecord, type CaptureErrorRecord, type Finding, type Manifest } from './manifest.js'
 import { SIGNATURE_ALGORITHM, type Signer } from './signer.js'
+import { SIGNATURE_METADATA, signatureMetadata } from './manifest-signature.js'
 
 /** What a capture needs. */
 export interface CaptureDeps {
@@ -66,27 +68,51 @@ export interface CaptureResult {
   manifestSha256: string
   /** false when the capture had been committed before (redelivery) */
   created: boolean
+  /** the signature committed in the manifest's metadata (absent on manifests from before) */
+  embeddedSignature?: Buffer
 }
 
-/** Reads a committed capture (manifest + signature check of presence), or undefined. */
+/** Reads a committed capture (the manifest and the signature it carries, if any), or undefined. */
 export async function readCommittedCapture(store: EvidenceStore, caseId: string, captureId: string): Promise<CaptureResult | undefined> {
   const key = manifestKey(caseId, captureId)
   const head = await store.head(key)
   if (!head) return undefined
   const { bytes, versionId } = await store.getBytes(key, head.versionId)
-  return { manifest: parseManifest(bytes, `s3://${store.bucket}/${key}`), manifestKey: key, manifestVersionId: versionId, manifestSha256: sha256Hex(bytes), created: false }
+  const embedded = head.metadata[SIGNATURE_METADATA.signature]
+  return {
+    manifest: parseManifest(bytes, `s3://${store.bucket}/${key}`),
+    manifestKey: key,
+    manifestVersionId: versionId,
+    manifestSha256: sha256Hex(bytes),
+    created: false,
+    ...(embedded ? { embeddedSignature: Buffer.from(embedded, 'base64') } : {}),
+  }
 }
 
-async function ensureSignature(store: EvidenceStore, signer: Signer, caseId: string, captureId: string, manifestSha256: string): Promise<void> {
-  const key = manifestSignatureKey(caseId, captureId)
-  if (await store.head(key)) return
-  const signature = await signer.signDigest(manifestSha256)
-  try {
-    await store.put({ key, body: signature, contentType: 'application/octet-stream', metadata: { 'signed-sha256': manifestSha256, 'key-id': signer.keyId.slice(0, 200) } })
-  } catch (e) {
-    // a concurrent redelivery signed it first: either signature verifies
-    if (!(e instanceof EvidenceExistsError)) throw e
+/**
+ * Writes the detached `.sig` copy of a committed manifest's signature when it is missing.
+ * A manifest committed with its signature embedded (every manifest this version writes)
+ * only gets the convenience copy, best effort: the capture is committed and verifiable, so
+ * a failure here must not turn it into a failed invocation. A manifest from before
+ * signatures were embedded is signed now, and that write must succeed.
+ */
+async function ensureDetachedSignature(store: EvidenceStore, signer: Signer, committed: { caseId: string; captureId: string; manifestSha256: string; embedded?: Buffer }): Promise<void> {
+  const key = manifestSignatureKey(committed.caseId, committed.captureId)
+  const write = async (signature: Buffer): Promise<void> => {
+    try {
+      await store.put({ key, body: signature, contentType: 'application/octet-stream', metadata: { 'signed-sha256': committed.manifestSha256, 'key-id': signer.keyId.slice(0, 200) } })
+    } catch (e) {
+      // a concurrent redelivery wrote it first: either signature verifies
+      if (!(e instanceof EvidenceExistsError)) throw e
+    }
   }
+  if (committed.embedded) {
+    const embedded = committed.embedded
+    await store.head(key).then((h) => (h ? undefined : write(embedded))).catch(() => undefined)
+    return
+  }
+  if (await store.head(key)) return
+  await write(await signer.signDigest(committed.manifestSha256))
 }
 
 /**
@@ -103,7 +129,7 @@ export async function runCapture(deps: CaptureDeps, spec: CaptureSpec, body: (ct
 
   const existing = await readCommittedCapture(store, caseId, captureId)
   if (existing) {
-    await ensureSignature(store, signer, caseId, captureId, existing.manifestSha256)
+    await ensureDetachedSignature(store, signer, { caseId, captureId, manifestSha256: existing.manifestSha256, embedded: existing.embeddedSignature })
     return existing
   }
 
@@ -176,22 +202,26 @@ export async function runCapture(deps: CaptureDeps, spec: CaptureSpec, body: (ct
   }
   const bytes = canonicalBytes(manifest)
   const key = manifestKey(caseId, captureId)
+  // the manifest's bytes are known before it is written: it is committed together with its
+  // signature (in its metadata), so no committed capture ever lacks one
+  const manifestSha256 = sha256Hex(bytes)
+  const signature = await signer.signDigest(manifestSha256)
   let stored
   try {
-    stored = await store.put({ key, body: bytes, contentType: 'application/json' })
+    stored = await store.put({ key, body: bytes, contentType: 'application/json', metadata: signatureMetadata(signature, signer.keyId) })
   } catch (e) {
     if (e instanceof EvidenceExistsError) {
       // a concurrent delivery of the same trigger committed first: its manifest wins
       const winner = await readCommittedCapture(store, caseId, captureId)
       if (winner) {
-        await ensureSignature(store, signer, caseId, captureId, winner.manifestSha256)
+        await ensureDetachedSignature(store, signer, { caseId, captureId, manifestSha256: winner.manifestSha256, embedded: winner.embeddedSignature })
         return winner
       }
     }
     throw e
   }
-  await ensureSignature(store, signer, caseId, captureId, stored.sha256)
-  return { manifest, manifestKey: key, manifestVersionId: stored.versionId, manifestSha256: stored.sha256, created: true }
+  await ensureDetachedSignature(store, signer, { caseId, captureId, manifestSha256: stored.sha256, embedded: signature })
+  return { manifest, manifestKey: key, manifestVersionId: stored.versionId, manifestSha256: stored.sha256, created: true, embeddedSignature: signature }
 }
 
 /**

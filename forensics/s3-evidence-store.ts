@@ -207,9 +207,24 @@ export class S3EvidenceStore implements EvidenceStore {
       )
       versionId = out.VersionId
     } catch (e) {
+      const own = isPreconditionFailed(e) ? await this.#ownEarlierWrite(input.key, sha256, bytes.length) : undefined
+      if (own) return own
       throw this.#translate(e, input.key, 'write')
     }
     return this.#confirm(input.key, versionId, sha256, bytes.length, hexToBase64(sha256))
+  }
+
+  /**
+   * After a 412: was the existing object written by this very write? When a response is
+   * lost (a 5xx or a reset after S3 stored the object), the SDK retries and the retry meets
+   * our own object. The same SHA-256 and size means the same bytes: the write succeeded.
+   * (A concurrent writer of identical bytes is indistinguishable, and equally harmless:
+   * evidence is defined by its bytes.) Different bytes stay a conflict.
+   */
+  async #ownEarlierWrite(key: string, sha256: string, size: number): Promise<StoredEvidence | undefined> {
+    const head = await this.head(key).catch(() => undefined)
+    if (!head || head.size !== size || head.checksumSHA256 !== hexToBase64(sha256)) return undefined
+    return this.#confirm(key, head.versionId, sha256, size, hexToBase64(sha256))
   }
 
   async #putMultipart(input: PutEvidenceInput, p1: Buffer, p2: Buffer, rest: AsyncGenerator<Buffer>, pool: PartPool): Promise<StoredEvidence> {

@@ -13,6 +13,7 @@ import { sha256Hex } from './hash.js'
 import { manifestKey, manifestSignatureKey } from './keys.js'
 import { parseManifest, type Manifest } from './manifest.js'
 import { verifyDigestSignature } from './signer.js'
+import { readManifestSignature } from './manifest-signature.js'
 
 /** One verification problem, naming the object. */
 export interface VerificationFinding {
@@ -60,14 +61,13 @@ export async function verifyCapture(store: EvidenceStore, caseId: string, captur
   }
   checkRetention(mKey, mHead, manifest.endedAt)
 
-  const sKey = manifestSignatureKey(caseId, captureId)
-  const sHead = await store.head(sKey)
-  if (!sHead) findings.push({ code: 'signature-missing', subject: sKey, message: `${where(sKey)} is missing` })
-  else {
-    const { bytes: sig } = await store.getBytes(sKey, sHead.versionId)
-    if (!verifyDigestSignature(opts.publicKeyPem, sha256Hex(bytes), sig)) {
-      findings.push({ code: 'signature-invalid', subject: sKey, message: `${where(sKey)} does not verify ${mKey} with the public key` })
-    }
+  const sig = await readManifestSignature(store, caseId, captureId, mHead)
+  if (!sig) {
+    const sKey = manifestSignatureKey(caseId, captureId)
+    findings.push({ code: 'signature-missing', subject: sKey, message: `${where(sKey)} is missing and ${where(mKey)} carries no signature in its metadata` })
+  } else if (!verifyDigestSignature(opts.publicKeyPem, sha256Hex(bytes), sig.bytes)) {
+    const what = sig.source === 'object' ? where(sig.key) : `the signature in the metadata of ${where(mKey)}`
+    findings.push({ code: 'signature-invalid', subject: sig.key, message: `${what} does not verify ${mKey} with the public key` })
   }
 
   for (const a of manifest.artifacts) {

@@ -184,7 +184,13 @@ t.test('capture and verification edge cases', async (t) => {
       return h && k === art.key ? { ...h, size: 1 } : h
     } })
     t.match((await verifyCapture(resized, 'c', r.manifest.captureId, { publicKeyPem: pem })).findings, [{ code: 'size-mismatch', subject: art.key }])
-    const unsigned = overrideStore(store, { head: async (k, v) => (k.endsWith('.sig') ? undefined : store.head(k, v)) })
+    const detachedGone = overrideStore(store, { head: async (k, v) => (k.endsWith('.sig') ? undefined : store.head(k, v)) })
+    t.same((await verifyCapture(detachedGone, 'c', r.manifest.captureId, { publicKeyPem: pem })).findings, [], 'the signature committed in the manifest metadata suffices')
+    const unsigned = overrideStore(store, { head: async (k, v) => {
+      if (k.endsWith('.sig')) return undefined
+      const h = await store.head(k, v)
+      return h && { ...h, metadata: {} }
+    } })
     t.match((await verifyCapture(unsigned, 'c', r.manifest.captureId, { publicKeyPem: pem })).findings, [{ code: 'signature-missing' }])
     const garbled = overrideStore(store, { getBytes: async (k, v) => (k.endsWith('manifest.json') ? { bytes: Buffer.from('{oops'), versionId: 'x' } : store.getBytes(k, v)) })
     t.match((await verifyCapture(garbled, 'c', r.manifest.captureId, { publicKeyPem: pem })).findings, [{ code: 'manifest-invalid', message: /is not JSON/ }])

@@ -5,6 +5,7 @@ import { S3Client, CreateBucketCommand, PutBucketVersioningCommand, ListObjectVe
 import { S3EvidenceStore, openS3EvidenceStore } from '../forensics/s3-evidence-store.js'
 import { useEmulator } from './fixtures/emulator.js'
 import { lockedStore, createLockedBucket } from './fixtures/evidence.js'
+import { startFaultProxy } from '../forensics/local/fault-proxy.js'
 
 t.test('evidence store on the emulator', async (t) => {
   const emulator = await useEmulator(t)
@@ -91,5 +92,26 @@ t.test('evidence store on the emulator', async (t) => {
     t.teardown(() => lying.destroy())
     const store = new S3EvidenceStore({ client: lying, bucket: 'ev3', retention: { mode: 'COMPLIANCE', days: 1 } })
     await t.rejects(store.put({ key: 'k', body: Buffer.from('x') }), { name: 'IntegrityError', findings: [/stored checksum AAAA differs/] })
+  })
+  t.test('a lost response to our write is recognised as our write; other bytes stay a conflict', async (t) => {
+    const { s3 } = await lockedStore(emulator)
+    // the first PUT of each key reaches the emulator, then its response is lost (500); the
+    // SDK retries and meets our own object with a 412
+    const seen = new Set<string>()
+    const proxy = await startFaultProxy({ target: emulator.endpoint, faults: { lostResponse: 1 }, eligible: (r) => r.method === 'PUT' && !seen.has(r.url) && Boolean(seen.add(r.url)) })
+    const client = new S3Client({ ...emulator.clientConfig(), endpoint: proxy.endpoint, maxAttempts: 3 })
+    t.teardown(async () => {
+      client.destroy()
+      await proxy.close()
+    })
+    const store = new S3EvidenceStore({ client, bucket: 'evidence', retention: { mode: 'COMPLIANCE', days: 1 } })
+    const put = await store.put({ key: 'cases/c/custody/000001.json', body: Buffer.from('{"seq":1}') })
+    t.equal(proxy.stats.faults.lostResponse, 1, 'the response was lost once')
+    t.equal(put.sha256, createHash('sha256').update('{"seq":1}').digest('hex'))
+    const versions = await s3.send(new ListObjectVersionsCommand({ Bucket: 'evidence', Prefix: 'cases/c/custody/000001.json' }))
+    t.equal(versions.Versions?.length, 1, 'one version: the retry wrote nothing')
+    t.equal(versions.Versions?.[0].VersionId, put.versionId, 'and it is the one reported')
+    // a different writer's bytes under the same key are still a conflict
+    await t.rejects(store.put({ key: 'cases/c/custody/000001.json', body: Buffer.from('{"seq":1,"fork":true}') }), { name: 'EvidenceExistsError' })
   })
 })

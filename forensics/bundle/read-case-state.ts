@@ -6,6 +6,7 @@
 import { IntegrityError, ValidationError } from '../errors.js'
 import type { EvidenceStore } from '../evidence-store.js'
 import { sha256Hex } from '../hash.js'
+import { readManifestSignature } from '../manifest-signature.js'
 import { casePrefix, custodyPrefix, custodySeqFromKey, manifestKey, manifestSignatureKey, validateCaptureId, validateCaseId } from '../keys.js'
 import { parseManifest, type Manifest } from '../manifest.js'
 import type { CustodyEntry } from '../custody.js'
@@ -80,10 +81,11 @@ export async function readCaseState(store: EvidenceStore, caseIdIn: string, capt
     if (manifest.caseId !== caseId || manifest.captureId !== captureId) {
       throw new IntegrityError(`manifest s3://${store.bucket}/${mKey} names case ${manifest.caseId} capture ${manifest.captureId}, not where it is stored`)
     }
-    const sKey = manifestSignatureKey(caseId, captureId)
-    const sHead = await store.head(sKey)
-    if (!sHead) throw new IntegrityError(`manifest signature s3://${store.bucket}/${sKey} is missing: re-run the capture (a redelivery signs a committed manifest) before bundling`)
-    const sig = await store.getBytes(sKey, sHead.versionId)
+    const sig = await readManifestSignature(store, caseId, captureId)
+    if (!sig) {
+      const sKey = manifestSignatureKey(caseId, captureId)
+      throw new IntegrityError(`manifest signature s3://${store.bucket}/${sKey} is missing and the manifest carries none: re-run the capture (a redelivery signs a committed manifest) before bundling`)
+    }
     captures.push({
       captureId,
       manifest,
@@ -91,7 +93,7 @@ export async function readCaseState(store: EvidenceStore, caseIdIn: string, capt
       manifestVersionId: versionId,
       manifestBytes: bytes,
       manifestSha256: sha256Hex(bytes),
-      signatureKey: sKey,
+      signatureKey: sig.key,
       signatureVersionId: sig.versionId,
       signatureBytes: sig.bytes,
     })
