@@ -1,6 +1,7 @@
 /**
  * The evidence store on S3: Object-Locked, checksummed, never-overwriting writes, streamed
- * in constant memory, each confirmed by reading its checksum back.
+ * in constant memory, each confirmed: by S3's answer to a checksummed single write, or by
+ * reading checksum, size and retention back (multipart writes, unproven answers).
  */
 import { Readable } from 'node:stream'
 import { createHash } from 'node:crypto'
@@ -44,6 +45,12 @@ export interface S3EvidenceStoreOptions {
   partConcurrency?: number
   /** Clock for retain-until dates (tests). */
   now?: () => Date
+  /**
+   * When a write is read back (HeadObject: checksum, size, retention): `when-unproven`
+   * (default) reads back multipart writes and single writes whose response does not echo
+   * the checksum S3 validated; `always` reads back every write.
+   */
+  readBack?: 'when-unproven' | 'always'
 }
 
 interface AwsErrorShape {
@@ -126,6 +133,7 @@ export class S3EvidenceStore implements EvidenceStore {
   readonly #partSize: number
   readonly #partConcurrency: number
   readonly #now: () => Date
+  readonly #readBack: 'when-unproven' | 'always'
   #locked?: Promise<void>
 
   constructor(opts: S3EvidenceStoreOptions) {
@@ -135,6 +143,7 @@ export class S3EvidenceStore implements EvidenceStore {
     this.#partSize = opts.partSize ?? 16 * 1024 * 1024
     this.#partConcurrency = opts.partConcurrency ?? 2
     this.#now = opts.now ?? (() => new Date())
+    this.#readBack = opts.readBack ?? 'when-unproven'
   }
 
   /** Checks once per store that the bucket exists, is versioned and has Object Lock. */
@@ -206,7 +215,19 @@ export class S3EvidenceStore implements EvidenceStore {
         }),
       )
       versionId = out.VersionId
+      // S3 validates the sent SHA-256 against the bytes it received (BadDigest otherwise) and
+      // applies the requested Object Lock retention or fails the request: a response naming
+      // the version and echoing our checksum is the proof, and the read-back round trip is
+      // skipped. Without that echo (some S3-compatible stores), or with readBack 'always',
+      // the version is read back.
+      if (versionId && out.ChecksumSHA256 !== undefined) {
+        if (out.ChecksumSHA256 !== hexToBase64(sha256)) {
+          throw new IntegrityError(`write of s3://${this.bucket}/${input.key} could not be confirmed`, { findings: [`S3 answered with checksum ${out.ChecksumSHA256} for version ${versionId}, not the sent ${hexToBase64(sha256)}`] })
+        }
+        if (this.#readBack === 'when-unproven') return { key: input.key, versionId, sha256, size: bytes.length }
+      }
     } catch (e) {
+      if (e instanceof IntegrityError) throw e
       const own = isPreconditionFailed(e) ? await this.#ownEarlierWrite(input.key, sha256, bytes.length) : undefined
       if (own) return own
       throw this.#translate(e, input.key, 'write')

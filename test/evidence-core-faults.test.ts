@@ -85,12 +85,21 @@ t.test('evidence store faults', async (t) => {
       new S3EvidenceStore({ client: faultyClient(emulator, undefined, (c, out) => {
         if (c === 'PutObjectCommand' && field === 'VersionId') out.VersionId = value
         if (c === 'HeadObjectCommand') out[field] = value
-      }), bucket: 'evb', retention })
+      }), bucket: 'evb', retention, readBack: 'always' })
     await t.rejects(lost('VersionId', undefined).put({ key: 'k3', body: Buffer.from('x') }), { name: 'IntegrityError', message: /returned no version id/ })
     await t.rejects(lost('ContentLength', 99).put({ key: 'k4', body: Buffer.from('x') }), { name: 'IntegrityError', findings: [/stored size 99 differs from the 1 bytes sent/] })
     await t.rejects(lost('ObjectLockMode', undefined).put({ key: 'k5', body: Buffer.from('x') }), { name: 'IntegrityError', findings: [/has no COMPLIANCE retention after the write/] })
-    const invisible = new S3EvidenceStore({ client: faultyClient(emulator, (c) => (c === 'HeadObjectCommand' ? awsError('NotFound', 404) : undefined)), bucket: 'evb', retention })
+    const invisible = new S3EvidenceStore({ client: faultyClient(emulator, (c) => (c === 'HeadObjectCommand' ? awsError('NotFound', 404) : undefined)), bucket: 'evb', retention, readBack: 'always' })
     await t.rejects(invisible.put({ key: 'k6', body: Buffer.from('x') }), { name: 'IntegrityError', findings: [/is not readable after the write/] })
+    // by default S3's answer is the proof: an answer echoing another checksum is an integrity error…
+    const answer = (checksum: string | undefined): S3EvidenceStore =>
+      new S3EvidenceStore({ client: faultyClient(emulator, undefined, (c, out) => {
+        if (c === 'PutObjectCommand') out.ChecksumSHA256 = checksum
+        if (c === 'HeadObjectCommand') out.ContentLength = 99
+      }), bucket: 'evb', retention })
+    await t.rejects(answer('AAAA').put({ key: 'k7', body: Buffer.from('x') }), { name: 'IntegrityError', findings: [/S3 answered with checksum AAAA for version .*, not the sent/] })
+    // …and an answer without a checksum is read back (where the lying size is caught)
+    await t.rejects(answer(undefined).put({ key: 'k8', body: Buffer.from('x') }), { name: 'IntegrityError', findings: [/stored size 99 differs/] })
   })
 
   t.test('a multipart upload that fails part-way is aborted and leaves nothing', async (t) => {

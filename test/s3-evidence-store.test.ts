@@ -90,8 +90,11 @@ t.test('evidence store on the emulator', async (t) => {
       { step: 'initialize', name: 'lieAboutChecksum' },
     )
     t.teardown(() => lying.destroy())
-    const store = new S3EvidenceStore({ client: lying, bucket: 'ev3', retention: { mode: 'COMPLIANCE', days: 1 } })
+    const store = new S3EvidenceStore({ client: lying, bucket: 'ev3', retention: { mode: 'COMPLIANCE', days: 1 }, readBack: 'always' })
     await t.rejects(store.put({ key: 'k', body: Buffer.from('x') }), { name: 'IntegrityError', findings: [/stored checksum AAAA differs/] })
+    // multipart writes are always read back (S3's answer to a completion proves less)
+    const multipart = new S3EvidenceStore({ client: lying, bucket: 'ev3', retention: { mode: 'COMPLIANCE', days: 1 }, partSize: 5 * 1024 * 1024 })
+    await t.rejects(multipart.put({ key: 'mp', body: Readable.from([Buffer.alloc(6 * 1024 * 1024, 1), Buffer.alloc(6 * 1024 * 1024, 2)]) }), { name: 'IntegrityError', findings: [/stored checksum AAAA differs/] })
   })
   t.test('a lost response to our write is recognised as our write; other bytes stay a conflict', async (t) => {
     const { s3 } = await lockedStore(emulator)
