@@ -69,27 +69,37 @@ function isNotFound(e: unknown): boolean {
 }
 
 /**
- * Reads a stream into fixed-size parts. Part buffers come from `acquire` (a small pool the
- * caller recycles), so memory stays constant however large the stream is.
+ * Reads a stream into fixed-size parts. Chunks are gathered as they arrive; only once a
+ * whole part's worth is there is it copied into a buffer from `acquire` (a small pool the
+ * caller recycles), so memory stays constant however large the stream is, and a small
+ * object costs its own size rather than a part buffer.
  */
 async function* fixedParts(body: Readable, partSize: number, acquire: () => Buffer): AsyncGenerator<Buffer> {
-  let part = acquire()
+  let pending: Buffer[] = []
   let length = 0
+  let parts = 0
   for await (const raw of body) {
-    let chunk = Buffer.isBuffer(raw) ? raw : Buffer.from(raw as Uint8Array)
-    while (chunk.length > 0) {
-      const n = chunk.copy(part, length, 0, Math.min(chunk.length, partSize - length))
-      length += n
-      chunk = chunk.subarray(n)
-      if (length === partSize) {
-        yield part
-        part = acquire()
-        length = 0
+    const chunk = Buffer.isBuffer(raw) ? raw : Buffer.from(raw as Uint8Array)
+    pending.push(chunk)
+    length += chunk.length
+    while (length >= partSize) {
+      const part = acquire()
+      let filled = 0
+      while (filled < partSize) {
+        const head = pending[0]
+        const n = head.copy(part, filled, 0, Math.min(head.length, partSize - filled))
+        filled += n
+        if (n === head.length) pending.shift()
+        else pending[0] = head.subarray(n)
       }
+      length -= partSize
+      parts++
+      yield part
     }
   }
-  if (length > 0) yield part.subarray(0, length)
-  else yield Buffer.alloc(0)
+  // the last part (or the only one of a small object, possibly empty) is exactly as long as it is
+  if (length > 0 || parts === 0) yield pending.length === 1 ? pending[0] : Buffer.concat(pending, length)
+  pending = []
 }
 
 /** Keeps part buffers for reuse: allocating a fresh 8 MiB buffer per part grows RSS. */
