@@ -93,6 +93,36 @@ t.test('forensics cases and forensics custody', async (t) => {
     t.match(JSON.parse((await run(['cases'])).out), { cases: [{ caseId: 'case-c', custodyEntries: 3, lastAction: '(unreadable)' }] })
   })
 
+  t.test('cases skip stray keys, sort by id and mark an unreadable latest entry', async (t) => {
+    const { store } = await lockedStore(emulator)
+    await store.put({ key: 'cases/stray-object', body: Buffer.from('x') })
+    const chain = new CustodyChain(store, signer, 'zz-case')
+    await chain.append({ action: 'note', actor: { principalArn: 'arn:aws:iam::1:user/alice' }, subject: { key: 'some/key' } })
+    await chain.append({ action: 'note', actor: {}, subject: {} })
+    await store.put({ key: custodyKey('aa-case', 0), body: Buffer.from('not json') })
+    // listed after zz-case ('-' sorts before '/'), reported before it
+    await new CustodyChain(store, signer, 'zz').append({ action: 'note', actor: { tool: 'test' }, subject: { note: 'n' } })
+    await store.put({ key: 'cases/bare-case/notes.txt', body: Buffer.from('no custody yet') })
+    const r = await run(['cases', '--json'])
+    t.equal(r.code, 0, r.err)
+    const doc = JSON.parse(r.out) as { cases: { caseId: string; custodyEntries: number; lastAction?: string; lastTime?: string }[] }
+    t.same(doc.cases.map((c) => c.caseId), ['aa-case', 'bare-case', 'zz', 'zz-case'], 'sorted by case id, and no case for the stray key')
+    t.match(doc.cases[0], { custodyEntries: 1, lastAction: '(unreadable)' })
+    t.equal(doc.cases[0].lastTime, undefined)
+    t.same(doc.cases[1], { caseId: 'bare-case', captures: 0, custodyEntries: 0 })
+    t.match(doc.cases[3], { custodyEntries: 2, lastAction: 'note' })
+    const table = await run(['cases'], true)
+    t.match(table.out, /aa-case +0 +1 +\(unreadable\)\n/)
+    t.match(table.out, /bare-case +0 +0\n/, 'no custody: empty action and time cells')
+
+    // the custody timeline shows a principal, a key, and blanks
+    const timeline = await run(['custody', 'zz-case'], true)
+    t.equal(timeline.code, 0, timeline.err)
+    t.match(timeline.out, /0 +\S+ +note +arn:aws:iam::1:user\/alice +some\/key +[0-9a-f]{16}/)
+    t.match(timeline.out, /\n1 +\S+ +note +[0-9a-f]{16}\n/, 'no actor, no subject: empty cells')
+    t.match(timeline.out, /chain valid: 2 entries/)
+  })
+
   t.test('usage errors', async (t) => {
     await lockedStore(emulator)
     t.match(await run(['custody']), { code: 2, err: /name exactly one case/ })
@@ -102,4 +132,5 @@ t.test('forensics cases and forensics custody', async (t) => {
 
 t.test('renderTable pads columns', async (t) => {
   t.same(renderTable(['A', 'BB'], [['xyz', '1']]), ['A    BB', '---  --', 'xyz  1'])
+  t.same(renderTable(['A', 'BB', 'C'], [['x'], ['yyy', 'z', 'w']]), ['A    BB  C', '---  --  -', 'x', 'yyy  z   w'], 'rows shorter than the headers')
 })

@@ -25,6 +25,18 @@ const record = (responsePayload: unknown, over: Partial<DestinationRecord['reque
   responsePayload,
 })
 
+// first: once a set-up succeeded the entry point keeps it for the life of the process
+t.test('the Lambda entry point fails without its environment, and tries again next time', async (t) => {
+  const saved = { ...process.env }
+  t.teardown(() => {
+    process.env = saved
+  })
+  delete process.env.FORENSICS_EVIDENCE_BUCKET
+  process.env.AWS_REGION = 'eu-west-1'
+  await t.rejects(handler({}), { name: 'ValidationError', field: 'FORENSICS_EVIDENCE_BUCKET' })
+  await t.rejects(handler({}), { name: 'ValidationError', field: 'FORENSICS_EVIDENCE_BUCKET' }, 'a failed set-up is not cached')
+})
+
 t.test('custody recorder on the emulator', async (t) => {
   const emulator = await useEmulator(t)
   const dir = t.testdir({})
@@ -160,6 +172,19 @@ t.test('custody recorder on the emulator', async (t) => {
     const [entry] = await new CustodyChain(store, signer, 'drill-1').read()
     t.match(entry, { action: 'drill', subject: { key: put.key, versionId: put.versionId, sha256: sha256Hex(bytes) } })
     await t.rejects(recorder(record({ ...result, reportKey: 'drills/missing/report.json', reportVersionId: undefined })), { name: 'ValidationError', message: /does not exist/ })
+  })
+
+  t.test('a drill result without hash or version seals the stored version; a malformed one is refused', async (t) => {
+    const { store } = await lockedStore(emulator, { bucket: 'recorder-evidence' })
+    const put = await store.put({ key: 'drills/rec-case/report.json', body: Buffer.from('{}') })
+    const recorder = createCustodyRecorder({ store, signer, siem: new MemorySiemPublisher() })
+    const drill = (payload: unknown): DestinationRecord => ({ ...record(payload), requestContext: { ...record(payload).requestContext, requestId: 'req-9', functionArn: 'arn:aws:lambda:eu-west-1:1:function:drill:$LATEST' } })
+    const r = await recorder(drill({ schema: 'forensics.drill-result/v1', caseId: 'rec-case', reportKey: 'drills/rec-case/report.json' }))
+    t.match(r, { kind: 'drill', caseId: 'rec-case', custody: { seq: 0, created: true } })
+    const [entry] = await new CustodyChain(store, signer, 'rec-case').read()
+    t.same(entry.subject, { key: 'drills/rec-case/report.json', versionId: put.versionId }, 'the stored version, no hash claimed')
+    await t.rejects(recorder(drill({ schema: 'forensics.drill-result/v1', caseId: 7, reportKey: 'drills/x/report.json' })), { name: 'ValidationError', message: /names no committed manifest/ })
+    await t.rejects(recorder(drill({ schema: 'forensics.drill-result/v1', caseId: 'rec-case', reportKey: 'drills/none/report.json', reportSha256: 'ab', reportVersionId: 'v' })), { name: 'ValidationError', message: /drill report s3:\/\/recorder-evidence\/drills\/none\/report\.json does not exist/ })
   })
 
   t.test('the Lambda handler builds its dependencies from the environment', async (t) => {

@@ -1,4 +1,5 @@
 import t from 'tap'
+import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { Writable } from 'node:stream'
 import { S3Client } from '@aws-sdk/client-s3'
@@ -14,6 +15,7 @@ import { resourceNames } from '../forensics/routing.js'
 import { provisionEvidenceSide } from '../forensics/runtime/provision-local.js'
 import { LambdaAsyncInvoker } from '../forensics/drill/invoker.js'
 import { LocalSigner } from '../forensics/signer.js'
+import { LOCAL_DRILL_CONFIG } from '../forensics/drill/local-config.js'
 import { createDrillHandler, drillDepsFromEnv, functionNamesFromEnv, handler, waitsWithin } from '../collectors/drill.js'
 
 const config = loadConfigFile(join(projectRoot, 'forensics.config.json'))
@@ -70,6 +72,17 @@ t.test('deployed drill against an account without the functions', async (t) => {
     const code = await main(['drill', '--deployed', '--out', join(dir, 'drills')], { ...process.env, FORENSICS_SIGNING_KEY: `file:${keyFile}` }, out.stream, err.stream)
     t.equal(code, 3)
     t.match(err.text(), new RegExp(`could not invoke ${names.functions['bucket-config']} asynchronously`))
+  })
+
+  t.test('a config that names no canary bucket is a configuration error (exit 2) naming the field', async (t) => {
+    await provisionEvidenceSide(clients, config)
+    const configFile = join(dir, 'no-canary.json')
+    writeFileSync(configFile, JSON.stringify({ ...LOCAL_DRILL_CONFIG, drill: { enabled: false } }))
+    const out = sink()
+    const err = sink()
+    const code = await main(['drill', '--deployed', '--out', join(dir, 'drills')], { ...process.env, FORENSICS_EVIDENCE_BUCKET: names.evidenceBucket, FORENSICS_CONFIG: configFile }, out.stream, err.stream)
+    t.equal(code, 2, 'a configuration error, not an AWS failure')
+    t.match(err.text(), 'drill.canaryBucket is not configured')
   })
 
   t.test('the drill Lambda handler builds its dependencies from the function environment', async (t) => {

@@ -4,6 +4,9 @@ import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { execFileSync } from 'node:child_process'
 import { main } from '../cli/main.js'
+import { runLocalDrill } from '../cli/commands/drill-local.js'
+import { LOCAL_DRILL_CONFIG } from '../forensics/drill/local-config.js'
+import { LocalSigner } from '../forensics/signer.js'
 import type { DrillReport } from '../forensics/drill/drill-report.js'
 
 const sink = (): { stream: Writable; text: () => string } => {
@@ -70,4 +73,22 @@ t.test('local drill on the emulator with every real handler', async (t) => {
     t.equal(doc.report.bundle, undefined, 'no bundle was written')
     t.equal(doc.report.checks.find((c) => c.name === 'custody-chain-valid')!.verdict, 'pass', 'the chain itself is intact')
   })
+})
+
+t.test('a local drill whose config names no canary bucket fails with the drill function’s error', async (t) => {
+  const dir = t.testdir({ 'forensics.config.json': JSON.stringify({ ...LOCAL_DRILL_CONFIG, drill: { enabled: false } }) })
+  const keyFile = join(dir, 'key.pem')
+  LocalSigner.fromFile(keyFile, { create: true })
+  const lines: string[] = []
+  const saved = { ...process.env }
+  t.teardown(() => {
+    process.env = saved
+  })
+  await t.rejects(
+    runLocalDrill({ env: { ...process.env, FORENSICS_CONFIG: join(dir, 'forensics.config.json') }, signingKey: `file:${keyFile}`, outDir: join(dir, 'drills'), log: (l) => lines.push(l), retryDelaysMs: [1, 1] }),
+    { message: /^the drill did not finish: StorageError: canary incident on s3:\/\/undefined failed: .*\(see .*\)$/ },
+  )
+  t.match(lines[0], `config: ${join(dir, 'forensics.config.json')}`)
+  t.ok(lines.some((l) => /canary undefined|canary s3:\/\/undefined/.test(l)) || lines.some((l) => l.startsWith('provisioned:')), 'the evidence side was provisioned')
+  t.same(process.env, saved, 'the process environment is restored')
 })

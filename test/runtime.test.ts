@@ -8,10 +8,11 @@ import { parseConfig } from '../forensics/config.js'
 import { asyncInvokeRoutes, resourceNames } from '../forensics/routing.js'
 import { LOCAL_DRILL_CONFIG, localDrillConfig } from '../forensics/drill/local-config.js'
 import { LocalRuntime, type AsyncHandler } from '../forensics/runtime/local-runtime.js'
-import { AwsDestinationSender, destinationDetailType } from '../forensics/runtime/destination-sender.js'
+import { AwsDestinationSender, destinationDetailType, type Destination } from '../forensics/runtime/destination-sender.js'
 import { errorPayload, parseDestinationRecord, type DestinationRecord } from '../forensics/runtime/destination-record.js'
 import { provisionEvidenceSide } from '../forensics/runtime/provision-local.js'
 import { resolveTopicArn } from '../forensics/siem/topic.js'
+import { fakeClient } from './fixtures/fake-client.js'
 
 const config = parseConfig(LOCAL_DRILL_CONFIG)
 const names = resourceNames(config)
@@ -247,6 +248,79 @@ t.test('parseDestinationRecord names what is wrong', async (t) => {
   const { requestPayload: _p, ...noPayload } = ok
   t.throws(() => parseDestinationRecord(noPayload), { name: 'ValidationError', field: 'requestPayload' })
   t.match(errorPayload('plain'), { errorType: 'Error', errorMessage: 'plain' })
+})
+
+t.test('errorPayload of odd throwables', async (t) => {
+  const nameless = new Error('no name')
+  nameless.name = ''
+  t.match(errorPayload(nameless), { errorType: 'Error', errorMessage: 'no name' })
+  const noStack = new TypeError('flat')
+  noStack.stack = undefined
+  t.same(errorPayload(noStack), { errorType: 'TypeError', errorMessage: 'flat', trace: [] })
+})
+
+t.test('an EventBridge destination that rejects the entry without a message fails naming the request and the bus', async (t) => {
+  const record: DestinationRecord = { version: '1.0', timestamp: 't', requestContext: { requestId: 'req-1', functionArn: 'arn:aws:lambda:eu-west-1:1:function:f:$LATEST', condition: 'Success', approximateInvokeCount: 1 }, requestPayload: {} }
+  const events = fakeClient<EventBridgeClient>({ PutEventsCommand: () => ({ FailedEntryCount: 1, Entries: [{}] }) })
+  const sender = new AwsDestinationSender({ events, sns: fakeClient<SNSClient>({}), sqs: fakeClient<SQSClient>({}) })
+  await t.rejects(sender.send({ type: 'eventbridge', eventBusName: 'bus' }, record), { name: 'StorageError', message: /req-1 to eventbridge bus: PutEvents rejected the entry/ })
+  t.match(events.calls[0].input.Entries, [{ Resources: ['arn:aws:lambda:eu-west-1:1:function:f'], DetailType: 'Lambda Function Invocation Result - Success' }])
+})
+
+t.test('local runtime results with a stand-in destination sender', async (t) => {
+  const routes = asyncInvokeRoutes(config)
+  const sent: { destination: Destination; record: DestinationRecord }[] = []
+  const sender = { send: async (destination: Destination, record: DestinationRecord) => void sent.push({ destination, record }) }
+  const runtimeWith = (handlers: ConstructorParameters<typeof LocalRuntime>[0]['handlers'], opts: { retryDelaysMs?: number[]; log?: (l: string) => void } = {}): LocalRuntime => {
+    const rt = new LocalRuntime({ routes, handlers, sender, region: config.region, accountId: config.forensicsAccountId, ...opts })
+    t.teardown(() => rt.close())
+    return rt
+  }
+
+  t.test('a handler returning nothing succeeds with a null response payload', async (t) => {
+    const rt = runtimeWith({ 'custody-recorder': async () => undefined })
+    const o = await rt.invokeAsync('custody-recorder', { a: 1 }).done
+    t.equal(o.condition, 'Success')
+    t.equal(o.record.responsePayload, null)
+    t.same(o.record.requestPayload, { a: 1 })
+  })
+
+  t.test('a handler throwing undefined fails as an Error; no retry delays means retries at once', async (t) => {
+    let calls = 0
+    const rt = runtimeWith(
+      {
+        'custody-recorder': async () => {
+          calls++
+          throw undefined
+        },
+      },
+      { retryDelaysMs: [] },
+    )
+    const o = await rt.invokeAsync('custody-recorder', {}).done
+    t.equal(o.condition, 'RetriesExhausted')
+    t.equal(calls, config.capture.maximumRetryAttempts + 1)
+    t.match(o.record.responsePayload, { errorType: 'Error', errorMessage: 'handler threw undefined' })
+    t.equal(o.record.requestContext.approximateInvokeCount, calls)
+  })
+
+  t.test('without retry delays set, the first retry is scheduled a second later', async (t) => {
+    const lines: string[] = []
+    let calls = 0
+    const rt = runtimeWith(
+      {
+        'custody-recorder': async () => {
+          calls++
+          throw new Error('first attempt fails')
+        },
+      },
+      { log: (l) => lines.push(l) },
+    )
+    rt.invokeAsync('custody-recorder', {})
+    for (let i = 0; i < 100 && lines.length === 0; i++) await new Promise((r) => setTimeout(r, 5))
+    rt.close()
+    t.match(lines, [/: attempt 1 failed \(Error: first attempt fails\); retrying in 1000 ms$/])
+    t.equal(calls, 1, 'the retry is not run early')
+  })
 })
 
 t.test('localDrillConfig: FORENSICS_CONFIG, forensics.config.json, or the built-in config', async (t) => {

@@ -1,0 +1,130 @@
+/**
+ * A whole drill run (forensics/drill/run-drill.ts) and the drill Lambda handler
+ * (collectors/drill.ts) on stand-in queues, invoker and canary whose collectors never seal
+ * anything: the report fails the right checks and is stored. The drill with every real
+ * handler runs in drill.test.ts.
+ */
+import t from 'tap'
+import type { S3Client } from '@aws-sdk/client-s3'
+import type { SQSClient } from '@aws-sdk/client-sqs'
+import type { SNSClient } from '@aws-sdk/client-sns'
+import type { DrillReport } from '../forensics/drill/drill-report.js'
+import { CustodyChain } from '../forensics/custody.js'
+import { runDrill, type DrillDeps } from '../forensics/drill/run-drill.js'
+import type { AsyncInvoker } from '../forensics/drill/invoker.js'
+import type { IntegrityError } from '../forensics/errors.js'
+import { createDrillHandler } from '../collectors/drill.js'
+import { MemoryStore } from './fixtures/memory-store.js'
+import { awsError, fakeClient } from './fixtures/fake-client.js'
+import { testSignerWithPem } from './fixtures/bundle-case.js'
+
+const store = new MemoryStore()
+const { signer } = testSignerWithPem()
+
+/** Deps whose collectors never seal anything; only the failing capture reaches the DLQ. */
+function deps(over: Partial<DrillDeps> = {}): { deps: DrillDeps; invoked: { key: string; payload: unknown }[] } {
+  let n = 0
+  const s3 = fakeClient<S3Client>({
+    PutObjectCommand: () => ({ VersionId: `v${++n}` }),
+    DeleteObjectCommand: (i) => (i.VersionId ? {} : { VersionId: `dm${++n}` }),
+    GetBucketPolicyCommand: () => {
+      throw awsError('NoSuchBucketPolicy', 404)
+    },
+    PutBucketPolicyCommand: () => ({}),
+    DeleteBucketPolicyCommand: () => ({}),
+  })
+  const dead: { Body: string; ReceiptHandle: string }[] = []
+  const sqs = fakeClient<SQSClient>({
+    CreateQueueCommand: () => ({ QueueUrl: 'https://q/probe' }),
+    GetQueueAttributesCommand: () => ({ Attributes: { QueueArn: 'arn:aws:sqs:eu-west-1:1:probe' } }),
+    SetQueueAttributesCommand: () => ({}),
+    ReceiveMessageCommand: (i) => ({ Messages: i.QueueUrl === 'https://q/dlq' ? dead.splice(0) : [] }),
+    DeleteMessageCommand: () => ({}),
+    ChangeMessageVisibilityCommand: () => ({}),
+    DeleteQueueCommand: () => ({}),
+  })
+  const sns = fakeClient<SNSClient>({ SubscribeCommand: () => ({ SubscriptionArn: 'arn:sub' }), UnsubscribeCommand: () => ({}) })
+  const invoked: { key: string; payload: unknown }[] = []
+  const invoker: AsyncInvoker = {
+    async invokeAsync(key, payload) {
+      invoked.push({ key, payload })
+      const text = JSON.stringify(payload)
+      if (text.includes(':bad-bucket')) {
+        dead.push({
+          Body: JSON.stringify({ version: '1.0', timestamp: 't', requestContext: { requestId: 'r', functionArn: 'arn:f', condition: 'RetriesExhausted', approximateInvokeCount: 3 }, requestPayload: payload, responsePayload: { errorType: 'ValidationError', errorMessage: 'bad' } }),
+          ReceiptHandle: 'dl',
+        })
+      }
+      if (key === 'object-versions') {
+        // a custody entry naming a capture that was never committed is skipped
+        const caseId = (payload as { caseId: string }).caseId
+        await new CustodyChain(store, signer, caseId).append({ action: 'captured', actor: { tool: 'test' }, subject: { captureId: 'ghost-00000000000000000000' } })
+      }
+      // the baseline never settles; the incident captures all end on OnFailure
+      return { requestId: `req-${invoked.length}`, ...(text.includes(':baseline') ? {} : { settled: Promise.resolve(false) }) }
+    },
+  }
+  return {
+    invoked,
+    deps: {
+      mode: 'deployed',
+      store,
+      signer,
+      s3,
+      sqs,
+      sns,
+      invoker,
+      canaryBucket: 'canary',
+      siemTopicArn: 'arn:aws:sns:eu-west-1:1:siem',
+      deadLetterQueueUrl: 'https://q/dlq',
+      bundles: { buildAndVerify: async () => ({ path: '/b.zip', sha256: '', files: 0, findings: ['nothing to bundle'] }) },
+      ...over,
+    },
+  }
+}
+const fast = { captureTimeoutMs: 30, siemTimeoutMs: 10, pollMs: 5 }
+
+t.test('nothing sealed: the report fails the capture checks, has no timings or bundle, and is stored', async (t) => {
+  const { deps: d, invoked } = deps()
+  const { report, result } = await runDrill(d, { ...fast, drillId: 'drill-fake-1' })
+  t.same(invoked.map((i) => i.key), ['bucket-config', 'bucket-config', 'object-versions', 'cloudtrail-slice', 'bucket-config'])
+  t.notOk('archive' in (invoked[3].payload as object), 'no trail archive named')
+  t.same(report.captures, [], 'the ghost custody entry is skipped')
+  t.equal(report.timeToEvidenceMs, undefined)
+  t.equal(report.timeToCustodyMs, undefined)
+  t.equal(report.bundle, undefined)
+  t.equal(report.mode, 'deployed')
+  t.equal(report.passed, false)
+  t.same(result.failed, ['captures-committed', 'evidence-delete-refused', 'bundle-builds-and-verifies', 'siem-public-grant-finding'])
+  t.match(report.checks.find((c) => c.name === 'failure-reached-dlq'), { verdict: 'pass', summary: 'RetriesExhausted after 3 attempt(s): ValidationError' })
+  t.same(report.cleanup, { ok: true, detail: ['removed the public-read bucket policy', 'deleted 4 canary object version(s) under drill/drill-fake-1/'] })
+  const stored = JSON.parse((await store.getBytes(result.reportKey, result.reportVersionId)).bytes.toString('utf8')) as DrillReport
+  t.equal(stored.drillId, 'drill-fake-1')
+  t.equal(stored.passed, false)
+})
+
+t.test('the handler: a failed drill throws an IntegrityError naming the checks after onOutcome saw it', async (t) => {
+  const { deps: d } = deps()
+  const lines: string[] = []
+  const seen: DrillReport[] = []
+  const handle = createDrillHandler(async () => ({ ...d, log: (l) => lines.push(l) }), { ...fast, onOutcome: (o) => seen.push(o.report) })
+  const err = await handle({ drillId: 'drill-fake-2', canaryBucket: 'other-canary' }).then(
+    () => undefined,
+    (e: unknown) => e as IntegrityError,
+  )
+  t.equal(err?.name, 'IntegrityError')
+  t.match(err?.message, /^drill drill-fake-2 failed 4 check\(s\): captures-committed, evidence-delete-refused, bundle-builds-and-verifies, siem-public-grant-finding; report s3:\/\/memory-evidence\/drills\/drill-fake-2\/report\.json$/)
+  t.match(err?.findings, [/^captures-committed: no sealed capture from bucket-config, object-versions, cloudtrail-slice$/, 'evidence-delete-refused: no evidence object to try deleting', /^bundle-builds-and-verifies: /, /^siem-public-grant-finding: /])
+  t.equal(seen[0]?.canaryBucket, 'other-canary', 'the event names the canary bucket')
+  t.ok(lines.includes('baseline bucket-config capture not sealed in time; continuing'))
+  await t.rejects(handle({ drillId: '../escape' }), { name: 'ValidationError' }, 'an invalid drill id is refused before anything runs')
+})
+
+t.test('the handler runs a drill for any event, with a fresh drill id', async (t) => {
+  const { deps: d } = deps()
+  const seen: DrillReport[] = []
+  const handle = createDrillHandler(async () => d, { ...fast, onOutcome: (o) => seen.push(o.report) })
+  await t.rejects(handle('scheduled'), { name: 'IntegrityError' })
+  t.match(seen[0]?.drillId, /^drill-\d{8}T\d{6}Z-[0-9a-f]{6}$/)
+  t.equal(seen[0]?.canaryBucket, 'canary')
+})
