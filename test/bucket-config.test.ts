@@ -262,3 +262,25 @@ t.test('requests and names', async (t) => {
   t.throws(() => bucketConfigRequest(cloudTrailEvent('PutBucketAcl', 'bkt', 'e1'), { FORENSICS_CASE_ID_TEMPLATE: 'a/{bucket}' }), { name: 'ValidationError', message: /invalid case id/ })
   t.equal(validateBucketName('legacy_Bucket'), 'legacy_Bucket')
 })
+
+const ct = (detail: Record<string, unknown>, top: Record<string, unknown> = {}) => ({ 'detail-type': 'AWS API Call via CloudTrail', detail: { eventName: 'PutBucketAcl', requestParameters: { bucketName: 'bkt' }, eventID: 'e1', ...detail }, ...top })
+
+t.test('bucketConfigRequest: own events and CloudTrail events', async (t) => {
+  t.throws(() => bucketConfigRequest(undefined, {}), { name: 'ValidationError', field: 'event', message: /got undefined/ })
+  t.throws(() => bucketConfigRequest([], {}), { name: 'ValidationError', field: 'event' })
+  t.throws(() => bucketConfigRequest({ caseId: 'c', bucket: 'b', account: '' }, {}), { name: 'ValidationError', field: 'account', message: /account must be a non-empty string/ })
+  t.throws(() => bucketConfigRequest({ caseId: 'c', bucket: 'b', region: 5 }, {}), { name: 'ValidationError', field: 'region' })
+  t.match(bucketConfigRequest({ caseId: 'c', bucket: 'b', id: 'mine', account: OWNER, region: 'eu-west-1' }, {}, { awsRequestId: 'r' }), { trigger: { source: 'event', id: 'mine' }, accountId: OWNER, region: 'eu-west-1' }, 'an explicit id wins over the request id')
+  const r = bucketConfigRequest(ct({}), {})
+  t.match(r, { caseId: 'ct--1970-01-01', bucket: 'bkt', accountId: undefined, region: undefined, trigger: { source: 'cloudtrail:PutBucketAcl', id: 'cloudtrail:e1' } }, 'an event without account or region')
+  t.match(bucketConfigRequest(ct({ recipientAccountId: OWNER, awsRegion: 'eu-west-1', userIdentity: { arn: 'arn:x' }, requestID: 'R' }), {}), { accountId: OWNER, region: 'eu-west-1', actor: { principalArn: 'arn:x', requestId: 'R' } })
+})
+
+t.test('CLI: --case and --bucket are required', async (t) => {
+  for (const argv of [['--case', 'c'], ['--bucket', 'b']]) {
+    const r = await runCli(['capture', 'bucket-config', ...argv], {})
+    t.equal(r.code, 2)
+    t.match(r.stderr, /--case and --bucket are required/)
+  }
+  t.match((await runCli(['capture', 'bucket-config', '--case', 'c', '--bucket', 'b'], {})).stderr, /no evidence bucket/)
+})
