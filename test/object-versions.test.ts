@@ -205,3 +205,41 @@ t.test('requests', async (t) => {
   )
   t.ok(pulled < 10, `the producer stopped after the failure (pulled ${pulled})`)
 })
+
+t.test('objectVersionsRequest: field checks, key and keys combined, the event hash as trigger id', async (t) => {
+  t.throws(() => objectVersionsRequest({ caseId: 'c', bucket: 'b', prefix: 'p', until: 5 }, {}), { name: 'ValidationError', message: /until must be an ISO 8601 time, got 5/ })
+  t.throws(() => objectVersionsRequest({ caseId: 'c', bucket: 'b', prefix: 'p', id: '' }, {}), { message: /id must be a non-empty string/ })
+  const r = objectVersionsRequest({ caseId: 'c', bucket: 'b', key: 'k1', keys: ['k2'] }, {})
+  t.same(r.keys, ['k1', 'k2'], 'key and keys combine')
+  t.match(r.trigger.id, /^event:[0-9a-f]{64}$/, 'without an id or request id, the event hash')
+  const ct = { 'detail-type': 'AWS API Call via CloudTrail', caseId: 'named-case', detail: { eventName: 'PutObject', eventID: 'e1', requestParameters: { bucketName: 'bkt', key: 'k' } } }
+  t.match(objectVersionsRequest(ct, {}), { caseId: 'named-case', keys: ['k'], accountId: undefined, region: undefined, trigger: { source: 'cloudtrail:PutObject' } })
+  t.match(objectVersionsRequest({ ...ct, caseId: undefined, detail: { ...ct.detail, eventName: 'PutBucketAcl' } }, {}), { prefix: '', keys: undefined })
+})
+
+t.test('CLI: valid --since/--until pass to the evidence check; bad ones are usage errors', async (t) => {
+  const ok = await runCli(['capture', 'object-versions', '--case', 'c', '--bucket', 'b', '--prefix', 'p', '--since', '2026-01-01T00:00:00Z', '--until', '2026-02-01T00:00:00Z'], {})
+  t.equal(ok.code, 2)
+  t.match(ok.stderr, /no evidence bucket/, 'the times were accepted; the missing evidence bucket is what stops it')
+  const bad = await runCli(['capture', 'object-versions', '--case', 'c', '--bucket', 'b', '--prefix', 'p', '--until', 'later'], {})
+  t.equal(bad.code, 2)
+  t.match(bad.stderr, /--until must be an ISO 8601 time .*got later/)
+  t.match((await runCli(['capture', 'object-versions', '--bucket', 'b', '--prefix', 'p'], {})).stderr, /--case and --bucket are required/)
+})
+
+t.test('forEachBounded lets running tasks settle when the item stream fails', async (t) => {
+  const settled: number[] = []
+  async function* items(): AsyncGenerator<number> {
+    yield 1
+    yield 2
+    throw new Error('listing broke')
+  }
+  await t.rejects(
+    forEachBounded(items(), { concurrency: 4 }, async (n) => {
+      await new Promise((r) => setTimeout(r, 30))
+      settled.push(n)
+    }),
+    { message: 'listing broke' },
+  )
+  t.same(settled.sort(), [1, 2], 'both running tasks finished before the error surfaced')
+})
