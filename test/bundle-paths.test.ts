@@ -1,6 +1,6 @@
 import t from 'tap'
 import { encodeArchivePath, isSafeMemberName, mapArchivePaths, MAX_PATH } from '../forensics/bundle/archive-paths.js'
-import { formatSha256Sums, parseBundleIndex, parseSha256Sums } from '../forensics/bundle/bundle-layout.js'
+import { formatSha256Sums, parseBundleIndex, parseSha256Sums, type BundleIndex } from '../forensics/bundle/bundle-layout.js'
 import { shouldDeflate } from '../forensics/bundle/archive-writer.js'
 import { HOSTILE } from './fixtures/bundle-hostile-keys.js'
 
@@ -73,6 +73,25 @@ t.test('bundle.json parsing names what is wrong', async (t) => {
   t.throws(() => parseBundleIndex(Buffer.from(JSON.stringify({ ...base, captures: [{}] }))), /captures\[0\]/)
   t.throws(() => parseBundleIndex(Buffer.from(JSON.stringify({ ...base, custodyHead: { seq: 'x' } }))), /custodyHead/)
   t.equal(parseBundleIndex(Buffer.from(JSON.stringify(base))).caseId, 'c')
+  const parse = (doc: unknown): unknown => parseBundleIndex(Buffer.from(JSON.stringify(doc)))
+  t.throws(() => parse([1]), { message: /is not a forensics.bundle\/v1 index/ })
+  t.throws(() => parse({ ...base, schema: 'other' }), { message: /is not a forensics.bundle\/v1 index/ })
+  t.throws(() => parse({ ...base, caseId: 7 }), { message: /lacks caseId, captures or files/ })
+  t.throws(() => parse({ ...base, captures: {} }), { message: /lacks caseId, captures or files/ })
+  t.throws(() => parse({ ...base, captures: [{ captureId: 'x' }, null] }), { message: /captures\[1\] needs a captureId/ })
+  t.throws(() => parse({ ...base, custodyHead: { seq: 0, hash: 'nothex' } }), { message: /custodyHead must be null or \{seq, hash\}/ })
+  t.throws(() => parse({ ...base, custodyHead: 'head' }), { message: /custodyHead must be null/ })
+  t.throws(() => parse({ ...base, custodyHead: { seq: '0', hash: 'a'.repeat(64) } }), { message: /custodyHead must be null/ })
+  t.same((parse({ ...base, custodyHead: { seq: 0, hash: 'a'.repeat(64) } }) as BundleIndex).custodyHead, { seq: 0, hash: 'a'.repeat(64) })
+})
+
+t.test('archive paths: forbidden characters, and a name given twice', async (t) => {
+  for (const bad of ['a:b', 'a|b', 'x/y?z', 'q"', 'lt<', 'gt>', 'star*']) t.notOk(isSafeMemberName(bad), bad)
+  t.ok(isSafeMemberName('a%3Ab'))
+  const m = mapArchivePaths(['b', 'a', 'b', 'A'])
+  t.equal(m.size, 3, 'a name given twice maps once')
+  t.equal(m.get('A'), 'A')
+  t.match(m.get('a'), /^a~[0-9a-f]{12}$/, 'a case clash gets a hash suffix')
 })
 
 t.test('zip members are deflated only when they are text', async (t) => {
