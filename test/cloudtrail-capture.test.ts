@@ -1,5 +1,5 @@
 import t from 'tap'
-import { mkdtempSync, rmSync, mkdirSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { gzipSync } from 'node:zlib'
@@ -14,9 +14,17 @@ import { main } from '../cli/main.js'
 import { createHandler, toSliceRequest } from '../collectors/cloudtrail-slice.js'
 import { S3EvidenceStore } from '../forensics/s3-evidence-store.js'
 import { LocalSigner } from '../forensics/signer.js'
+import { makeWindow } from '../forensics/cloudtrail/filters.js'
+import { captureCloudTrailSlice, sliceRequestId } from '../forensics/cloudtrail/capture-slice.js'
+import { ValidationError } from '../forensics/errors.js'
+import { MemoryStore } from './fixtures/memory-store.js'
+import { awsError, fakeClient } from './fixtures/fake-client.js'
+import { testSigner } from './fixtures/bundle-case.js'
+import { KEY, LOC, bodyOf, fakeTrailBucket, keySource, putDigest, putLog, trailApi } from './fixtures/cloudtrail/fake-trail.js'
 import { parseArchiveUrl } from '../forensics/cloudtrail/archive-layout.js'
 
 const D = (s: string): number => Date.parse(s)
+const W = makeWindow('2026-11-28T00:00:00Z', '2026-11-29T00:00:00Z')
 const tmp = mkdtempSync(join(tmpdir(), 'ctc-'))
 t.teardown(() => rmSync(tmp, { recursive: true, force: true }))
 
@@ -113,24 +121,151 @@ t.test('capture cloudtrail: CLI and Lambda handler commit a provable slice', asy
   })
 })
 
-t.test('forensics slice --from-dir prints JSON lines', async (t) => {
-  const dir = join(tmp, 'dir')
-  mkdirSync(dir)
-  const ev = generateEvents('111111111111', 'us-east-1', D('2026-11-28T00:00:00Z'), D('2026-11-28T01:00:00Z'), 100, 8)
-  writeFileSync(join(dir, 'a.json.gz'), gzipSync(JSON.stringify({ Records: ev })))
-  writeFileSync(join(dir, 'b.jsonl'), 'not json\n')
-  const o = sink()
-  const e = sink()
-  t.equal(await main(['slice', '--from-dir', dir, '--start', '2026-11-28T00:00:00Z', '--end', '2026-11-28T01:00:00Z', '--event-name', 'PutObject', '--write-only', '--error', 'none'], process.env, o.stream, e.stream), 0)
-  const lines = o.text().trim().split('\n').map((l) => JSON.parse(l) as { eventName: string; errorCode?: string })
-  t.equal(lines.length, ev.filter((x) => x.eventName === 'PutObject' && !x.errorCode).length)
-  t.match(e.text(), /warning: .*b\.jsonl/)
-  const j = sink()
-  t.equal(await main(['slice', '--from-dir', dir, '--start', '2026-11-28T00:00:00Z', '--end', '2026-11-28T01:00:00Z', '--error', 'AccessDenied,NoSuchKey', '--read-only', '--json'], process.env, j.stream, sink().stream), 0)
-  const doc = JSON.parse(j.text()) as { slice: { counts: { events: number } }; events: unknown[] }
-  t.equal(doc.events.length, doc.slice.counts.events)
-  t.equal(await main(['slice', '--start', 'a', '--end', 'b'], process.env, sink().stream, sink().stream), 2)
-  t.equal(await main(['slice', '--from-dir', dir, '--start', '2026-11-28T00:00:00Z', '--end', '2026-11-28T01:00:00Z', '--key', 'a', '--key-prefix', 'b'], process.env, sink().stream, sink().stream), 2)
-  t.equal(await main(['slice', '--from-dir', dir, '--start', '2026-11-28T00:00:00Z', '--end', '2026-11-28T01:00:00Z', '--read-only', '--write-only'], process.env, sink().stream, sink().stream), 2)
-  t.equal(await main(['slice', '--from-dir', dir, '--end', '2026-11-28T01:00:00Z'], process.env, sink().stream, sink().stream), 2)
+t.test('capture request identity', async (t) => {
+  const a = sliceRequestId({ window: W, filters: { eventNames: ['A'] } })
+  t.equal(a.length, 32)
+  t.equal(a, sliceRequestId({ window: W, filters: { eventNames: ['A'] } }))
+  t.not(a, sliceRequestId({ window: W, filters: { eventNames: ['A'] }, lookup: { regions: ['us-east-1'] } }))
+  t.not(a, sliceRequestId({ window: W, filters: { eventNames: ['A'] }, archive: { location: LOC } }))
+})
+
+t.test('capture slice: copies, changed files, failed copies and repeats', async (t) => {
+  const signer = testSigner()
+  const s3 = fakeTrailBucket('trail')
+  const h = (n: number): number => D('2026-11-28T00:00:00Z') + n * 3600_000
+  const ev = (id: string): Record<string, unknown> => ({ eventID: id, eventTime: new Date(h(1) - 600_000).toISOString(), eventName: 'GetObject', userIdentity: { arn: 'arn:aws:iam::111111111111:user/u' } })
+  const stable = putLog(s3, h(1) + 300_000, [ev('a')], 'S1')
+  const changing = putLog(s3, h(1) + 600_000, [ev('b')], 'S2')
+  const gone = putLog(s3, h(1) + 900_000, [ev('c')], 'S3')
+  putLog(s3, h(1) + 1200_000, [{ ...ev('n'), eventName: 'PutObject' }], 'S4')
+  putDigest(s3, { end: h(2), files: [stable, changing, gone] })
+  // The pinned re-read (with a versionId) sees other bytes for one file and fails for another.
+  s3.intercept = async (kind, input, next) => {
+    if (kind === 'get' && input.VersionId) {
+      if (input.Key === changing.key) return { ...((await next()) as Record<string, unknown>), Body: bodyOf(gzipSync('{"Records":[]}')) }
+      if (input.Key === gone.key) throw awsError('NoSuchVersion', 404, 'The specified version does not exist.')
+    }
+    return next()
+  }
+  const store = new MemoryStore()
+  const req = { caseId: 'case-ct', window: { start: h(0), end: h(2) }, filters: { eventNames: ['GetObject'] }, archive: { location: LOC } }
+  const deps = { store: store, signer, now: () => new Date(D('2026-11-28T12:00:00Z')) }
+  const r = await captureCloudTrailSlice(deps, { s3, publicKeys: keySource(KEY.pub), workers: 0 }, req)
+  t.equal(r.created, true)
+  t.equal(r.events, 3)
+  t.equal(r.files, 4)
+  t.same(r.verdicts, { 'not-covered': 1, valid: 3 })
+  t.same(r.manifest.errors.map((e) => e.code).sort(), ['ChangedDuringCapture', 'StorageError'])
+  t.match(r.manifest.errors.find((e) => e.code === 'ChangedDuringCapture')?.message, /changed during the capture/)
+  const keys = [...store.objects.keys()].map((k) => k.replace(/^.*\/captures\/[^/]+\//, ''))
+  t.ok(keys.some((k) => k.startsWith('artifacts/logs/trail/') || k.includes('logs/trail/')), keys.join('\n'))
+  t.ok(keys.some((k) => k.endsWith('.metadata.json')))
+  t.ok(keys.some((k) => k.endsWith('public-keys.json')))
+  t.notOk(keys.some((k) => k.includes('_S4.json.gz')), 'files without matches are not copied')
+
+  // The same request again is the same capture: the headline comes from the manifest.
+  const again = await captureCloudTrailSlice(deps, { s3, publicKeys: keySource(KEY.pub), workers: 0 }, req)
+  t.equal(again.created, false)
+  t.equal(again.events, 3)
+  t.equal(again.files, 4)
+  t.same(again.verdicts, r.verdicts)
+})
+
+t.test('capture slice: recorded slice errors and a committed manifest without a summary', async (t) => {
+  const signer = testSigner()
+  const store = new MemoryStore()
+  const deps = { store: store, signer }
+  const ct = fakeClient<CloudTrailClient>(() => ({ Events: [{ EventId: 'bad', CloudTrailEvent: '{' }, { EventId: 'ok', CloudTrailEvent: JSON.stringify({ eventID: 'ok', eventTime: '2026-11-28T00:10:00Z' }) }] }))
+  const req = { caseId: 'case-e', window: makeWindow('2026-11-28T00:00:00Z', '2026-11-28T01:00:00Z'), filters: {}, lookup: { regions: ['us-east-1'] } }
+  const slice = { cloudTrailFor: () => ct, lookupOptions: { sleep: async () => undefined } }
+  const r = await captureCloudTrailSlice(deps, slice, req)
+  t.equal(r.manifest.status, 'partial')
+  t.match(r.manifest.errors, [{ code: 'BadLookupEvent', message: /event bad has no parseable CloudTrailEvent/ }])
+  t.equal(r.events, 1)
+  // A manifest committed without a summary (another collector version): zero headline.
+  const stored = store.objects.get(r.manifestKey)!
+  const m = JSON.parse(stored.bytes.toString()) as Record<string, unknown>
+  delete m.summary
+  stored.bytes = Buffer.from(JSON.stringify(m))
+  const again = await captureCloudTrailSlice(deps, slice, req)
+  t.equal(again.created, false)
+  t.same({ events: again.events, files: again.files, verdicts: again.verdicts }, { events: 0, files: 0, verdicts: {} })
+})
+
+t.test('capture slice: a digest from an unversioned bucket', async (t) => {
+  const signer = testSigner()
+  const s3 = fakeTrailBucket('trail')
+  const h = (n: number): number => D('2026-11-28T00:00:00Z') + n * 3600_000
+  const log = putLog(s3, h(1) + 300_000, [{ eventID: 'a', eventTime: new Date(h(1) - 60_000).toISOString() }], 'U1')
+  const d = putDigest(s3, { end: h(2), files: [log] })
+  s3.objects.get(d.key)!.versionId = undefined
+  const store = new MemoryStore()
+  const r = await captureCloudTrailSlice({ store: store, signer }, { s3, publicKeys: keySource(KEY.pub), workers: 0 }, { caseId: 'case-u', window: { start: h(0), end: h(2) }, filters: {}, archive: { location: LOC } })
+  t.same(r.verdicts, { valid: 1 })
+  const side = [...store.objects.entries()].find(([k]) => k.endsWith('.metadata.json'))
+  t.ok(side, 'the digest has a metadata sidecar')
+  t.match(JSON.parse(side![1].bytes.toString()), { key: d.key, versionId: null, metadata: { signature: d.signature } })
+})
+
+t.test('collector: own events and EventBridge events', async (t) => {
+  const env = { FORENSICS_TRAIL_ARCHIVE: 's3://trail/ct' }
+  const own = toSliceRequest({ caseId: 'c1', start: '2026-11-28T00:00:00Z', end: '2026-11-28T01:00:00Z', archive: 's3://other/p', accounts: ['111111111111'], regions: ['us-east-1'], lookupRegions: ['us-east-1'], triggerId: 't1', filters: { eventNames: ['GetObject'] } }, {})
+  t.match(own, { caseId: 'c1', archive: { location: { bucket: 'other', prefix: 'p' }, accounts: ['111111111111'], regions: ['us-east-1'] }, lookup: { regions: ['us-east-1'] }, trigger: { source: 'invoke', id: 't1' }, filters: { eventNames: ['GetObject'] } })
+  const fromEnv = toSliceRequest({ caseId: 'c1', start: '2026-11-28T00:00:00Z', end: '2026-11-28T01:00:00Z' }, env)
+  t.same(fromEnv.archive, { location: { bucket: 'trail', prefix: 'ct' } })
+  t.equal(fromEnv.lookup, undefined)
+  t.equal(fromEnv.trigger, undefined)
+  t.same(fromEnv.filters, {})
+  t.throws(() => toSliceRequest({ caseId: 'c1', start: '2026-11-28T00:00:00Z', end: '2026-11-28T01:00:00Z' }, {}), { name: 'ValidationError', field: 'archive' })
+  t.throws(() => toSliceRequest({ caseId: 'c1', start: 'x', end: '2026-11-28T01:00:00Z' }, env), { name: 'ValidationError', field: 'start' })
+  t.throws(() => toSliceRequest({ caseId: 'c1', start: '2026-11-28T00:00:00Z', end: '2026-11-28T01:00:00Z', lookupRegions: 'us-east-1' }, env), { name: 'ValidationError', field: 'lookupRegions' })
+  t.throws(() => toSliceRequest({ caseId: 'c1', start: '2026-11-28T00:00:00Z', end: '2026-11-28T01:00:00Z', archive: 's3://bbb/p', accounts: [1] }, env), { name: 'ValidationError', field: 'accounts' })
+  t.throws(() => toSliceRequest(null, env), { name: 'ValidationError', field: 'caseId' })
+  t.throws(() => toSliceRequest({ caseId: 'c' }, env), /needs caseId, start and end/)
+
+  const gd = (detail: Record<string, unknown>, extra: Record<string, unknown> = {}): unknown => ({ id: 'ev-1', 'detail-type': 'GuardDuty Finding', source: 'aws.guardduty', region: 'eu-west-1', detail, ...extra })
+  const g1 = toSliceRequest(gd({ id: 'f/1', service: { eventFirstSeen: '2026-11-28T10:00:00Z', eventLastSeen: '2026-11-28T11:00:00Z' }, resource: { accessKeyDetails: { accessKeyId: 'AKIA9' } } }), {})
+  t.match(g1, { caseId: 'gd-f_1', filters: { accessKeyIds: ['AKIA9'] }, lookup: { regions: ['eu-west-1'] }, archive: undefined, trigger: { source: 'aws.guardduty', id: 'ev-1' } })
+  t.same(g1.window, { start: D('2026-11-28T09:00:00Z'), end: D('2026-11-28T12:00:00Z') })
+  const g2 = toSliceRequest(gd({ createdAt: '2026-11-28T10:00:00Z', updatedAt: '2026-11-28T10:30:00Z', resource: { accessKeyDetails: { accessKeyId: 'GeneratedFindingAccessKeyId' }, s3BucketDetails: [{ name: 'b1' }, { name: '' }, {}] } }), env)
+  t.same(g2.filters, { buckets: ['b1'] })
+  t.equal(g2.caseId, 'gd-ev-1')
+  const g3 = toSliceRequest(gd({ id: 'x' }, { time: '2026-11-28T10:00:00Z' }), env)
+  t.same(g3.filters, {})
+  t.throws(() => toSliceRequest(gd({ id: 'x' }), env), { name: 'ValidationError', field: 'detail.service' })
+  t.throws(() => toSliceRequest(gd({}, { region: undefined }), {}), /set FORENSICS_TRAIL_ARCHIVE or deliver events with a region/)
+  const regionFromEnv = toSliceRequest(gd({ createdAt: '2026-11-28T10:00:00Z', updatedAt: '2026-11-28T10:00:00Z' }, { region: undefined }), { AWS_REGION: 'ap-south-1' })
+  t.same(regionFromEnv.lookup, { regions: ['ap-south-1'] })
+
+  const api = (detail: Record<string, unknown>, extra: Record<string, unknown> = {}): unknown => ({ id: 'ev-2', 'detail-type': 'AWS API Call via CloudTrail', source: 'aws.s3', region: 'us-east-1', detail, ...extra })
+  const c1 = toSliceRequest(api({ eventID: 'e1', eventTime: '2026-11-28T10:00:00Z', requestID: 'r1', userIdentity: { arn: 'arn:aws:sts::1:assumed-role/R/s', accessKeyId: 'ASIA1' } }), {})
+  t.match(c1, { caseId: 'ct-e1', filters: { accessKeyIds: ['ASIA1'] }, actor: { principalArn: 'arn:aws:sts::1:assumed-role/R/s', requestId: 'r1' }, trigger: { source: 'aws.cloudtrail', id: 'ev-2' } })
+  const c2 = toSliceRequest(api({ eventTime: '2026-11-28T10:00:00Z', userIdentity: { arn: 'arn:aws:sts::1:assumed-role/R/s', sessionContext: { sessionIssuer: { arn: 'arn:aws:iam::1:role/R' } } } }), {})
+  t.same(c2.filters, { principals: ['arn:aws:iam::1:role/R'] })
+  t.equal(c2.caseId, 'ct-ev-2')
+  const c3 = toSliceRequest(api({ userIdentity: { arn: 'arn:aws:iam::1:user/u' } }, { time: '2026-11-28T10:00:00Z' }), {})
+  t.same(c3.filters, { principals: ['arn:aws:iam::1:user/u'] })
+  t.same(toSliceRequest(api({ eventTime: '2026-11-28T10:00:00Z' }), {}).filters, {})
+  t.throws(() => toSliceRequest(api({}), {}), { name: 'ValidationError', field: 'detail.eventTime' })
+  t.throws(() => toSliceRequest({ id: 'x', 'detail-type': 'Object Created', source: 'aws.s3', region: 'us-east-1', detail: {} }, {}), { name: 'ValidationError', field: 'detail-type', message: /does not handle EventBridge events of type 'Object Created' from aws.s3/ })
+})
+
+t.test('collector handler and lookup-only capture', async (t) => {
+  const signer = testSigner()
+  const store = new MemoryStore()
+  const api = trailApi([], [{ eventID: 'l1', eventTime: '2026-11-28T00:30:00Z', eventName: 'GetObject' }, { eventID: 'l2', eventTime: '2026-11-28T00:40:00Z', eventName: 'PutObject' }])
+  const handler = createHandler({
+    capture: async () => ({ store: store, signer }),
+    slice: { cloudTrailFor: () => api, lookupOptions: { sleep: async () => undefined } },
+    env: {},
+  })
+  const r = await handler({ caseId: 'case-l', start: '2026-11-28T00:00:00Z', end: '2026-11-28T01:00:00Z', lookupRegions: ['us-east-1'], filters: { eventNames: ['GetObject'] }, triggerId: 'trig-1' })
+  t.match(r, { caseId: 'case-l', created: true, status: 'complete', events: 1, files: 0, verdicts: {} })
+  t.match(r.manifestKey, /^cases\/case-l\//)
+  t.same(api.calls.map((c) => c.name), ['LookupEventsCommand'])
+  const manifest = JSON.parse(store.objects.get(r.manifestKey)!.bytes.toString()) as { trigger: unknown; target: { archive: unknown; lookupRegions: unknown } }
+  t.same(manifest.trigger, { source: 'invoke', id: 'trig-1' })
+  t.equal(manifest.target.archive, null)
+  t.same(manifest.target.lookupRegions, ['us-east-1'])
+  await t.rejects(handler({ caseId: 'x' }), ValidationError)
 })

@@ -1,0 +1,77 @@
+/**
+ * Splitting a CloudTrail log stream into records (forensics/cloudtrail/record-splitter.ts):
+ * {"Records":[...]} documents and JSON lines, at any chunk boundary, with structural errors
+ * and limits.
+ */
+import t from 'tap'
+import { RecordSplitter, SplitError } from '../forensics/cloudtrail/record-splitter.js'
+
+function split(parts: Array<string | Buffer>, limits?: { maxRecordBytes?: number }): { records: string[]; where: number[]; s: RecordSplitter } {
+  const records: string[] = []
+  const where: number[] = []
+  const s = new RecordSplitter((raw, w) => {
+    records.push(raw.toString('utf8'))
+    where.push(w)
+  }, limits)
+  for (const p of parts) s.push(typeof p === 'string' ? Buffer.from(p) : p)
+  s.end()
+  return { records, where, s }
+}
+
+t.test('record splitter: document split at every byte, with escapes', async (t) => {
+  const recs = ['{"a":"x\\"}y","b":[1,{"c":"]"}]}', '{"k":"back\\\\"}', '{"e":"\\\\\\""}', '{}']
+  const text = `{ "Records" : [ ${recs.join(' ,\n')} ] }`
+  const whole = split([text])
+  t.same(whole.records, recs)
+  t.equal(whole.s.format, 'document')
+  const bytes = [...Buffer.from(text)].map((b) => Buffer.from([b]))
+  const one = split(bytes)
+  t.same(one.records, recs, 'one byte at a time')
+  t.same(one.where, [1, 2, 3, 4])
+  // Split every way into two chunks.
+  for (let i = 1; i < text.length; i++) t.same(split([text.slice(0, i), text.slice(i)]).records, recs, `split at ${i}`)
+})
+
+t.test('record splitter: backslash runs across chunk ends', async (t) => {
+  // A string ending in an escaped backslash, split inside the run, then more records.
+  const parts = ['{"Records":[{"a":"x\\', '\\', '"},{"b":"q\\', '"', '"}]}']
+  const r = split(parts)
+  t.same(r.records, ['{"a":"x\\\\"}', '{"b":"q\\""}'])
+  // A chunk made only of backslashes inside a string.
+  const r2 = split(['{"Records":[{"a":"', '\\\\', '\\\\', '"}]}'])
+  t.same(r2.records, ['{"a":"\\\\\\\\"}'])
+})
+
+t.test('record splitter: JSON lines and detection', async (t) => {
+  const lines = split(['{"a":1}\r\n', '\n  \t\n{"b"', ':2}\n{"c":3}'])
+  t.same(lines.records, ['{"a":1}', '{"b":2}', '{"c":3}'])
+  t.same(lines.where, [1, 4, 5])
+  t.equal(lines.s.format, 'lines')
+  // An object that is not {"Records":...} is a JSON line.
+  t.same(split(['{"foo":1}\n']).records, ['{"foo":1}'])
+  // A short head that could still become {"Records": is held until decided.
+  t.same(split(['{"Rec', 'ords": [{"x":1}', ']}']).records, ['{"x":1}'])
+  t.equal(split(['{"Rec', 'ords": [{"x":1}', ']}']).s.format, 'document')
+  // Undecided at end: treated as lines.
+  const short = split(['{"Re'])
+  t.equal(short.s.format, 'lines')
+  t.same(short.records, ['{"Re'])
+  const empty = split([])
+  t.equal(empty.s.format, 'unknown')
+  t.equal(empty.s.records, 0)
+  t.equal(split(['  \n ']).s.format, 'unknown')
+  // Trailing bytes after the closing bracket are ignored.
+  t.same(split(['{"Records":[{"a":1}]}\n{"junk"']).records, ['{"a":1}'])
+})
+
+t.test('record splitter: structural errors and limits', async (t) => {
+  t.throws(() => split(['{"Records":[{"a":1} x {"b":2}]}']), { name: 'SplitError', message: /unexpected byte 'x' between records after record #1/ })
+  t.throws(() => split(['{"Records":[{"a":1},{"b":']), { message: /unterminated record #2/ })
+  t.throws(() => split(['{"Records":[{"a":1}']), { message: /Records array is not closed .* after 1 records/ })
+  t.throws(() => split(['{"Records":[{"a":"', 'x'.repeat(40), '"}]}'], { maxRecordBytes: 16 }), { message: /record #1 is longer than 16 bytes/ })
+  t.throws(() => split(['{"a":1}\n{"b":"', 'x'.repeat(40)], { maxRecordBytes: 16 }), { message: /line 2 is longer than 16 bytes/ })
+  t.ok(new SplitError('m') instanceof Error)
+  t.equal(new SplitError('m').name, 'SplitError')
+  // A long line within the limit spanning chunks is fine.
+  t.same(split(['{"a":"', 'x'.repeat(10), '"}'], { maxRecordBytes: 64 }).records, [`{"a":"${'x'.repeat(10)}"}`])
+})
