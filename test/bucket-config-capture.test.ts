@@ -16,7 +16,7 @@ import { testSigner } from './fixtures/bundle-case.js'
 const OWNER = '123456789012'
 const OTHER = '210987654321'
 
-t.test('captureBucketConfig and findPreviousSnapshot on an in-memory store', async (t) => {
+t.test('the previous snapshot is the latest of the same bucket and owner; missing buckets are recorded, foreign schemas skipped, tampered bytes refused', async (t) => {
   const store = new MemoryStore()
   const signer = testSigner()
   const deps = { store, signer }

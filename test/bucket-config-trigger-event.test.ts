@@ -5,7 +5,7 @@ import { caseIdFromTemplate, isCloudTrailEvent, parseCloudTrailEvent, type Cloud
 const OWNER = '123456789012'
 const ct = (detail: Record<string, unknown>, top: Record<string, unknown> = {}) => ({ 'detail-type': 'AWS API Call via CloudTrail', detail: { eventName: 'PutBucketAcl', requestParameters: { bucketName: 'bkt' }, eventID: 'e1', ...detail }, ...top })
 
-t.test('CloudTrail events: detection, fallbacks, refusals', async (t) => {
+t.test('CloudTrail events are recognised, fall back to the envelope, and are refused when they do not trigger; case ids from the template', async (t) => {
   t.equal(isCloudTrailEvent(null), false)
   t.equal(isCloudTrailEvent({ 'detail-type': 'AWS API Call via CloudTrail', detail: 'x' }), false)
   t.equal(isCloudTrailEvent({ 'detail-type': 'Object Created', detail: {} }), false)

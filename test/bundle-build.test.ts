@@ -18,7 +18,7 @@ import { writeArchive } from './fixtures/raw-zip.js'
 
 const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex')
 
-t.test('buildBundle: options, refusals and output failures', async (t) => {
+t.test('an unknown format or an existing file is refused before writing; a failing output stream is a StorageError; the bundled entry records the custody head', async (t) => {
   const dir = tempDir(t)
   const { store, signer, captureId } = await seededMemoryCase()
   await t.rejects(buildBundle({ store, signer, caseId: 'case-b', format: 'rar' as never, output: { path: join(dir, 'x') } }), { name: 'ValidationError', message: /unknown bundle format "rar"/ })

@@ -19,7 +19,7 @@ import { rawZip, writeArchive } from './fixtures/raw-zip.js'
 
 const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex')
 
-t.test('archive writer: pointer, failure from outside, abort', async (t) => {
+t.test('the archive writer counts what it wrote and, once failed, rejects the pending and every later entry', async (t) => {
   const sink = new PassThrough()
   sink.resume()
   const a = new DeterministicArchive('zip', sink)
@@ -43,7 +43,7 @@ t.test('archive writer: pointer, failure from outside, abort', async (t) => {
   src.destroy()
 })
 
-t.test('reader: large zip members stream, size lies and tar directories', async (t) => {
+t.test('large zip members are hashed while streaming, a size the directory lies about is reported, tar directories are skipped', async (t) => {
   const dir = tempDir(t)
   // 1.5 MiB of random JSON-named bytes: deflated, compressed size above the one-read limit
   const big = randomBytes(1536 * 1024)

@@ -17,7 +17,7 @@ import { tempDir } from './fixtures/bundle-cli.js'
 
 const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex')
 
-t.test('verifier checks: the uncommon findings', async (t) => {
+t.test('each tampered member is a finding: unreadable report, bad or RSA public key, junk SHA256SUMS line, bundle.json not JSON, missing signature or custody head', async (t) => {
   const { store, signer } = await seededMemoryCase()
   const sink = new PassThrough()
   const chunks: Buffer[] = []

@@ -19,7 +19,7 @@ function sink(): { stream: Writable; text: () => string } {
   return { stream: new Writable({ write: (c, _e, cb) => ((s += String(c)), cb()) }), text: () => s }
 }
 
-t.test('cli: filter flags', async (t) => {
+t.test('filter flags become slice filters; conflicting flags are usage errors', async (t) => {
   const args = (values: Record<string, string | boolean | string[] | undefined>): { values: typeof values; positionals: string[] } => ({ values: { start: '2026-11-28T00:00:00Z', end: '2026-11-28T01:00:00Z', ...values }, positionals: [] })
   const all = windowAndFilters(args({ principal: ['arn:aws:iam::1:user/u'], 'access-key': 'AKIA1', 'source-ip': ['10.0.0.0/8'], 'event-name': ['A', 'B'], 'event-source': ['s3.amazonaws.com'], bucket: ['b'], 'key-prefix': ['p/'], 'resource-arn': ['arn:aws:s3:::b'], error: 'AccessDenied,,NoSuchKey', 'write-only': true }))
   t.same(all.filters, { principals: ['arn:aws:iam::1:user/u'], accessKeyIds: ['AKIA1'], sourceIps: ['10.0.0.0/8'], eventNames: ['A', 'B'], eventSources: ['s3.amazonaws.com'], buckets: ['b'], keyPrefixes: ['p/'], resourceArns: ['arn:aws:s3:::b'], errorCode: ['AccessDenied', 'NoSuchKey'], readOnly: false })
@@ -32,7 +32,7 @@ t.test('cli: filter flags', async (t) => {
   t.throws(() => windowAndFilters(args({ error: ',' })), { name: 'ValidationError', field: 'errorCode' })
 })
 
-t.test('cli: slice and capture cloudtrail usage paths', async (t) => {
+t.test('slice prints events and warnings; a missing --from-dir, --case, source or region is a usage error (exit 2)', async (t) => {
   const dir = t.testdir({})
   const e = (id: string): string => JSON.stringify({ eventID: id, eventTime: '2026-11-28T00:30:00Z', eventName: 'GetObject' })
   writeFileSync(join(dir, 'a.jsonl'), `${e('1')}\n${e('1')}\nbroken\n`)
@@ -68,7 +68,7 @@ t.test('cli: slice and capture cloudtrail usage paths', async (t) => {
   t.match(await cap(['--case', 'c', '--start', '2026-11-28T00:00:00Z']), { code: 2, err: /--start and --end are required/ })
 })
 
-t.test('cli: capture cloudtrail reads its sources from the environment', async (t) => {
+t.test('capture cloudtrail reads its sources from the environment', async (t) => {
   const base = ['capture', 'cloudtrail', '--case', 'c', '--start', '2026-11-28T00:00:00Z', '--end', '2026-11-28T01:00:00Z', '--json']
   const run = async (argv: string[], env: NodeJS.ProcessEnv): Promise<{ code: number; out: string }> => {
     const o = sink()
@@ -85,7 +85,7 @@ t.test('cli: capture cloudtrail reads its sources from the environment', async (
   }
 })
 
-t.test('cli: slice without duplicates', async (t) => {
+t.test('slice reports its count without a duplicates clause when none were dropped', async (t) => {
   const dir = t.testdir({})
   writeFileSync(join(dir, 'a.jsonl'), JSON.stringify({ eventID: '1', eventTime: '2026-11-28T00:30:00Z' }) + '\n')
   const out = sink()

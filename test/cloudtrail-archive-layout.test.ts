@@ -10,7 +10,7 @@ import { compactUtc, dayFolders, deliveryRange, digestFileKey, logFileKey, parse
 const D = (s: string): number => Date.parse(s)
 const W = makeWindow('2026-11-28T00:00:00Z', '2026-11-29T00:00:00Z')
 
-t.test('archive layout: keys, urls and ranges', async (t) => {
+t.test('archive URLs, log and digest keys round-trip; impossible times are rejected; delivery ranges and day folders', async (t) => {
   const loc = parseArchiveUrl('s3://trail-logs/ct/')
   t.same(loc, { bucket: 'trail-logs', prefix: 'ct' })
   t.same(parseArchiveUrl('s3://trail-logs'), { bucket: 'trail-logs', prefix: '' })

@@ -11,7 +11,7 @@ import { LOC, SCOPE, failing, fakeTrailBucket, putDigest, putLog } from './fixtu
 
 const D = (s: string): number => Date.parse(s)
 
-t.test('archive source: discovery, listing and S3 errors', async (t) => {
+t.test('scopes are discovered, listings follow pages within [start, end), reads are pinned, S3 errors name the permission to grant', async (t) => {
   const s3 = fakeTrailBucket('trail')
   const at = D('2026-11-28T10:05:00Z')
   putLog(s3, at, [], 'A1')
@@ -63,7 +63,7 @@ t.test('archive source: discovery, listing and S3 errors', async (t) => {
   t.ok(pinned, 'pinned by ETag when there is no versionId')
 })
 
-t.test('archive source: a standard and a backfill digest of the same time', async (t) => {
+t.test('a standard and a backfill digest of the same time are listed in key order', async (t) => {
   const s3 = fakeTrailBucket('trail')
   const end = D('2026-11-28T01:00:00Z')
   putDigest(s3, { end, files: [], backfill: true })

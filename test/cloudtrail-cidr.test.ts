@@ -4,7 +4,7 @@
 import t from 'tap'
 import { compileIpMatcher, parseIp } from '../forensics/cloudtrail/cidr.js'
 
-t.test('cidr: parsing and matching', async (t) => {
+t.test('IPv4, IPv6 and IPv4-mapped addresses parse and match CIDR blocks; malformed blocks are refused', async (t) => {
   t.same(parseIp('10.0.0.1'), { bits: 32, value: 0x0a000001n })
   t.same(parseIp('::ffff:10.0.0.1'), { bits: 32, value: 0x0a000001n }, 'IPv4-mapped compares as IPv4')
   t.same(parseIp('::1'), { bits: 128, value: 1n })

@@ -12,7 +12,7 @@ import { KEY, LOC, SCOPE, fakeTrailBucket, keySource, listedOf, makeTrailKey, pu
 
 const D = (s: string): number => Date.parse(s)
 
-t.test('digest validation: signatures, keys and verdicts', async (t) => {
+t.test('each log file gets the verdict of the digest listing it; unreadable digests and each signature problem are reported', async (t) => {
   const s3 = fakeTrailBucket('trail')
   const h = (n: number): number => D('2026-11-28T00:00:00Z') + n * 3600_000
   const f1 = putLog(s3, h(0) + 300_000, [], 'F1')
@@ -74,7 +74,7 @@ t.test('digest validation: signatures, keys and verdicts', async (t) => {
   t.same(rTwo.judge({ bucket: 'trail', key: f1.key, time: 0, uncompressedSha256: f1.hash }), { verdict: 'valid', digest: dValid.key })
 })
 
-t.test('digest validation: backfill digests look up keys by generation time', async (t) => {
+t.test('backfill digests look up keys by their generation time and are not chained', async (t) => {
   const s3 = fakeTrailBucket('trail')
   const end = D('2026-11-28T02:00:00Z')
   const d = putDigest(s3, { end, files: [], backfill: true }, { metadata: {} })
@@ -105,7 +105,7 @@ t.test('digest validation: backfill digests look up keys by generation time', as
   t.same(r2.chain, [], 'backfill digests are not chained')
 })
 
-t.test('digest validation: chain findings', async (t) => {
+t.test('a missing, replaced or restarted previous digest is a chain finding', async (t) => {
   const s3 = fakeTrailBucket('trail')
   const h = (n: number): number => D('2026-11-28T00:00:00Z') + n * 3600_000
   const f = putLog(s3, h(2) + 300_000, [], 'F')
@@ -151,7 +151,7 @@ t.test('digest validation: chain findings', async (t) => {
   t.match(r6.chain, [{ kind: 'chain-restart', digest: b.key }])
 })
 
-t.test('digest validation: key formats', async (t) => {
+t.test('trail public keys load from PKCS#1 or SPKI, DER or base64; an odd-length hex signature does not verify', async (t) => {
   const { publicKey } = generateKeyPairSync('rsa', { modulusLength: 1024 })
   const pkcs1 = publicKey.export({ format: 'der', type: 'pkcs1' })
   const spki = publicKey.export({ format: 'der', type: 'spki' })
@@ -165,7 +165,7 @@ t.test('digest validation: key formats', async (t) => {
   t.ok(verifyDigestSignature(doc, 'h', KEY.sign('e\nb/o\nh\nnull'), KEY.pub))
 })
 
-t.test('digest validation: logFiles that is not a list', async (t) => {
+t.test('a digest whose logFiles is not a list covers no file and fails its signature', async (t) => {
   const s3 = fakeTrailBucket('trail')
   const d = putDigest(s3, { end: D('2026-11-28T01:00:00Z'), files: [] }, { tamper: (doc) => (doc.logFiles = null) })
   const r = await validateDigests(listedOf(s3, d.key), reader(s3), keySource(KEY.pub))

@@ -9,7 +9,7 @@ import { bucketsOf, compileFilter, eventTimeOf, makeWindow, normalizeFilters, ob
 const D = (s: string): number => Date.parse(s)
 const W = makeWindow('2026-11-28T00:00:00Z', '2026-11-29T00:00:00Z')
 
-t.test('filters: times and windows', async (t) => {
+t.test('times parse with offsets and fractions; a window must end after it starts', async (t) => {
   t.equal(parseTime('2026-11-29', 'start'), D('2026-11-29T00:00:00Z'))
   t.equal(parseTime('2026-11-29T10:00+02:00', 'start'), D('2026-11-29T08:00:00Z'))
   t.equal(parseTime('2026-11-29T10:00:00.5Z', 'start'), D('2026-11-29T10:00:00.500Z'))
@@ -18,7 +18,7 @@ t.test('filters: times and windows', async (t) => {
   t.throws(() => makeWindow('2026-11-29T10:00:00Z', '2026-11-29T10:00:00Z'), /not after start/)
 })
 
-t.test('filters: normalizeFilters checks and drops', async (t) => {
+t.test('normalizeFilters drops empty lists and duplicates and names each invalid field', async (t) => {
   t.same(normalizeFilters({}), {})
   t.same(normalizeFilters({ eventNames: [], buckets: ['b', 'b'], readOnly: false }), { buckets: ['b'], readOnly: false })
   t.throws(() => normalizeFilters({ eventNames: 'GetObject' as unknown as string[] }), { name: 'ValidationError', field: 'eventNames' })
@@ -35,7 +35,7 @@ t.test('filters: normalizeFilters checks and drops', async (t) => {
   t.throws(() => normalizeFilters({ readOnly: 'yes' as unknown as boolean }), { name: 'ValidationError', field: 'readOnly' })
 })
 
-t.test('filters: field extraction', async (t) => {
+t.test('buckets, keys, resource ARNs, principals and the event time are read from events', async (t) => {
   const r = {
     requestParameters: { bucketName: 'b1', key: 'k/1', nested: [{ target: 'arn:aws:sns:us-east-1:111111111111:topic' }, 'plain', null, 5] },
     resources: [{ ARN: 'arn:aws:s3:::b2' }, { ARN: 'arn:aws:s3:::b3/obj/x' }, { ARN: 'arn:aws:iam::111111111111:role/R' }, 'junk', null, { type: 'no-arn' }],
@@ -66,7 +66,7 @@ t.test('filters: field extraction', async (t) => {
   t.equal(eventTimeOf({ eventTime: 5 }), undefined)
 })
 
-t.test('filters: compiled predicate and needles per kind', async (t) => {
+t.test('the compiled predicate matches each filter kind; its needles pre-filter raw bytes', async (t) => {
   const ev = {
     eventTime: '2026-11-28T01:00:00Z',
     eventName: 'GetObject',
@@ -119,7 +119,7 @@ t.test('filters: compiled predicate and needles per kind', async (t) => {
   t.ok(passesNeedles(Buffer.from('anything'), []))
 })
 
-t.test('filters: a sourceIPAddress equal to the filter text matches', async (t) => {
+t.test('a sourceIPAddress equal to the filter text matches', async (t) => {
   // CloudTrail writes non-addresses there; the filter's own text still matches literally.
   const f = compileFilter(normalizeFilters({ sourceIps: ['10.0.0.0/8'] }), W)
   t.ok(f.matches({ sourceIPAddress: '10.0.0.0/8' }))

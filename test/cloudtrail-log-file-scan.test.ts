@@ -15,7 +15,7 @@ async function* chunks(...parts: Array<Buffer | string>): AsyncGenerator<Uint8Ar
   for (const p of parts) yield typeof p === 'string' ? Buffer.from(p) : p
 }
 
-t.test('scanLogFile: formats, damage and record problems', async (t) => {
+t.test('plain and gzip files scan alike; truncated or corrupt gzip and bad records are reported, the stored bytes always hashed', async (t) => {
   const f = compileFilter(normalizeFilters({ eventNames: ['GetObject'] }), W)
   const ev = (i: number, extra: Record<string, unknown> = {}): Record<string, unknown> => ({ eventID: `e${i}`, eventTime: `2026-11-28T0${i}:00:00Z`, eventName: 'GetObject', ...extra })
   const doc = Buffer.from(JSON.stringify({ Records: [ev(1), ev(2, { eventName: 'PutObject' }), ev(3, { eventID: undefined }), { eventName: 'GetObject' }, ev(4, { eventTime: '2026-11-27T00:00:00Z' })] }))
@@ -76,7 +76,7 @@ t.test('scanLogFile: formats, damage and record problems', async (t) => {
   t.match(docBad.problems[0], /^record 1: /)
 })
 
-t.test('scanLogFile: gzip input larger than the inflater buffer', async (t) => {
+t.test('gzip input larger than the inflater buffer scans completely', async (t) => {
   const events = Array.from({ length: 3000 }, (_, i) => ({ eventID: createHash('sha256').update(String(i)).digest('hex'), eventTime: '2026-11-28T01:00:00Z', eventName: i % 2 ? 'GetObject' : 'PutObject' }))
   const plain = Buffer.from(JSON.stringify({ Records: events }))
   const gz = gzipSync(plain)
@@ -88,7 +88,7 @@ t.test('scanLogFile: gzip input larger than the inflater buffer', async (t) => {
   t.equal(r.uncompressedSha256, createHash('sha256').update(plain).digest('hex'))
 })
 
-t.test('scanLogFile: a structural error early in a multi-chunk gzip file', async (t) => {
+t.test('a structural error early in a multi-chunk gzip file stops the scan, the rest is still hashed', async (t) => {
   const padding = Array.from({ length: 2000 }, (_, i) => createHash('sha256').update(String(i)).digest('hex')).join('')
   const gz = gzipSync(`{"Records":[{"eventID":"a"} ! {"pad":"${padding}"}]}`)
   const parts = Array.from({ length: Math.ceil(gz.length / 1024) }, (_, i) => gz.subarray(i * 1024, i * 1024 + 1024))
@@ -98,7 +98,7 @@ t.test('scanLogFile: a structural error early in a multi-chunk gzip file', async
   t.equal(r.sha256, createHash('sha256').update(gz).digest('hex'))
 })
 
-t.test('scanLogFile: a record closed by a mismatched bracket', async (t) => {
+t.test('a record closed by a mismatched bracket is a bad record, the next one still matches', async (t) => {
   // The splitter counts brackets, not their kinds: `{"a":[1}]` closes at `]`.
   const r = await scanLogFile(chunks('{"Records":[{"a":[1}],{"eventID":"b","eventTime":"2026-11-28T01:00:00Z"}]}'), compileFilter({}, W))
   t.equal(r.badRecords, 1)

@@ -12,7 +12,7 @@ import { fakeCloudTrail, type FakePage } from './fixtures/cloudtrail/fake-trail.
 const D = (s: string): number => Date.parse(s)
 const W = makeWindow('2026-11-28T00:00:00Z', '2026-11-29T00:00:00Z')
 
-t.test('lookup source: attribute choice', async (t) => {
+t.test('LookupEvents uses the most selective single attribute', async (t) => {
   t.equal(chooseLookupAttribute({}), null)
   t.same(chooseLookupAttribute({ accessKeyIds: ['A'], eventNames: ['E'] }), { key: 'AccessKeyId', values: ['A'] })
   t.same(chooseLookupAttribute({ principals: ['arn:aws:iam::111111111111:user/path/alice', 'arn:aws:sts::111111111111:assumed-role/R/alice'] }), { key: 'Username', values: ['alice'] })
@@ -22,7 +22,7 @@ t.test('lookup source: attribute choice', async (t) => {
   t.same(chooseLookupAttribute({ eventNames: ['a', 'b', 'c', 'd', 'e'], eventSources: ['1', '2', '3', '4'] }), { key: 'EventSource', values: ['1', '2', '3', '4'] }, 'the fewest values when all have many')
 })
 
-t.test('lookup source: paging, filtering, throttling and errors', async (t) => {
+t.test('LookupEvents pages, filters client-side, backs off when throttled, and names the permission on refusal', async (t) => {
   const ev = (id: string, time: string, name = 'GetObject'): string => JSON.stringify({ eventID: id, eventTime: time, eventName: name })
   const ct = fakeCloudTrail([
     awsError('ThrottlingException', undefined, 'Rate exceeded'),
@@ -79,7 +79,7 @@ t.test('lookup source: paging, filtering, throttling and errors', async (t) => {
   )
 })
 
-t.test('lookup source: ListPublicKeys', async (t) => {
+t.test('ListPublicKeys pages and skips keys without a fingerprint or value', async (t) => {
   const ct = fakeCloudTrail([
     { PublicKeyList: [{ Fingerprint: 'a', Value: new Uint8Array([1, 2]), ValidityStartTime: new Date('2026-01-01T00:00:00Z') }, { Fingerprint: 'no-value' }], NextToken: 't' } as FakePage,
     { PublicKeyList: [{ Fingerprint: 'b', Value: new Uint8Array([3]), ValidityEndTime: new Date('2027-01-01T00:00:00Z') }, { Value: new Uint8Array([4]) }] } as FakePage,

@@ -18,7 +18,7 @@ function split(parts: Array<string | Buffer>, limits?: { maxRecordBytes?: number
   return { records, where, s }
 }
 
-t.test('record splitter: document split at every byte, with escapes', async (t) => {
+t.test('a Records document splits the same at every chunk boundary, escapes included', async (t) => {
   const recs = ['{"a":"x\\"}y","b":[1,{"c":"]"}]}', '{"k":"back\\\\"}', '{"e":"\\\\\\""}', '{}']
   const text = `{ "Records" : [ ${recs.join(' ,\n')} ] }`
   const whole = split([text])
@@ -32,7 +32,7 @@ t.test('record splitter: document split at every byte, with escapes', async (t) 
   for (let i = 1; i < text.length; i++) t.same(split([text.slice(0, i), text.slice(i)]).records, recs, `split at ${i}`)
 })
 
-t.test('record splitter: backslash runs across chunk ends', async (t) => {
+t.test('backslash runs across chunk ends keep strings intact', async (t) => {
   // A string ending in an escaped backslash, split inside the run, then more records.
   const parts = ['{"Records":[{"a":"x\\', '\\', '"},{"b":"q\\', '"', '"}]}']
   const r = split(parts)
@@ -42,7 +42,7 @@ t.test('record splitter: backslash runs across chunk ends', async (t) => {
   t.same(r2.records, ['{"a":"\\\\\\\\"}'])
 })
 
-t.test('record splitter: JSON lines and detection', async (t) => {
+t.test('JSON lines split too; the format is decided from the first bytes', async (t) => {
   const lines = split(['{"a":1}\r\n', '\n  \t\n{"b"', ':2}\n{"c":3}'])
   t.same(lines.records, ['{"a":1}', '{"b":2}', '{"c":3}'])
   t.same(lines.where, [1, 4, 5])
@@ -64,7 +64,7 @@ t.test('record splitter: JSON lines and detection', async (t) => {
   t.same(split(['{"Records":[{"a":1}]}\n{"junk"']).records, ['{"a":1}'])
 })
 
-t.test('record splitter: structural errors and limits', async (t) => {
+t.test('structural errors and over-long records are SplitErrors naming the record', async (t) => {
   t.throws(() => split(['{"Records":[{"a":1} x {"b":2}]}']), { name: 'SplitError', message: /unexpected byte 'x' between records after record #1/ })
   t.throws(() => split(['{"Records":[{"a":1},{"b":']), { message: /unterminated record #2/ })
   t.throws(() => split(['{"Records":[{"a":1}']), { message: /Records array is not closed .* after 1 records/ })

@@ -15,7 +15,7 @@ async function* chunks(...parts: Array<Buffer | string>): AsyncGenerator<Uint8Ar
   for (const p of parts) yield typeof p === 'string' ? Buffer.from(p) : p
 }
 
-t.test('scan pool: in-process and worker scans of streams and paths', async (t) => {
+t.test('in-process and worker scans agree; a busy worker queues; failures leave it usable', async (t) => {
   t.match(workerEntry().pathname, /scan-worker\.ts$/)
   const doc = gzipSync(JSON.stringify({ Records: [{ eventID: 'a', eventTime: '2026-11-28T01:00:00Z' }] }))
   const path = join(t.testdir({}), 'one.json.gz')

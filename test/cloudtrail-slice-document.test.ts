@@ -11,7 +11,7 @@ const W = makeWindow('2026-11-28T00:00:00Z', '2026-11-29T00:00:00Z')
 
 const outcome = (o: Partial<SliceOutcome>): SliceOutcome => ({ request: { window: W, filters: {} }, events: [], duplicatesDropped: 0, files: [], scopes: [], digests: [], chain: [], digestObjects: [], publicKeys: [], errors: [], ...o })
 
-t.test('slice document: counts with absent identities', async (t) => {
+t.test('counts by event name, principal, source IP and verdict, absent values as (none)', async (t) => {
   const events = [
     { time: 1, id: 'a', json: JSON.stringify({ eventName: 'GetObject', sourceIPAddress: '1.1.1.1', userIdentity: { arn: 'arn:aws:iam::1:user/u' } }) },
     { time: 2, id: 'b', json: JSON.stringify({ userIdentity: { invokedBy: 's3.amazonaws.com' } }) },

@@ -17,7 +17,7 @@ import { KEY, LOC, SCOPE, failing, fakeCloudTrail, fakeTrailBucket, keySource, p
 const D = (s: string): number => Date.parse(s)
 const W = makeWindow('2026-11-28T00:00:00Z', '2026-11-29T00:00:00Z')
 
-t.test('slice: dedupe and sort ties', async (t) => {
+t.test('duplicate events are dropped and ties sorted by id', async (t) => {
   const r = dedupeAndSort([
     { time: 2, id: 'b', json: '{"z":1}' },
     { time: 1, id: 'x', json: '{"b":1}' },
@@ -29,7 +29,7 @@ t.test('slice: dedupe and sort ties', async (t) => {
   t.equal(r.dropped, 2)
 })
 
-t.test('slice: dedupe ordering is total', async (t) => {
+t.test('the order of deduplicated events does not depend on the input order', async (t) => {
   const input = [
     { time: 1, id: 'b', json: '{"2"}' },
     { time: 1, id: 'a', json: '{"1"}' },
@@ -43,7 +43,7 @@ t.test('slice: dedupe ordering is total', async (t) => {
   t.same(fwd.events.map((e) => e.id + e.json), ['z{}', 'a{"1"}', 'b{"1"}'])
 })
 
-t.test('slice: archive over a fake S3 (in-process scan)', async (t) => {
+t.test('an archive slice gives each file a verdict and records damaged files, tampered files and a broken chain', async (t) => {
   const s3 = fakeTrailBucket('trail')
   const h = (n: number): number => D('2026-11-28T00:00:00Z') + n * 3600_000
   const ev = (id: string, n: number): Record<string, unknown> => ({ eventID: id, eventTime: new Date(h(n) - 600_000).toISOString(), eventName: 'GetObject', sourceIPAddress: '10.0.0.1' })
@@ -90,7 +90,7 @@ t.test('slice: archive over a fake S3 (in-process scan)', async (t) => {
   t.match(lk.errors, [{ code: 'BadLookupEvent' }])
 })
 
-t.test('slice: local folders', async (t) => {
+t.test('a local folder slice reads .json, .jsonl.gz, .ndjson and .gz files and skips digests', async (t) => {
   const dir = join(t.testdir({}), 'logs')
   mkdirSync(join(dir, 'sub', 'CloudTrail-Digest'), { recursive: true })
   const e = (id: string): string => JSON.stringify({ eventID: id, eventTime: '2026-11-28T01:00:00Z', eventName: 'GetObject' })
@@ -108,7 +108,7 @@ t.test('slice: local folders', async (t) => {
   await t.rejects(sliceDirectory(join(dir, 'nope'), W, {}), { code: 'ENOENT' })
 })
 
-t.test('slice: public keys through the CloudTrail client factory', async (t) => {
+t.test('without a key source, public keys come through the CloudTrail client factory', async (t) => {
   const s3 = fakeTrailBucket('trail')
   const h = (n: number): number => D('2026-11-28T00:00:00Z') + n * 3600_000
   const log = putLog(s3, h(1) + 300_000, [{ eventID: 'a', eventTime: new Date(h(1) - 60_000).toISOString() }], 'K1')

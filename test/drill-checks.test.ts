@@ -16,7 +16,7 @@ import { useEmulator } from './fixtures/emulator.js'
 import { lockedStore, overrideStore } from './fixtures/evidence.js'
 import { testSignerWithPem } from './fixtures/bundle-case.js'
 
-t.test('drill checks with constructed contexts', async (t) => {
+t.test('each drill check on constructed contexts', async (t) => {
   const emulator = await useEmulator(t, { reset: false })
   const { store } = await lockedStore(emulator, { bucket: 'checks-evidence' })
   const { signer } = testSignerWithPem()
@@ -159,7 +159,7 @@ t.test('drill checks with constructed contexts', async (t) => {
     ])
   })
 
-  t.test('evidence-delete-refused', async (t) => {
+  t.test('evidence-delete-refused: nothing to delete fails, a bare manifest is a target, an unlocked store fails', async (t) => {
     t.match(await run('evidence-delete-refused', ctxOf({ captures: [] })), { verdict: 'fail', summary: 'no evidence object to try deleting', evidence: {} })
     const manifestOnly = await run('evidence-delete-refused', ctxOf({ captures: [baseline] }))
     t.equal(manifestOnly.verdict, 'pass', 'a capture without artifacts: its manifest is the target')
@@ -172,7 +172,7 @@ t.test('drill checks with constructed contexts', async (t) => {
     t.match(r.evidence, { refusal: null, stillPresent: true })
   })
 
-  t.test('bundle-builds-and-verifies', async (t) => {
+  t.test('bundle-builds-and-verifies: passes with a verifying bundle, fails listing its findings', async (t) => {
     const ctx = ctxOf()
     t.match(await run('bundle-builds-and-verifies', ctx), { verdict: 'pass', summary: '/b.zip (2 files) verifies' })
     t.equal(ctx.bundle?.files, 2, 'the bundle is kept for the report')
@@ -180,7 +180,7 @@ t.test('drill checks with constructed contexts', async (t) => {
     t.match(bad, { verdict: 'fail', summary: 'bundle /b.zip does not verify: x: bad [hash]; y: gone [member]' })
   })
 
-  t.test('custody-chain-valid', async (t) => {
+  t.test('custody-chain-valid: passes on a valid chain, fails naming each problem', async (t) => {
     t.match(await run('custody-chain-valid', ctxOf({ chain: fakeChain([], []) })), { verdict: 'pass', summary: '0 entries, head null…', evidence: { head: null, entries: 0 } })
     const r = await run('custody-chain-valid', ctxOf({ chain: fakeChain([{ code: 'gap', subject: 'seq 2' }, { code: 'fork', subject: 'seq 3' }], [{ hash: 'a'.repeat(64), action: 'captured' }]) }))
     t.match(r, { verdict: 'fail', summary: '2 chain problem(s): gap seq 2; fork seq 3', evidence: { head: 'a'.repeat(64), actions: ['captured'] } })
@@ -188,12 +188,12 @@ t.test('drill checks with constructed contexts', async (t) => {
     t.equal(real.verdict, 'pass', real.summary)
   })
 
-  t.test('siem-public-grant-finding', async (t) => {
+  t.test('siem-public-grant-finding: fails without the finding, passes with it', async (t) => {
     t.match(await run('siem-public-grant-finding', ctxOf()), { verdict: 'fail', summary: 'no public grant finding for canary arrived on the SIEM topic', evidence: { message: null } })
     t.match(await run('siem-public-grant-finding', ctxOf({ siemFinding: { id: 1 } })), { verdict: 'pass', evidence: { message: { id: 1 } } })
   })
 
-  t.test('failure-reached-dlq', async (t) => {
+  t.test('failure-reached-dlq: fails without the record, passes naming its condition and error', async (t) => {
     const rc = { requestId: 'r', functionArn: 'arn:f', condition: 'RetriesExhausted' as const, approximateInvokeCount: 3 }
     t.match(await run('failure-reached-dlq', ctxOf()), { verdict: 'fail', summary: 'no destination record for the failing bucket-config capture of NOT A BUCKET on the dead-letter queue', evidence: { record: null } })
     const withError = await run('failure-reached-dlq', ctxOf({ deadLetter: { version: '1.0', timestamp: 't', requestContext: rc, requestPayload: {}, responsePayload: { errorType: 'ValidationError' } } }))

@@ -8,6 +8,7 @@ import { SNSClient } from '@aws-sdk/client-sns'
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge'
 import type { LambdaClient } from '@aws-sdk/client-lambda'
 import { useEmulator } from './fixtures/emulator.js'
+import { fakeClient } from './fixtures/fake-client.js'
 import { main } from '../cli/main.js'
 import { loadConfigFile } from '../forensics/config.js'
 import { projectRoot } from '../forensics/local/emulator.js'
@@ -27,13 +28,12 @@ const sink = (): { stream: Writable; text: () => string } => {
 }
 
 t.test('LambdaAsyncInvoker invokes with InvocationType Event and names the function on failure', async (t) => {
-  const sent: { input: Record<string, unknown> }[] = []
-  const ok = { send: async (cmd: { input: Record<string, unknown> }) => (sent.push(cmd), { StatusCode: 202, $metadata: { requestId: 'r-1' } }) } as unknown as LambdaClient
+  const ok = fakeClient<LambdaClient>({ InvokeCommand: () => ({ StatusCode: 202, $metadata: { requestId: 'r-1' } }) })
   const inv = new LambdaAsyncInvoker(ok, names.functions)
   t.same(await inv.invokeAsync('bucket-config', { a: 1 }), { requestId: 'r-1' })
-  t.match(sent[0].input, { FunctionName: names.functions['bucket-config'], InvocationType: 'Event' })
-  t.same(JSON.parse(Buffer.from(sent[0].input.Payload as Uint8Array).toString()), { a: 1 })
-  const sync = { send: async () => ({ StatusCode: 200, $metadata: {} }) } as unknown as LambdaClient
+  t.match(ok.calls[0].input, { FunctionName: names.functions['bucket-config'], InvocationType: 'Event' })
+  t.same(JSON.parse(Buffer.from(ok.calls[0].input.Payload as Uint8Array).toString()), { a: 1 })
+  const sync = fakeClient<LambdaClient>({ InvokeCommand: () => ({ StatusCode: 200, $metadata: {} }) })
   await t.rejects(new LambdaAsyncInvoker(sync, names.functions).invokeAsync('drill', {}), { name: 'StorageError', message: /forensics-drill.*status 200, expected 202/ })
 })
 

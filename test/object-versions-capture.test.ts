@@ -82,7 +82,7 @@ t.test('captureObjectVersions: fan-out, resumption, early listing failures and o
   await t.rejects(writePage(pageFails, 'case-cov', captureId, 'aaaaaaaa-0000', 0, []), { message: 'store down' })
 })
 
-t.test('validateObjectVersionsRequest: every field', async (t) => {
+t.test('validateObjectVersionsRequest names each invalid field', async (t) => {
   const base = { caseId: 'c', bucket: 'bkt', trigger: { source: 's', id: 'i' } }
   t.throws(() => validateObjectVersionsRequest({ ...base }), { name: 'ValidationError', field: 'keys', message: /either keys/ })
   t.throws(() => validateObjectVersionsRequest({ ...base, keys: [], prefix: undefined }), { message: /either keys/ }, 'an empty key list is no keys')

@@ -19,7 +19,7 @@ const CAP2 = 'object-versions-00000000000000000002'
 const CAP3 = 'object-versions-00000000000000000003'
 const sha = (b: string | Buffer): string => createHash('sha256').update(b).digest('hex')
 
-t.test('copyVersion: every outcome', async (t) => {
+t.test('copyVersion: markers and archived versions are not read, refusals and short copies fail, a redelivery reuses the copy', async (t) => {
   const store = new MemoryStore()
   const s3 = fakeVersionsS3([], {
     'k@v1': 'hello',
