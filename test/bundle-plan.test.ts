@@ -44,10 +44,19 @@ t.test('readCaseState: errors, chosen captures and odd custody bytes', async (t)
   t.ok(key?.kind === 'document' && key.bytes.toString().endsWith('-----END PUBLIC KEY-----\n'), 'a PEM without a final newline gets one')
   t.same(plan.members.map((m) => m.path), [...plan.members.map((m) => m.path)].sort(), 'members in path order')
 
-  // signature missing
+  // no signature beside the manifest and none in its metadata
   const sigKey = manifestSignatureKey('case-b', captureId)
-  const noSig = overrideStore(store, { head: async (k, v) => (k === sigKey ? undefined : store.head(k, v)) })
-  await t.rejects(readCaseState(noSig, 'case-b'), { name: 'IntegrityError', message: /signature .* is missing/ })
+  const signedKey = manifestKey('case-b', captureId)
+  const noSig = overrideStore(store, {
+    head: async (k, v) => {
+      if (k === sigKey) return undefined
+      const h = await store.head(k, v)
+      return h && k === signedKey ? { ...h, metadata: {} } : h
+    },
+  })
+  await t.rejects(readCaseState(noSig, 'case-b'), { name: 'IntegrityError', message: /signature .* is missing and the manifest carries none/ })
+  const sigOnlyInMetadata = overrideStore(store, { head: async (k, v) => (k === sigKey ? undefined : store.head(k, v)) })
+  t.equal((await readCaseState(sigOnlyInMetadata, 'case-b')).captures.length, 1, 'the signature in the manifest metadata is enough')
 
   // a manifest stored under another capture id, and one that does not parse
   const mKey = manifestKey('case-b', captureId)
