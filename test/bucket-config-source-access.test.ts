@@ -1,7 +1,8 @@
 /**
  * Opening the source bucket's clients (forensics/bucket-config/source-access.ts): our own
  * account, a member account's read-only role, and the refusals, against a local endpoint
- * standing in for STS (moto accepts any AssumeRole, so the refusals cannot be shown there).
+ * standing in for STS that refuses or answers empty on demand. Assuming a member role on the
+ * emulator is in bucket-config.test.ts.
  */
 import t from 'tap'
 import { openSourceClients } from '../forensics/bucket-config/source-access.js'
