@@ -4,6 +4,7 @@
  * signed. Appending is a compare-and-swap on the next sequence number (`If-None-Match: *`);
  * a writer that loses re-reads and tries again, so concurrent appends never fork or gap.
  */
+import type { KeyObject } from 'node:crypto'
 import { canonicalBytes } from './canonical-json.js'
 import { StorageError, ValidationError } from './errors.js'
 import { EvidenceExistsError, type EvidenceStore } from './evidence-store.js'
@@ -66,9 +67,10 @@ export function custodyEntryHash(entry: Omit<CustodyEntry, 'hash' | 'signature'>
 
 /**
  * Verifies a chain from its stored entries (any order): schema, case, sequence numbers
- * 0..n-1 without gaps or forks, hash links, recomputed hashes and signatures.
+ * 0..n-1 without gaps or forks, hash links, recomputed hashes and signatures. A parsed
+ * KeyObject verifies several times faster than PEM text (parsed again per signature).
  */
-export function verifyCustodyChain(stored: readonly StoredCustodyEntry[], publicKeyPem: string, caseId?: string): ChainFinding[] {
+export function verifyCustodyChain(stored: readonly StoredCustodyEntry[], publicKeyPem: string | KeyObject, caseId?: string): ChainFinding[] {
   const findings: ChainFinding[] = []
   const bySeq = new Map<number, { key: string; entry: CustodyEntry }>()
   for (const s of stored) {

@@ -21,6 +21,7 @@ export const commands: CommandEntry[] = [
   { name: 'capture cloudtrail', summary: 'capture a provable CloudTrail slice (S3 archive + LookupEvents, digests validated)', load: async () => (await import('./capture-cloudtrail.js')).captureCloudTrailCommand },
   { name: 'slice', summary: 'offline CloudTrail slice of a folder of log files; prints matching events as JSON lines', load: async () => (await import('./slice.js')).sliceCommand },
   { name: 'bundle', summary: 'download a case as a verifiable zip or tar.gz (artifacts, manifests, custody, SHA256SUMS, public key, report)', load: async () => (await import('./bundle.js')).bundleCommand },
+  { name: 'report', summary: 'write the case report (report.html: timeline, findings, custody, artifacts) without bundling', load: async () => (await import('./report.js')).reportCommand },
   { name: 'verify', summary: 'verify a bundle offline: hashes, SHA256SUMS, manifest signatures, custody chain, missing and unlisted files', load: async () => (await import('./verify.js')).verifyCommand },
   { name: 'drill', summary: 'run a forensics drill: locally on the emulator (default) or --deployed against the account', load: async () => (await import('./drill.js')).drillCommand },
   { name: 'cases', summary: 'list the cases in the evidence bucket (table on a terminal, JSON otherwise)', load: async () => (await import('./cases.js')).casesCommand },

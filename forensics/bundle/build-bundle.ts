@@ -19,11 +19,11 @@ import { IntegrityError, StorageError, ValidationError } from '../errors.js'
 import type { EvidenceStore } from '../evidence-store.js'
 import { HashingStream, sha256Hex } from '../hash.js'
 import type { ArtifactRecord } from '../manifest.js'
-import { verifyDigestSignature, type Signer } from '../signer.js'
+import type { Signer } from '../signer.js'
 import { DeterministicArchive } from './archive-writer.js'
 import type { BundleFormat, BundleIndex } from './bundle-layout.js'
 import { planBundle, type PlannedMember } from './plan-bundle.js'
-import { readCaseState } from './read-case-state.js'
+import { readSignedCaseState } from './read-case-state.js'
 
 /** Progress of a build, reported after every member. */
 export interface BundleProgress {
@@ -125,16 +125,8 @@ export async function buildBundle(opts: BuildBundleOptions): Promise<BundleResul
     if (exists) throw new ValidationError(`${target.path} already exists: choose another -o file or remove it (bundles are never overwritten silently)`, { field: 'output' })
   }
 
-  const state = await readCaseState(store, opts.caseId, opts.captureIds)
-  const publicKeyPem = await signer.publicKeyPem()
-  for (const c of state.captures) {
-    if (!verifyDigestSignature(publicKeyPem, c.manifestSha256, c.signatureBytes)) {
-      throw new IntegrityError(`manifest s3://${store.bucket}/${c.manifestKey} does not verify with signing key ${signer.keyId} (the manifest names ${c.manifest.signing?.keyId}): set FORENSICS_SIGNING_KEY to the key the captures were signed with`, {
-        findings: [`s3://${store.bucket}/${c.signatureKey}: signature does not verify ${c.manifestKey} with ${signer.keyId}`],
-      })
-    }
-  }
-  const plan = planBundle(state, publicKeyPem, signer.keyId)
+  const { state, publicKeyPem, reportInputs } = await readSignedCaseState(store, signer, opts.caseId, opts.captureIds)
+  const plan = planBundle(state, publicKeyPem, signer.keyId, reportInputs)
 
   const temp = target ? `${target.path}.partial-${process.pid}-${randomBytes(4).toString('hex')}` : undefined
   const dest: Writable = temp ? createWriteStream(temp, { flags: 'wx' }) : (opts.output as { stream: Writable }).stream

@@ -15,6 +15,9 @@ import { isSafeMemberName } from './archive-paths.js'
 import { MEMBER, artifactMembers, custodyMember, formatSha256Sums, manifestMember, manifestSignatureMember, parseBundleIndex, parseSha256Sums, type BundleFile, type BundleIndex } from './bundle-layout.js'
 import { renderBundleReport } from './bundle-report.js'
 import type { BundleMember } from './bundle-reader.js'
+import { renderReportHtml } from '../report/render-report.js'
+import { reportInputArtifacts, type SliceInputs } from '../report/report-inputs.js'
+import type { ReportSource } from '../report/report-model.js'
 
 /** One problem, naming the member (file inside the bundle) it is about. */
 export interface BundleFinding {
@@ -42,6 +45,8 @@ export interface CheckContext {
 /** A named check. */
 export interface BundleCheck {
   name: string
+  /** what it proves, in one line (listed in report.html) */
+  description: string
   run(ctx: CheckContext): void
 }
 
@@ -66,10 +71,45 @@ function checkSignatureLabel(ctx: CheckContext, name: string, sig: CustodyEntry[
   if (!known.has(sig.keyId)) ctx.report(name, `${name}: signature key id ${JSON.stringify(sig.keyId)} is neither the bundled key (${fingerprint}) nor a key a manifest names`)
 }
 
+/**
+ * What report.html is rendered from, taken from the bundle: the parsed manifests with
+ * their signatures, the custody members, the public key, and the slices' inputs where the
+ * bundled copy is the one the manifest vouches for (anything else renders as unreadable,
+ * so the page differs and the check names it).
+ */
+function reportSourceOf(ctx: CheckContext, index: BundleIndex, manifests: [string, { manifest: Manifest; member: BundleMember }][]): ReportSource {
+  const inputs = new Map<string, SliceInputs>()
+  const captures = manifests.map(([captureId, { manifest, member }]) => {
+    const names = artifactMembers(captureId, manifest.artifacts.map((a) => a.path))
+    const wanted = reportInputArtifacts(manifest)
+    const got: SliceInputs = {}
+    for (const role of ['events', 'slice'] as const) {
+      const a = wanted[role]
+      const m = a && ctx.byName.get(names.get(a.path)!)
+      if (a && m?.bytes && m.sha256 === a.sha256 && m.bytes.length === a.size) got[role] = m.bytes
+    }
+    if (got.events || got.slice) inputs.set(captureId, got)
+    return { captureId, manifest, manifestSha256: member.sha256, signature: ctx.byName.get(manifestSignatureMember(captureId))?.bytes, manifestMember: member.name, artifactMembers: names }
+  })
+  return {
+    caseId: index.caseId,
+    bucket: index.bucket,
+    tool: index.tool,
+    publicKeyPem: text(ctx.byName.get(MEMBER.publicKey)) ?? '',
+    publicKey: index.publicKey,
+    custodyHead: index.custodyHead,
+    captures,
+    custody: ctx.custody.map((c) => ({ seq: c.seq, key: custodyKey(index.caseId, c.seq), bytes: c.member.bytes ?? Buffer.alloc(0) })),
+    inputs,
+    checks: BUNDLE_CHECKS,
+  }
+}
+
 /** The checks, in the order they run (later ones use what earlier ones parsed). */
 export const BUNDLE_CHECKS: readonly BundleCheck[] = [
   {
     name: 'archive',
+    description: 'every member is a regular file with a safe relative name, present once and readable',
     run(ctx) {
       const seen = new Set<string>()
       for (const m of ctx.members) {
@@ -83,6 +123,7 @@ export const BUNDLE_CHECKS: readonly BundleCheck[] = [
   },
   {
     name: 'required',
+    description: 'SHA256SUMS, bundle.json, public-key.pem, REPORT.md and report.html are present',
     run(ctx) {
       for (const name of Object.values(MEMBER)) {
         ctx.expected.add(name)
@@ -94,6 +135,7 @@ export const BUNDLE_CHECKS: readonly BundleCheck[] = [
   },
   {
     name: 'sha256sums',
+    description: 'every file\'s SHA-256 matches SHA256SUMS, and every file is listed there',
     run(ctx) {
       const sums = text(ctx.byName.get(MEMBER.sums))
       if (sums === undefined) return
@@ -112,6 +154,7 @@ export const BUNDLE_CHECKS: readonly BundleCheck[] = [
   },
   {
     name: 'public-key',
+    description: 'public-key.pem is an EC P-256 public key',
     run(ctx) {
       const pem = text(ctx.byName.get(MEMBER.publicKey))
       if (pem === undefined) return
@@ -126,6 +169,7 @@ export const BUNDLE_CHECKS: readonly BundleCheck[] = [
   },
   {
     name: 'index',
+    description: 'bundle.json lists every file with its SHA-256, size and S3 coordinates, and SHA256SUMS follows from it',
     run(ctx) {
       const m = ctx.byName.get(MEMBER.index)
       if (!m?.bytes) return
@@ -159,6 +203,7 @@ export const BUNDLE_CHECKS: readonly BundleCheck[] = [
   },
   {
     name: 'manifests',
+    description: 'every manifest parses, belongs to this case and its signature verifies with public-key.pem',
     run(ctx) {
       const caseId = ctx.index?.caseId
       for (const m of ctx.byName.values()) {
@@ -192,6 +237,7 @@ export const BUNDLE_CHECKS: readonly BundleCheck[] = [
   },
   {
     name: 'artifacts',
+    description: 'every artifact a signed manifest lists is present, with the SHA-256 and size the manifest records',
     run(ctx) {
       const indexed = new Map<string, BundleFile>((ctx.index?.files ?? []).map((f) => [f.path, f]))
       for (const [captureId, { manifest, member }] of ctx.manifests) {
@@ -215,6 +261,7 @@ export const BUNDLE_CHECKS: readonly BundleCheck[] = [
   },
   {
     name: 'custody',
+    description: 'the custody chain is complete, linked, unaltered and signed, and records every bundled manifest',
     run(ctx) {
       const caseId = ctx.index?.caseId ?? [...ctx.manifests.values()][0]?.manifest.caseId
       const validCase = typeof caseId === 'string' && CASE_ID.test(caseId) ? caseId : 'unknown'
@@ -241,7 +288,7 @@ export const BUNDLE_CHECKS: readonly BundleCheck[] = [
       }
       if (ctx.publicKey) {
         const stored = ctx.custody.map((c) => ({ key: custodyKey(validCase, c.seq), bytes: c.member.bytes ?? Buffer.alloc(0) }))
-        const chain = verifyCustodyChain(stored, ctx.publicKey.export({ type: 'spki', format: 'pem' }).toString(), validCase)
+        const chain = verifyCustodyChain(stored, ctx.publicKey, validCase)
         for (const f of chain) ctx.report(memberOf(f.subject), f.message)
         const badSigs = chain.filter((f) => f.code === 'signature-invalid').length
         if (ctx.verifiedSignatures === 0 && ctx.manifests.size + ctx.custody.length > 0 && badSigs === ctx.custody.length) {
@@ -267,6 +314,7 @@ export const BUNDLE_CHECKS: readonly BundleCheck[] = [
   },
   {
     name: 'listed',
+    description: 'no file is present that no manifest or layout rule accounts for',
     run(ctx) {
       for (const name of ctx.byName.keys()) {
         if (ctx.expected.has(name)) continue
@@ -277,19 +325,26 @@ export const BUNDLE_CHECKS: readonly BundleCheck[] = [
   },
   {
     name: 'report',
+    description: 'REPORT.md and report.html are exactly what the bundled manifests, custody chain and CloudTrail slices render',
     run(ctx) {
-      const report = ctx.byName.get(MEMBER.report)
-      if (!ctx.index || !report?.bytes) return
-      const manifests = [...ctx.manifests.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, v]) => v.manifest)
-      const entries = ctx.custody.flatMap((c) => (c.entry ? [c.entry] : []))
-      let expected: string
-      try {
-        expected = renderBundleReport(ctx.index, manifests, entries)
-      } catch (e) {
-        ctx.report(MEMBER.report, `${MEMBER.report} cannot be re-derived from the bundled evidence: ${(e as Error).message}`)
-        return
+      if (!ctx.index) return
+      const index = ctx.index
+      const manifests = [...ctx.manifests.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      // bytes, not text: an invalid UTF-8 sequence must not pass for the U+FFFD it decodes to
+      const compare = (name: string, render: () => string, what: string): void => {
+        const member = ctx.byName.get(name)
+        if (!member?.bytes) return
+        let expected: Buffer
+        try {
+          expected = Buffer.from(render(), 'utf8')
+        } catch (e) {
+          ctx.report(name, `${name} cannot be re-derived from the bundled evidence: ${(e as Error).message}`)
+          return
+        }
+        if (!expected.equals(member.bytes)) ctx.report(name, `${name} does not match ${what}: it was edited, or generated from other evidence`)
       }
-      if (expected !== report.bytes.toString('utf8')) ctx.report(MEMBER.report, `${MEMBER.report} does not match the bundled manifests and custody chain`)
+      compare(MEMBER.report, () => renderBundleReport(index, manifests.map(([, v]) => v.manifest), ctx.custody.flatMap((c) => (c.entry ? [c.entry] : []))), 'the bundled manifests and custody chain')
+      compare(MEMBER.html, () => renderReportHtml(reportSourceOf(ctx, index, manifests)), 'what the bundled manifests, custody chain and CloudTrail slices render')
     },
   },
 ]

@@ -28,6 +28,8 @@ export const BUNDLE_SCHEMA = 'forensics.bundle/v1'
 /** Fixed member names. */
 export const MEMBER = {
   report: 'REPORT.md',
+  /** the self-contained HTML case report (report/render-report.ts) */
+  html: 'report.html',
   sums: 'SHA256SUMS',
   index: 'bundle.json',
   publicKey: 'public-key.pem',

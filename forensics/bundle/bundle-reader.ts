@@ -14,6 +14,7 @@ import { createGunzip, createInflateRaw, inflateRawSync } from 'node:zlib'
 import yauzl from 'yauzl'
 import tar from 'tar-stream'
 import { ValidationError } from '../errors.js'
+import { isReportInputMember } from '../report/report-inputs.js'
 import type { BundleFormat } from './bundle-layout.js'
 
 /** One member as read from an archive. */
@@ -21,7 +22,7 @@ export interface BundleMember {
   name: string
   size: number
   sha256: string
-  /** contents, for members outside `artifacts/` up to {@link MAX_DOCUMENT_BYTES} */
+  /** contents, for members outside `artifacts/` and report inputs, up to {@link MAX_DOCUMENT_BYTES} */
   bytes?: Buffer
   /** anything but a regular file (symlink, device, ...) */
   type?: string
@@ -49,7 +50,8 @@ export interface ReadBundleOptions {
   keepAllBytes?: boolean
 }
 
-const keeper = (opts: ReadBundleOptions) => (name: string, size: number): boolean => size <= MAX_DOCUMENT_BYTES && (Boolean(opts.keepAllBytes) || !name.startsWith('artifacts/'))
+// documents, plus the artifacts report.html is rendered from (the verifier re-renders it)
+const keeper = (opts: ReadBundleOptions) => (name: string, size: number): boolean => size <= MAX_DOCUMENT_BYTES && (Boolean(opts.keepAllBytes) || !name.startsWith('artifacts/') || isReportInputMember(name))
 
 /** Hashes a member's stream, keeping the bytes when `keep`. */
 async function consume(stream: Readable, keep: boolean): Promise<{ sha256: string; size: number; bytes?: Buffer }> {

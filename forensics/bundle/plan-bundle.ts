@@ -1,7 +1,8 @@
 /**
  * Plans a bundle from a case state: the member list in archive order, and the generated
- * documents (bundle.json, REPORT.md, SHA256SUMS). A pure function of the case state and
- * the public key, which is what makes two bundles of the same state byte-identical.
+ * documents (bundle.json, REPORT.md, report.html, SHA256SUMS). A pure function of the case
+ * state, the public key and the report inputs (CloudTrail slices), which is what makes two
+ * bundles of the same state byte-identical.
  */
 import packageJson from '../../package.json' with { type: 'json' }
 import type { CustodyEntry } from '../custody.js'
@@ -20,7 +21,11 @@ import {
   type BundleIndex,
 } from './bundle-layout.js'
 import { renderBundleReport } from './bundle-report.js'
+import { BUNDLE_CHECKS } from './bundle-checks.js'
 import type { CaseState } from './read-case-state.js'
+import type { ReportInputs } from '../report/report-inputs.js'
+import { renderReportPage } from '../report/render-report.js'
+import { buildReportModel, type ReportModel } from '../report/report-model.js'
 
 /** The tool recorded in bundle.json. */
 export const BUNDLE_TOOL = { name: packageJson.name, version: packageJson.version }
@@ -36,14 +41,20 @@ export interface BundlePlan {
   /** every member in archive order (sorted by path) */
   members: PlannedMember[]
   totalBytes: number
+  /** what report.html shows */
+  report: ReportModel
 }
 
 // member paths are unique, so the order never has to break a tie; written without a branch
 // that could never run (code-unit order, as SHA256SUMS and bundle.json use)
 const byPath = (a: { path: string }, b: { path: string }): number => Number(a.path > b.path) - Number(a.path < b.path)
 
-/** Plans the bundle of `state`; `publicKeyPem` verifies its manifests and custody entries. */
-export function planBundle(state: CaseState, publicKeyPem: string, signerKeyId: string): BundlePlan {
+/**
+ * Plans the bundle of `state`; `publicKeyPem` verifies its manifests and custody entries.
+ * `reportInputs` are the CloudTrail slices' events and slice.json
+ * (report/report-inputs.ts loads them); without them report.html says they could not be read.
+ */
+export function planBundle(state: CaseState, publicKeyPem: string, signerKeyId: string, reportInputs: ReportInputs = new Map()): BundlePlan {
   const files: BundleFile[] = []
   const members: PlannedMember[] = []
   const doc = (path: string, bytes: Buffer, file: Omit<BundleFile, 'path' | 'sha256' | 'size'>, contentType?: string): void => {
@@ -82,13 +93,33 @@ export function planBundle(state: CaseState, publicKeyPem: string, signerKeyId: 
     files: [],
   }
   const custodyEntries = state.custody.flatMap((s) => (s.entry ? [s.entry] : [])) as CustodyEntry[]
-  // REPORT.md is listed in bundle.json, so it is rendered first (it shows no file list)
+  // the reports are listed in bundle.json, so they are rendered first (they show no file list)
   doc(MEMBER.report, Buffer.from(renderBundleReport(index, state.captures.map((c) => c.manifest), custodyEntries), 'utf8'), { kind: 'report' }, 'text/markdown')
+  const report = buildReportModel({
+    caseId: index.caseId,
+    bucket: index.bucket,
+    tool: index.tool,
+    publicKeyPem: pem.toString('utf8'),
+    publicKey: index.publicKey,
+    custodyHead: index.custodyHead,
+    captures: state.captures.map((c) => ({
+      captureId: c.captureId,
+      manifest: c.manifest,
+      manifestSha256: c.manifestSha256,
+      signature: c.signatureBytes,
+      manifestMember: manifestMember(c.captureId),
+      artifactMembers: artifactMembers(c.captureId, c.manifest.artifacts.map((a) => a.path)),
+    })),
+    custody: state.custody.map((s) => ({ seq: s.seq, key: s.key, bytes: s.bytes })),
+    inputs: reportInputs,
+    checks: BUNDLE_CHECKS,
+  })
+  doc(MEMBER.html, Buffer.from(renderReportPage(report), 'utf8'), { kind: 'report' }, 'text/html')
   index.files = files.sort(byPath)
   const indexBytes = Buffer.from(JSON.stringify(index, null, 2) + '\n', 'utf8')
   members.push({ path: MEMBER.index, kind: 'document', bytes: indexBytes, contentType: 'application/json' })
   const sums = Buffer.from(formatSha256Sums([...files, { path: MEMBER.index, sha256: sha256Hex(indexBytes) }]), 'utf8')
   members.push({ path: MEMBER.sums, kind: 'document', bytes: sums })
   const totalBytes = files.reduce((n, f) => n + f.size, 0) + indexBytes.length + sums.length
-  return { index, members: members.sort(byPath), totalBytes }
+  return { index, members: members.sort(byPath), totalBytes, report }
 }

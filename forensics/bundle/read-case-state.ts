@@ -10,6 +10,8 @@ import { readManifestSignature } from '../manifest-signature.js'
 import { casePrefix, custodyPrefix, custodySeqFromKey, manifestKey, manifestSignatureKey, validateCaptureId, validateCaseId } from '../keys.js'
 import { parseManifest, type Manifest } from '../manifest.js'
 import type { CustodyEntry } from '../custody.js'
+import { verifyDigestSignature, type Signer } from '../signer.js'
+import { loadReportInputs, type ReportInputs } from '../report/report-inputs.js'
 
 /** One committed capture as stored. */
 export interface StoredCapture {
@@ -111,4 +113,31 @@ export async function readCaseState(store: EvidenceStore, caseIdIn: string, capt
     custody.push({ seq: custodySeqFromKey(key)!, key, versionId, bytes, entry })
   }
   return { caseId, bucket: store.bucket, captures, custody }
+}
+
+/** A case state whose manifests verify with the signer's key, plus the report's inputs. */
+export interface SignedCaseState {
+  state: CaseState
+  publicKeyPem: string
+  reportInputs: ReportInputs
+}
+
+/**
+ * Reads the case state (see {@link readCaseState}), checks that every manifest's signature
+ * verifies with the signer's public key, and loads the report inputs (checked against
+ * their manifests). What a bundle and `forensics report` are both built from: nothing
+ * unsigned gets into either. Throws an IntegrityError naming the manifest or artifact.
+ */
+export async function readSignedCaseState(store: EvidenceStore, signer: Signer, caseId: string, captureIds?: readonly string[]): Promise<SignedCaseState> {
+  const state = await readCaseState(store, caseId, captureIds)
+  const publicKeyPem = await signer.publicKeyPem()
+  for (const c of state.captures) {
+    if (!verifyDigestSignature(publicKeyPem, c.manifestSha256, c.signatureBytes)) {
+      throw new IntegrityError(`manifest s3://${store.bucket}/${c.manifestKey} does not verify with signing key ${signer.keyId} (the manifest names ${c.manifest.signing?.keyId}): set FORENSICS_SIGNING_KEY to the key the captures were signed with`, {
+        findings: [`s3://${store.bucket}/${c.signatureKey}: signature does not verify ${c.manifestKey} with ${signer.keyId}`],
+      })
+    }
+  }
+  const reportInputs = await loadReportInputs(store, state.captures)
+  return { state, publicKeyPem, reportInputs }
 }
