@@ -19,7 +19,8 @@ export const reportCommand: Command = {
   --force       replace an existing output file
 
 The page is self-contained (no network, no external script or font; readable without
-JavaScript) and byte-identical to the report.html in a bundle of the same case state.`,
+JavaScript) and byte-identical to the report.html in a bundle of the same case state.
+Exit 1 (page written) when the custody chain does not verify.`,
   positionals: true,
   options: {
     output: { type: 'string', short: 'o' },
@@ -41,9 +42,11 @@ JavaScript) and byte-identical to the report.html in a bundle of the same case s
       captureIds: args.values.capture as string[] | undefined,
       output: path ? { path, overwrite: Boolean(args.values.force) } : { stream: io.stdout as Writable },
     })
+    // the page is written either way (it shows the problems); the exit code says the chain is broken
+    const code = r.custody.valid ? ExitCode.ok : ExitCode.failed
     if (io.json) {
-      io.result({ ok: true, ...r, output: path })
-      return ExitCode.ok
+      io.result({ ok: r.custody.valid, ...r, output: path ?? '-' })
+      return code
     }
     // with -o -, stdout carries the page: the summary goes to stderr
     const say = (line: string): void => void (toStdout ? io.stderr : io.stdout).write(line + '\n')
@@ -51,7 +54,8 @@ JavaScript) and byte-identical to the report.html in a bundle of the same case s
     say(`report of case ${caseId}: ${path ?? 'stdout'} (${r.size} bytes, sha256 ${r.sha256})`)
     say(`  ${r.captureIds.length} captures (${r.signatures.verified} of ${r.signatures.total} signatures verify), ${r.events.total} CloudTrail events (${r.events.shown} shown), findings: ${findings}`)
     say(`  custody: ${r.custody.entries} entries${r.custody.head ? `, head #${r.custody.head.seq}` : ''}, chain ${r.custody.valid ? 'valid' : 'INVALID'}; signing key ${r.signingKey.fingerprint}`)
+    if (!r.custody.valid) say(`the custody chain does NOT verify: the report's Custody section and \`forensics custody ${caseId}\` name each problem`)
     if (path) say(`open it in a browser: file://${path.startsWith('/') ? '' : `${process.cwd()}/`}${path}`)
-    return ExitCode.ok
+    return code
   },
 }
