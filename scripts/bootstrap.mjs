@@ -110,11 +110,39 @@ function printFileTimes(since) {
   for (const [file, s] of rows) process.stderr.write(`  ${s.toFixed(1).padStart(7)} s  ${file}\n`)
 }
 
+/**
+ * Headless Chromium for the report's browser test: Debian's `chromium` package, never a
+ * downloaded browser build (playwright-core only drives it). Installed with apt-get when
+ * it is missing and we are root; otherwise the browser test says plainly that it did not
+ * run and why (and with CI=true its absence fails the test).
+ */
+function ensureChromium() {
+  const bin = process.env.FORENSICS_CHROMIUM ?? '/usr/bin/chromium'
+  if (existsSync(bin)) {
+    log(`chromium is installed (${bin})`)
+    return
+  }
+  if (process.platform !== 'linux' || process.getuid?.() !== 0) {
+    log(`${bin} is missing and we are not root: install Debian's chromium package (apt-get install -y chromium) to run the report's browser test`)
+    return
+  }
+  if (spawnSync('apt-get', ['--version'], { stdio: 'ignore' }).status !== 0) {
+    log(`${bin} is missing and there is no apt-get: install Chromium and set FORENSICS_CHROMIUM to run the report's browser test`)
+    return
+  }
+  log("installing Debian's chromium package for the report's browser test (apt-get)")
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' }
+  if (run('apt-get', ['update', '-qq'], { env }) !== 0 || run('apt-get', ['install', '-y', '-qq', 'chromium'], { env }) !== 0 || !existsSync(bin)) {
+    log('apt-get could not install chromium: the browser test will say it did not run (and fail under CI)')
+  }
+}
+
 const cmd = process.argv[2] ?? 'setup'
 const rest = process.argv.slice(3)
 mkdirSync(join(root, '.forensics'), { recursive: true })
 ensureNodeModules()
 ensureVenv()
+if (cmd === 'test' || cmd === 'setup') ensureChromium()
 
 const tsx = ['--import', join(root, 'scripts', 'ts-register.mjs')]
 const quietSdk = { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' }

@@ -25,7 +25,8 @@ import { buildArchive, loadDataset, makeTrailKey, uploadArchive, type ScopeSpec 
 import { startCloudTrailServer } from './fixtures/cloudtrail/cloudtrail-server.js'
 import { browserTest, openBrowser, screenshot, type BrowserSession } from './fixtures/browser.js'
 import { S3EvidenceStore } from '../forensics/s3-evidence-store.js'
-import { CustodyChain } from '../forensics/custody.js'
+import { CustodyChain, recordCaptured } from '../forensics/custody.js'
+import { sha256Hex } from '../forensics/hash.js'
 import { LocalSigner } from '../forensics/signer.js'
 
 const D = (s: string): number => Date.parse(s)
@@ -51,8 +52,24 @@ t.test('report.html in headless Chromium', async (t) => {
     const r = await runCli(argv, env)
     if (r.code !== 0) throw new Error(`forensics ${argv.join(' ')} exited ${r.code}: ${r.stderr}${r.stdout}`)
   }
+  const store = new S3EvidenceStore({ client: s3, bucket: 'evidence', retention: { mode: 'COMPLIANCE', days: 1 } })
+  /**
+   * Seals every committed capture of the case with its `captured` custody entry, as the
+   * custody recorder does: `forensics capture cloudtrail` does not record it yet (the CLI
+   * capture paths are issue 13). Idempotent, so a no-op once the CLI records it itself.
+   */
+  const seal = async (caseId: string): Promise<void> => {
+    const chain = new CustodyChain(store, signer, caseId)
+    for await (const o of store.list(`cases/${caseId}/captures/`)) {
+      const m = /^cases\/[^/]+\/captures\/([^/]+)\/manifest\.json$/.exec(o.key)
+      if (!m) continue
+      const { bytes, versionId } = await store.getBytes(o.key)
+      await recordCaptured(chain, { manifestKey: o.key, manifestVersionId: versionId, manifestSha256: sha256Hex(bytes), captureId: m[1] }, { tool: 'custody-recorder (test)' })
+    }
+  }
   /** Bundles a case with the CLI, unpacks it with the real unzip, returns the page's URL. */
   const bundle = async (caseId: string): Promise<string> => {
+    await seal(caseId)
     const zip = join(dir, `${caseId}.zip`)
     await cli(['bundle', caseId, '-o', zip])
     await cli(['verify', zip])
@@ -126,8 +143,7 @@ t.test('report.html in headless Chromium', async (t) => {
     t.match(await b.page.innerText('#captures'), /digest verdicts\s+\d+ valid/, 'digest verdicts per slice capture')
     t.match(await b.page.innerText('#signing-key'), new RegExp(new LocalSigner(pem).keyId.slice(6)), 'the signing key fingerprint')
     t.match(await b.page.innerText('#verification'), /sha256sum -c SHA256SUMS[\s\S]*openssl dgst -sha256 -verify public-key\.pem/)
-    const shot = await screenshot(b.page, 'datasets-case')
-    t.comment(`screenshot: ${shot}`)
+    t.comment(`screenshots: ${await screenshot(b.page, 'datasets-case')} ${await screenshot(b.page, 'datasets-case-full', { fullPage: true })}`)
 
     // zoom to the Splunk recording's day: only its events remain
     await b.page.fill('#zoom-from', '2025-02-11T00:00:00Z')
@@ -144,7 +160,7 @@ t.test('report.html in headless Chromium', async (t) => {
     await b.page.locator('#histogram button.bar').nth(busiest).click()
     visible = (await rows(b.page)).filter((r) => !r.hidden)
     t.equal(visible.length, bars[busiest], 'a bar zooms to its own range')
-    await screenshot(b.page, 'datasets-case-zoomed')
+    t.comment(`screenshot: ${await screenshot(b.page, 'datasets-case-zoomed')}`)
     // a bad range is refused, not applied
     await b.page.fill('#zoom-to', 'not a time')
     await b.page.click('#zoom button[type=submit]')
@@ -184,7 +200,6 @@ t.test('report.html in headless Chromium', async (t) => {
     await s3.send(new PutBucketPolicyCommand({ Bucket: bucket, Policy: JSON.stringify(policy) }))
     await cli(['capture', 'bucket-config', '--case', 'hostile', '--bucket', bucket])
     await cli(['capture', 'object-versions', '--case', 'hostile', '--bucket', bucket, ...keys.flatMap((k) => ['--key', k])])
-    const store = new S3EvidenceStore({ client: s3, bucket: 'evidence', retention: { mode: 'COMPLIANCE', days: 1 } })
     await new CustodyChain(store, signer, 'hostile').append({ action: 'note', actor: { tool: '<script>alert(13)</script>' }, subject: { note: '<img src=x onerror=alert(14)> handed over \u202Etxt.exe' } })
     const url = await bundle('hostile')
 
@@ -217,7 +232,13 @@ t.test('report.html in headless Chromium', async (t) => {
       t.notOk(dom.text.includes('\u202E'), `${label}: no RTL override reaches the page`)
       t.match(dom.text, /invoice⟨U\+202E⟩fdp\.exe/, `${label}: the override is shown where it was`)
       t.match(dom.text, /⟨U\+202E⟩1\.0\.0\.721/)
-      if (!bypassCSP) t.comment(`screenshot: ${await screenshot(b.page, 'hostile-case')}`)
+      if (!bypassCSP) {
+        t.comment(`screenshot: ${await screenshot(b.page, 'hostile-case-full', { fullPage: true })}`)
+        await b.page.locator('#timeline-rows').scrollIntoViewIfNeeded()
+        t.comment(`screenshot: ${await screenshot(b.page, 'hostile-case')}`)
+        await b.page.locator('#artifacts').scrollIntoViewIfNeeded()
+        t.comment(`screenshot: ${await screenshot(b.page, 'hostile-case-artifacts')}`)
+      }
     }
   })
 })

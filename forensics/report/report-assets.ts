@@ -18,6 +18,7 @@ const barClasses = Array.from({ length: BAR_STEPS + 1 }, (_, i) => `.bar.h${i}{h
 export const REPORT_CSS = `
 :root{color-scheme:light;--ink:#1b1f24;--muted:#57606a;--line:#d0d7de;--bg:#fff;--alt:#f6f8fa;--err:#b42318;--errbg:#fef3f2;--ok:#1a7f37;--warn:#9a6700;--accent:#0b57d0}
 *{box-sizing:border-box}
+[hidden]{display:none!important}
 body{margin:0;font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,"Noto Sans","Liberation Sans",sans-serif;color:var(--ink);background:var(--bg)}
 header,main>section,nav{padding:0 24px}
 header{background:var(--alt);border-bottom:1px solid var(--line);padding-top:12px;padding-bottom:12px}
@@ -37,6 +38,8 @@ td{overflow-wrap:anywhere}
 th{background:var(--alt);position:sticky;top:34px;z-index:1}
 tbody tr:nth-child(even){background:#fbfcfd}
 td.num,th.num{text-align:right;white-space:nowrap}
+#timeline table{table-layout:fixed}
+#timeline th:nth-child(1){width:14.5em}#timeline th:nth-child(2){width:8em}#timeline th:nth-child(4){width:22%}#timeline th:nth-child(5){width:20%}#timeline th:nth-child(6){width:12em}
 td.time{white-space:nowrap;font-family:ui-monospace,Menlo,Consolas,monospace;font-size:12.5px}
 .ctl{background:#ffe8a3;color:#6b4d00;border-radius:3px;padding:0 2px;font-family:ui-monospace,Menlo,Consolas,monospace;font-size:11px}
 .badge{display:inline-block;border-radius:10px;padding:0 8px;font-size:12px;border:1px solid var(--line);background:var(--alt);white-space:nowrap}
@@ -66,7 +69,7 @@ ${barClasses}
 #zoom label{white-space:nowrap}
 details{margin:4px 0}
 summary{cursor:pointer;color:var(--accent)}
-@media print{nav,#zoom{display:none}tr[hidden]{display:table-row}th{position:static}}
+@media print{nav,#zoom{display:none}tr[hidden]{display:table-row!important}th{position:static}}
 `
 
 /**
