@@ -37,6 +37,12 @@ t.test('local drill on the emulator with every real handler', async (t) => {
     execFileSync('unzip', ['-q', bundle, '-d', dir])
     const sums = execFileSync('sha256sum', ['-c', 'SHA256SUMS'], { cwd: dir }).toString()
     t.notMatch(sums, /FAILED/)
+    // the case report an investigator opens first is in the drill case's bundle, listed and checked
+    t.match(sums, /report\.html: OK/)
+    const page = readFileSync(join(dir, 'report.html'), 'utf8')
+    t.match(page, /<b>PutBucketPolicy<\/b>/, 'report.html: the incident\'s policy change is on the timeline')
+    t.match(page, /arn:aws:iam::\d+:user\/forensics-drill/, 'report.html: who made the calls')
+    t.match(page, /public grant/, 'report.html: the public-grant finding')
     const reportFile = /report: (\S+report\.json)/.exec(text)?.[1] as string
     const report = JSON.parse(readFileSync(reportFile, 'utf8')) as DrillReport
     t.match(report, { schema: 'forensics.drill/v1', mode: 'local', passed: true, cleanup: { ok: true } })

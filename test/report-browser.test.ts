@@ -12,10 +12,10 @@
  *
  * Screenshots go to .forensics/report-screenshots/.
  */
-import t from 'tap'
-import { mkdirSync } from 'node:fs'
+import t, { type Test } from 'tap'
+import { mkdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { pathToFileURL } from 'node:url'
+import { fileURLToPath, pathToFileURL } from 'node:url'
 import { CreateBucketCommand, PutBucketPolicyCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3'
 import { useEmulator } from './fixtures/emulator.js'
 import { createLockedBucket } from './fixtures/evidence.js'
@@ -68,7 +68,7 @@ t.test('report.html in headless Chromium', async (t) => {
     }
   }
   /** Bundles a case with the CLI, unpacks it with the real unzip, returns the page's URL. */
-  const bundle = async (caseId: string): Promise<string> => {
+  const bundle = async (t: Test, caseId: string): Promise<string> => {
     await seal(caseId)
     const zip = join(dir, `${caseId}.zip`)
     await cli(['bundle', caseId, '-o', zip])
@@ -105,7 +105,9 @@ t.test('report.html in headless Chromium', async (t) => {
   ]
   await uploadArchive(s3, buildArchive({ bucket: 'trail-archive', prefix: 'ct' }, scopes, trailKey, { fileEveryMs: 3600_000 }))
 
-  await browserTest(t, 'a case from the vendored CloudTrail data: timeline, findings, zoom, no network', async (t) => {
+  // built and checked whether or not a browser is here; the browser tests below open them
+  let datasetsUrl = ''
+  await t.test('a case from the vendored CloudTrail data: its bundle carries report.html', async (t) => {
     await cli(['capture', 'cloudtrail', '--case', 'datasets', '--start', '2020-09-14T00:00:00Z', '--end', '2020-09-15T00:00:00Z', '--archive', 's3://trail-archive/ct'])
     await cli(['capture', 'cloudtrail', '--case', 'datasets', '--start', '2025-02-11T00:00:00Z', '--end', '2025-02-12T00:00:00Z', '--archive', 's3://trail-archive/ct'])
     // the bucket of the Splunk recording, public as the recording left it
@@ -113,8 +115,15 @@ t.test('report.html in headless Chromium', async (t) => {
     await s3.send(new CreateBucketCommand({ Bucket: bucket }))
     await s3.send(new PutBucketPolicyCommand({ Bucket: bucket, Policy: JSON.stringify({ Version: '2012-10-17', Statement: [{ Sid: 'PublicRead', Effect: 'Allow', Principal: '*', Action: 's3:GetObject', Resource: `arn:aws:s3:::${bucket}/*` }] }) }))
     await cli(['capture', 'bucket-config', '--case', 'datasets', '--bucket', bucket])
-    const url = await bundle('datasets')
+    datasetsUrl = await bundle(t, 'datasets')
+    const page = readFileSync(fileURLToPath(datasetsUrl), 'utf8')
+    t.equal(page.match(/<tr class="k-event/g)?.length, otrf.length + splunk.length, 'every distinct event of both recordings is a timeline row')
+    t.match(page, /jose-attackrange/)
+    t.match(page, /public grant present/)
+  })
 
+  await browserTest(t, 'a case from the vendored CloudTrail data in Chromium: timeline, findings, zoom, no network', async (t) => {
+    const url = datasetsUrl
     const b = await openBrowser(t)
     await b.page.goto(url)
     t.equal(await b.page.getAttribute('html', 'data-zoom'), 'ready', 'the inline script ran under the page\'s Content Security Policy')
@@ -190,7 +199,8 @@ t.test('report.html in headless Chromium', async (t) => {
     })
   })
 
-  await browserTest(t, 'hostile evidence is text: nothing executes, even with the Content Security Policy off', async (t) => {
+  let hostileUrl = ''
+  await t.test('a case of hostile evidence: its bundle carries report.html, every value escaped', async (t) => {
     await cli(['capture', 'cloudtrail', '--case', 'hostile', '--start', '2026-11-28T00:00:00Z', '--end', '2026-11-29T00:00:00Z', '--archive', 's3://trail-archive/ct', '--account', '999999999999'])
     const bucket = 'hostile-bucket'
     const keys = ['<script>window.__pwned=9;alert(9)</script>.txt', 'javascript:alert(10)', 'invoice\u202Efdp.exe', '"><img src=x onerror=alert(11)>']
@@ -201,7 +211,16 @@ t.test('report.html in headless Chromium', async (t) => {
     await cli(['capture', 'bucket-config', '--case', 'hostile', '--bucket', bucket])
     await cli(['capture', 'object-versions', '--case', 'hostile', '--bucket', bucket, ...keys.flatMap((k) => ['--key', k])])
     await new CustodyChain(store, signer, 'hostile').append({ action: 'note', actor: { tool: '<script>alert(13)</script>' }, subject: { note: '<img src=x onerror=alert(14)> handed over \u202Etxt.exe' } })
-    const url = await bundle('hostile')
+    hostileUrl = await bundle(t, 'hostile')
+    const page = readFileSync(fileURLToPath(hostileUrl), 'utf8')
+    t.notMatch(page, /<(img|svg|iframe|b) /, 'no injected element in the markup')
+    t.equal(page.match(/<script/g)?.length, 1, 'one script element: the page\'s own')
+    t.match(page, /&lt;script&gt;window\.__pwned=5;alert\(5\)&lt;\/script&gt;/)
+    t.notOk(page.includes('\u202E'), 'no RTL override in the page')
+  })
+
+  await browserTest(t, 'hostile evidence is text in Chromium: nothing executes, even with the Content Security Policy off', async (t) => {
+    const url = hostileUrl
 
     for (const bypassCSP of [true, false]) {
       const b = await openBrowser(t, { bypassCSP })
