@@ -16,8 +16,7 @@ import { MEMBER, artifactMembers, custodyMember, formatSha256Sums, manifestMembe
 import { renderBundleReport } from './bundle-report.js'
 import type { BundleMember } from './bundle-reader.js'
 import { renderReportHtml } from '../report/render-report.js'
-import { reportInputArtifacts, type SliceInputs } from '../report/report-inputs.js'
-import type { ReportSource } from '../report/report-model.js'
+import { reportSourceOfMembers } from './report-source.js'
 
 /** One problem, naming the member (file inside the bundle) it is about. */
 export interface BundleFinding {
@@ -69,40 +68,6 @@ function checkSignatureLabel(ctx: CheckContext, name: string, sig: CustodyEntry[
   const fingerprint = `local:${sha256Hex(ctx.publicKey!.export({ type: 'spki', format: 'der' })).slice(0, 16)}`
   const known = new Set([fingerprint, ...[...ctx.manifests.values()].map((m) => m.manifest.signing?.keyId)])
   if (!known.has(sig.keyId)) ctx.report(name, `${name}: signature key id ${JSON.stringify(sig.keyId)} is neither the bundled key (${fingerprint}) nor a key a manifest names`)
-}
-
-/**
- * What report.html is rendered from, taken from the bundle: the parsed manifests with
- * their signatures, the custody members, the public key, and the slices' inputs where the
- * bundled copy is the one the manifest vouches for (anything else renders as unreadable,
- * so the page differs and the check names it).
- */
-function reportSourceOf(ctx: CheckContext, index: BundleIndex, manifests: [string, { manifest: Manifest; member: BundleMember }][]): ReportSource {
-  const inputs = new Map<string, SliceInputs>()
-  const captures = manifests.map(([captureId, { manifest, member }]) => {
-    const names = artifactMembers(captureId, manifest.artifacts.map((a) => a.path))
-    const wanted = reportInputArtifacts(manifest)
-    const got: SliceInputs = {}
-    for (const role of ['events', 'slice'] as const) {
-      const a = wanted[role]
-      const m = a && ctx.byName.get(names.get(a.path)!)
-      if (a && m?.bytes && m.sha256 === a.sha256 && m.bytes.length === a.size) got[role] = m.bytes
-    }
-    if (got.events || got.slice) inputs.set(captureId, got)
-    return { captureId, manifest, manifestSha256: member.sha256, signature: ctx.byName.get(manifestSignatureMember(captureId))?.bytes, manifestMember: member.name, artifactMembers: names }
-  })
-  return {
-    caseId: index.caseId,
-    bucket: index.bucket,
-    tool: index.tool,
-    publicKeyPem: text(ctx.byName.get(MEMBER.publicKey)) ?? '',
-    publicKey: index.publicKey,
-    custodyHead: index.custodyHead,
-    captures,
-    custody: ctx.custody.map((c) => ({ seq: c.seq, key: custodyKey(index.caseId, c.seq), bytes: c.member.bytes ?? Buffer.alloc(0) })),
-    inputs,
-    checks: BUNDLE_CHECKS,
-  }
 }
 
 /** The checks, in the order they run (later ones use what earlier ones parsed). */
@@ -344,7 +309,7 @@ export const BUNDLE_CHECKS: readonly BundleCheck[] = [
         if (!expected.equals(member.bytes)) ctx.report(name, `${name} does not match ${what}: it was edited, or generated from other evidence`)
       }
       compare(MEMBER.report, () => renderBundleReport(index, manifests.map(([, v]) => v.manifest), ctx.custody.flatMap((c) => (c.entry ? [c.entry] : []))), 'the bundled manifests and custody chain')
-      compare(MEMBER.html, () => renderReportHtml(reportSourceOf(ctx, index, manifests)), 'what the bundled manifests, custody chain and CloudTrail slices render')
+      compare(MEMBER.html, () => renderReportHtml(reportSourceOfMembers(ctx.byName, index, manifests, ctx.custody, BUNDLE_CHECKS)), 'what the bundled manifests, custody chain and CloudTrail slices render')
     },
   },
 ]

@@ -26,6 +26,7 @@ import type { CaseState } from './read-case-state.js'
 import type { ReportInputs } from '../report/report-inputs.js'
 import { renderReportPage } from '../report/render-report.js'
 import { buildReportModel, type ReportModel } from '../report/report-model.js'
+import { reportSourceOfState } from './report-source.js'
 
 /** The tool recorded in bundle.json. */
 export const BUNDLE_TOOL = { name: packageJson.name, version: packageJson.version }
@@ -95,25 +96,7 @@ export function planBundle(state: CaseState, publicKeyPem: string, signerKeyId: 
   const custodyEntries = state.custody.flatMap((s) => (s.entry ? [s.entry] : [])) as CustodyEntry[]
   // the reports are listed in bundle.json, so they are rendered first (they show no file list)
   doc(MEMBER.report, Buffer.from(renderBundleReport(index, state.captures.map((c) => c.manifest), custodyEntries), 'utf8'), { kind: 'report' }, 'text/markdown')
-  const report = buildReportModel({
-    caseId: index.caseId,
-    bucket: index.bucket,
-    tool: index.tool,
-    publicKeyPem: pem.toString('utf8'),
-    publicKey: index.publicKey,
-    custodyHead: index.custodyHead,
-    captures: state.captures.map((c) => ({
-      captureId: c.captureId,
-      manifest: c.manifest,
-      manifestSha256: c.manifestSha256,
-      signature: c.signatureBytes,
-      manifestMember: manifestMember(c.captureId),
-      artifactMembers: artifactMembers(c.captureId, c.manifest.artifacts.map((a) => a.path)),
-    })),
-    custody: state.custody.map((s) => ({ seq: s.seq, key: s.key, bytes: s.bytes })),
-    inputs: reportInputs,
-    checks: BUNDLE_CHECKS,
-  })
+  const report = buildReportModel(reportSourceOfState(state, index, pem.toString('utf8'), reportInputs, BUNDLE_CHECKS))
   doc(MEMBER.html, Buffer.from(renderReportPage(report), 'utf8'), { kind: 'report' }, 'text/html')
   index.files = files.sort(byPath)
   const indexBytes = Buffer.from(JSON.stringify(index, null, 2) + '\n', 'utf8')
