@@ -47,6 +47,15 @@ export interface ResourceNames {
   alertTopic: string
   memberRole: string
   drillSchedule: string
+  /** The forensics account's bus every account and region in scope forwards trigger events to. */
+  intakeEventBus: string
+  /** The role EventBridge uses, in each account, to forward trigger events to the intake bus. */
+  eventForwarderRole: string
+}
+
+/** ARN of the intake bus (in the forensics account's home region): the target of every forwarding rule. */
+export function intakeEventBusArn(config: ForensicsConfig): string {
+  return `arn:aws:events:${config.region}:${config.forensicsAccountId}:event-bus/${resourceNames(config).intakeEventBus}`
 }
 
 /** Derives every resource name from the config (name prefix, account, region). */
@@ -65,6 +74,8 @@ export function resourceNames(config: ForensicsConfig): ResourceNames {
     alertTopic: `${p}-alerts`,
     memberRole: config.memberRole.roleName,
     drillSchedule: `${p}-drill`,
+    intakeEventBus: `${p}-intake`,
+    eventForwarderRole: `${p}-event-forwarder`,
   }
 }
 

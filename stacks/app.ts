@@ -9,7 +9,8 @@ import { repositoryRoot, type BundleOptions, type HandlerBundle } from './bundle
 import { ForensicsStack } from './forensics-stack.js'
 import { MemberAccountStack } from './member-account-stack.js'
 import { loadConfigFile, parseConfig, type ForensicsConfig } from '../forensics/config.js'
-import { FUNCTION_KEYS, resourceNames, type FunctionKey } from '../forensics/routing.js'
+import { FUNCTION_KEYS, intakeEventBusArn, resourceNames, type FunctionKey } from '../forensics/routing.js'
+import { triggerPatterns } from './triggers.js'
 
 /** The stacks of one app. */
 export interface ForensicsStacks {
@@ -36,8 +37,16 @@ export function addForensicsStacks(app: Construct, config: ForensicsConfig, opti
       roleName: names.memberRole,
       externalId: config.memberRole.externalId,
       captureRoleNames,
+      forwarding: {
+        name: config.name,
+        regions: config.regions,
+        intakeBusArn: intakeEventBusArn(config),
+        forwarderRoleName: names.eventForwarderRole,
+        patterns: triggerPatterns(config.watchedBuckets),
+      },
     })
-    // The trust policy names the capture roles: they must exist first.
+    // The trust policy names the capture roles, and the forwarding rules target the intake
+    // bus, whose policy admits this account: they must exist first.
     stack.addDependency(forensics)
     return stack
   })

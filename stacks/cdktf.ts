@@ -37,10 +37,30 @@ export type AppConfig = import('cdktf').AppConfig
 export const Construct = constructs.Construct
 export type Construct = import('constructs').Construct
 
-export const AwsProvider = (load('@cdktf/provider-aws/lib/provider/index.js') as typeof import('@cdktf/provider-aws/lib/provider/index.js')).AwsProvider
-export type AwsProvider = import('@cdktf/provider-aws/lib/provider/index.js').AwsProvider
+const GeneratedAwsProvider = (load('@cdktf/provider-aws/lib/provider/index.js') as typeof import('@cdktf/provider-aws/lib/provider/index.js')).AwsProvider
+
+/**
+ * The AWS provider versions a stack admits. The generated provider bindings pin the exact
+ * release they were generated from (`@cdktf/provider-aws` 21.x: 6.25.0); our resources
+ * only use arguments that exist from 5.100 through the current 6.x, so the constraint is a
+ * range: operators keep the provider they have (or a plugin mirror offers), and the
+ * emulator rehearsal runs with 5.100.
+ */
+export const AWS_PROVIDER_VERSIONS = '>= 5.100.0, < 7.0.0'
+
+/** The AWS provider, with {@link AWS_PROVIDER_VERSIONS} as its version constraint. */
+export class AwsProvider extends GeneratedAwsProvider {
+  constructor(scope: import('constructs').Construct, id: string, config: import('@cdktf/provider-aws/lib/provider/index.js').AwsProviderConfig = {}) {
+    super(scope, id, config)
+    // The generated class writes its exact version into required_providers; a stack
+    // override is cdktf's documented way to replace a synthesized value.
+    cdktf.TerraformStack.of(this).addOverride(`terraform.required_providers.${this.terraformResourceType}.version`, AWS_PROVIDER_VERSIONS)
+  }
+}
 export const CloudwatchEventBus = (load('@cdktf/provider-aws/lib/cloudwatch-event-bus/index.js') as typeof import('@cdktf/provider-aws/lib/cloudwatch-event-bus/index.js')).CloudwatchEventBus
 export type CloudwatchEventBus = import('@cdktf/provider-aws/lib/cloudwatch-event-bus/index.js').CloudwatchEventBus
+export const CloudwatchEventBusPolicy = (load('@cdktf/provider-aws/lib/cloudwatch-event-bus-policy/index.js') as typeof import('@cdktf/provider-aws/lib/cloudwatch-event-bus-policy/index.js')).CloudwatchEventBusPolicy
+export type CloudwatchEventBusPolicy = import('@cdktf/provider-aws/lib/cloudwatch-event-bus-policy/index.js').CloudwatchEventBusPolicy
 export const CloudwatchEventRule = (load('@cdktf/provider-aws/lib/cloudwatch-event-rule/index.js') as typeof import('@cdktf/provider-aws/lib/cloudwatch-event-rule/index.js')).CloudwatchEventRule
 export type CloudwatchEventRule = import('@cdktf/provider-aws/lib/cloudwatch-event-rule/index.js').CloudwatchEventRule
 export const CloudwatchEventTarget = (load('@cdktf/provider-aws/lib/cloudwatch-event-target/index.js') as typeof import('@cdktf/provider-aws/lib/cloudwatch-event-target/index.js')).CloudwatchEventTarget

@@ -112,7 +112,7 @@ export class EvidenceLocker extends Construct {
       }],
     })
     new S3BucketNotification(this, 'access-logs-notifications', { bucket: this.accessLogBucket.id, eventbridge: true })
-    new S3BucketPolicy(this, 'access-logs-policy', {
+    const accessLogPolicy = new S3BucketPolicy(this, 'access-logs-policy', {
       bucket: this.accessLogBucket.id,
       policy: policyDocument([
         {
@@ -128,7 +128,15 @@ export class EvidenceLocker extends Construct {
     })
 
     // --- evidence bucket -------------------------------------------------------------
-    this.bucket = new S3Bucket(this, 'evidence', { bucket: o.bucketName, objectLockEnabled: true, forceDestroy: false })
+    this.bucket = new S3Bucket(this, 'evidence', {
+      bucket: o.bucketName,
+      objectLockEnabled: true,
+      forceDestroy: false,
+      // Terraform destroys dependents first: a `terraform destroy` reaches the keys only once
+      // the bucket is gone, and a bucket holding locked evidence never goes, so the keys
+      // that decrypt and verify the evidence stay with it.
+      dependsOn: [this.evidenceKey, this.signingKey],
+    })
     skipCheckov(this.bucket, {
       id: 'CKV_AWS_144',
       comment: 'Evidence stays in the forensics account home region under Object Lock; a replica would be a second copy with its own access path and retention to defend. Use AWS Backup or a second deployment for DR.',
@@ -147,7 +155,14 @@ export class EvidenceLocker extends Construct {
       bucket: this.bucket.id,
       rule: [{ applyServerSideEncryptionByDefault: { sseAlgorithm: 'aws:kms', kmsMasterKeyId: this.evidenceKey.arn }, bucketKeyEnabled: true }],
     })
-    const logging = new S3BucketLoggingA(this, 'evidence-logging', { bucket: this.bucket.id, targetBucket: this.accessLogBucket.id, targetPrefix: 'evidence/' })
+    const logging = new S3BucketLoggingA(this, 'evidence-logging', {
+      bucket: this.bucket.id,
+      targetBucket: this.accessLogBucket.id,
+      targetPrefix: 'evidence/',
+      // S3 refuses a logging target whose policy does not yet admit the logging service
+      // (InvalidTargetBucketForLogging): without this, a first apply fails or passes by luck.
+      dependsOn: [accessLogPolicy],
+    })
     // Locked versions are never expired by lifecycle; this only cleans up abandoned uploads.
     const lifecycle = new S3BucketLifecycleConfiguration(this, 'evidence-lifecycle', {
       bucket: this.bucket.id,
@@ -193,13 +208,15 @@ export function evidenceBucketPolicyStatements(p: { bucketArn: string; keyArn: s
     denyInsecureTransport(p.bucketArn),
     {
       // Default encryption covers puts without headers; a put that asks for anything but
-      // SSE-KMS, or for another key, is refused.
+      // SSE-KMS, or for another key, is refused. `Null: false` limits each statement to
+      // requests that carry the header: a negated operator (also `…IfExists`) is true for a
+      // missing key, which would refuse every put that relies on default encryption.
       Sid: 'DenyPutsNotEncryptedWithEvidenceKey',
       Effect: 'Deny',
       Principal: '*',
       Action: 's3:PutObject',
       Resource: `${p.bucketArn}/*`,
-      Condition: { StringNotEqualsIfExists: { 's3:x-amz-server-side-encryption': 'aws:kms' } },
+      Condition: { StringNotEquals: { 's3:x-amz-server-side-encryption': 'aws:kms' }, Null: { 's3:x-amz-server-side-encryption': 'false' } },
     },
     {
       Sid: 'DenyPutsWithAnotherKmsKey',
@@ -207,7 +224,7 @@ export function evidenceBucketPolicyStatements(p: { bucketArn: string; keyArn: s
       Principal: '*',
       Action: 's3:PutObject',
       Resource: `${p.bucketArn}/*`,
-      Condition: { StringNotEqualsIfExists: { 's3:x-amz-server-side-encryption-aws-kms-key-id': p.keyArn } },
+      Condition: { StringNotEquals: { 's3:x-amz-server-side-encryption-aws-kms-key-id': p.keyArn }, Null: { 's3:x-amz-server-side-encryption-aws-kms-key-id': 'false' } },
     },
   ]
 }

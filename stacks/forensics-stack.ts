@@ -4,19 +4,22 @@
  * schedule. Every event invoke config is built from `asyncInvokeRoutes(config)`.
  */
 import {
-  AwsProvider, Construct, LambdaCodeSigningConfig, LambdaEventSourceMapping, SqsQueue, TerraformOutput, TerraformStack,
+  AwsProvider, CloudwatchEventBus, CloudwatchEventBusPolicy, Construct, LambdaCodeSigningConfig, LambdaEventSourceMapping, SqsQueue,
+  TerraformOutput, TerraformStack,
 } from './cdktf.js'
 import { bundleHandlers, type BundleOptions, type HandlerBundle } from './bundle.js'
 import { CaptureFunction } from './capture-function.js'
 import { DrillSchedule } from './drill-schedule.js'
+import { EventForwarding } from './event-forwarding.js'
 import { EvidenceLocker } from './evidence-locker.js'
 import { FailureAlerts } from './failure-alerts.js'
 import { functionStatements, type PermissionContext } from './permissions.js'
 import { PlatformKey } from './platform-key.js'
 import { SiemTargets } from './siem.js'
-import { Triggers } from './triggers.js'
+import { policyDocument } from './policy.js'
+import { Triggers, triggerPatterns } from './triggers.js'
 import type { ForensicsConfig } from '../forensics/config.js'
-import { asyncInvokeRoutes, FUNCTION_KEYS, resourceNames, type DestinationRef, type FunctionKey } from '../forensics/routing.js'
+import { asyncInvokeRoutes, FUNCTION_KEYS, intakeEventBusArn, resourceNames, type DestinationRef, type FunctionKey } from '../forensics/routing.js'
 
 /** Options for {@link ForensicsStack}. */
 export interface ForensicsStackOptions {
@@ -44,6 +47,8 @@ export class ForensicsStack extends TerraformStack {
   readonly fanOutQueue: SqsQueue
   readonly functions: Record<FunctionKey, CaptureFunction>
   readonly triggers: Triggers
+  readonly intakeBus: CloudwatchEventBus
+  readonly forwarding: EventForwarding
   readonly drill?: DrillSchedule
 
   constructor(scope: Construct, id: string, options: ForensicsStackOptions) {
@@ -54,7 +59,8 @@ export class ForensicsStack extends TerraformStack {
     const { forensicsAccountId: accountId, region } = config
     const bundles = options.bundles ?? bundleHandlers(options.bundleOptions)
 
-    new AwsProvider(this, 'aws', { region, allowedAccountIds: [accountId], defaultTags: [{ tags: { 'forensics:stack': id } }] })
+    const tags = { 'forensics:stack': id }
+    new AwsProvider(this, 'aws', { region, allowedAccountIds: [accountId], defaultTags: [{ tags }] })
     this.platformKey = new PlatformKey(this, 'platform-key', { name: config.name, accountId, region })
     const kmsKeyArn = this.platformKey.key.arn
     this.siem = new SiemTargets(this, 'siem', { eventBusName: names.siemEventBus, topicName: names.siemTopic, kmsKeyArn })
@@ -178,8 +184,31 @@ export class ForensicsStack extends TerraformStack {
       scalingConfig: { maximumConcurrency: Math.max(2, config.capture.reservedConcurrency) },
     })
 
+    // Trigger events of every account and region in scope arrive on the intake bus; this
+    // account's own regions forward there like the member accounts do (event-forwarding.ts).
+    this.intakeBus = new CloudwatchEventBus(this, 'intake-bus', { name: names.intakeEventBus })
+    if (config.memberAccounts.length > 0) {
+      new CloudwatchEventBusPolicy(this, 'intake-bus-policy', {
+        eventBusName: this.intakeBus.name,
+        policy: policyDocument([{
+          Sid: 'MemberAccountsForwardTriggerEvents',
+          Effect: 'Allow',
+          Principal: { AWS: config.memberAccounts.map((a) => `arn:aws:iam::${a}:root`) },
+          Action: 'events:PutEvents',
+          Resource: this.intakeBus.arn,
+        }]),
+      })
+    }
+    const patterns = triggerPatterns(config.watchedBuckets)
+    this.forwarding = new EventForwarding(this, 'forwarding', {
+      name: config.name, accountId, homeRegion: region, regions: config.regions,
+      intakeBusArn: intakeEventBusArn(config), roleName: names.eventForwarderRole, patterns, defaultTags: tags,
+    })
+    for (const { target } of this.forwarding.rules) target.node.addDependency(this.intakeBus)
+
     this.triggers = new Triggers(this, 'triggers', {
       name: config.name,
+      eventBusName: this.intakeBus.name,
       watchedBuckets: config.watchedBuckets,
       bucketConfig: this.target('bucket-config'),
       objectVersions: this.target('object-versions'),
@@ -205,6 +234,7 @@ export class ForensicsStack extends TerraformStack {
     new TerraformOutput(this, 'dead_letter_queue_url', { value: this.failures.queue.url })
     new TerraformOutput(this, 'siem_topic_arn', { value: this.siem.topic.arn })
     new TerraformOutput(this, 'siem_event_bus', { value: this.siem.bus.name })
+    new TerraformOutput(this, 'intake_event_bus_arn', { value: this.intakeBus.arn, description: 'where member accounts forward trigger events' })
   }
 
   private target(key: FunctionKey): { functionName: string; arn: string } {

@@ -1,8 +1,10 @@
 /**
  * Deployed into each member account: a read-only capture role that only the forensics
- * account's capture roles may assume, and only with the external id.
+ * account's capture roles may assume, and only with the external id; and the forwarding of
+ * trigger events, from every region in scope, to the forensics account's intake bus.
  */
 import { AwsProvider, Construct, IamRole, IamRolePolicy, TerraformStack } from './cdktf.js'
+import { EventForwarding } from './event-forwarding.js'
 import { BUCKET_CONFIG_READS, OBJECT_VERSION_READS } from './permissions.js'
 import { policyDocument } from './policy.js'
 
@@ -15,6 +17,17 @@ export interface MemberAccountStackOptions {
   externalId: string
   /** Role names (in the forensics account) allowed to assume the member role. */
   captureRoleNames: string[]
+}
+
+/** What the member account forwards to the forensics account. */
+export interface MemberForwardingOptions {
+  /** Resource name prefix (`config.name`). */
+  name: string
+  /** Regions whose trigger events are forwarded. */
+  regions: string[]
+  intakeBusArn: string
+  forwarderRoleName: string
+  patterns: Record<string, Record<string, unknown>>
 }
 
 /** Read-only capture role in one member account. */
@@ -51,11 +64,18 @@ export class MemberCaptureRole extends Construct {
 /** Stack for one member account (deploy it with that account's credentials). */
 export class MemberAccountStack extends TerraformStack {
   readonly captureRole: MemberCaptureRole
+  readonly forwarding: EventForwarding
 
-  constructor(scope: Construct, id: string, o: MemberAccountStackOptions) {
+  constructor(scope: Construct, id: string, o: MemberAccountStackOptions & { forwarding: MemberForwardingOptions }) {
     super(scope, id)
+    const tags = { 'forensics:stack': id }
     // allowedAccountIds refuses to apply with credentials of any other account.
-    new AwsProvider(this, 'aws', { region: o.region, allowedAccountIds: [o.memberAccountId], defaultTags: [{ tags: { 'forensics:stack': id } }] })
+    new AwsProvider(this, 'aws', { region: o.region, allowedAccountIds: [o.memberAccountId], defaultTags: [{ tags }] })
     this.captureRole = new MemberCaptureRole(this, 'capture-role', o)
+    const f = o.forwarding
+    this.forwarding = new EventForwarding(this, 'forwarding', {
+      name: f.name, accountId: o.memberAccountId, homeRegion: o.region, regions: f.regions,
+      intakeBusArn: f.intakeBusArn, roleName: f.forwarderRoleName, patterns: f.patterns, defaultTags: tags,
+    })
   }
 }

@@ -34,6 +34,14 @@ export function guardDutyS3FindingPattern(): Record<string, unknown> {
   }
 }
 
+/**
+ * Every capture rule's pattern by rule suffix: the forensics rules match them on the intake
+ * bus, and every account and region in scope forwards them there (event-forwarding.ts).
+ */
+export function triggerPatterns(watchedBuckets: string[]): Record<'s3-access-changes' | 'guardduty-s3', Record<string, unknown>> {
+  return { 's3-access-changes': s3AccessChangePattern(watchedBuckets), 'guardduty-s3': guardDutyS3FindingPattern() }
+}
+
 /** A function EventBridge may invoke. */
 export interface TriggerTarget {
   functionName: string
@@ -49,26 +57,33 @@ export interface TriggersOptions {
   cloudTrailSlice: TriggerTarget
   /** Where EventBridge puts events it could not deliver. */
   deadLetterQueueArn: string
+  /** The bus the rules match on (the intake bus every account and region forwards to). */
+  eventBusName: string
 }
 
 /** The two capture rules and their targets. */
 export class Triggers extends Construct {
   readonly accessChangeRule: CloudwatchEventRule
   readonly guardDutyRule: CloudwatchEventRule
+  readonly #eventBusName: string
 
   constructor(scope: Construct, id: string, o: TriggersOptions) {
     super(scope, id)
+    this.#eventBusName = o.eventBusName
+    const patterns = triggerPatterns(o.watchedBuckets)
     this.accessChangeRule = new CloudwatchEventRule(this, 's3-access-changes', {
       name: `${o.name}-s3-access-changes`,
       description: 'CloudTrail: policy, ACL, public access block, encryption or ownership change on a watched bucket → bucket-config capture',
-      eventPattern: JSON.stringify(s3AccessChangePattern(o.watchedBuckets)),
+      eventBusName: o.eventBusName,
+      eventPattern: JSON.stringify(patterns['s3-access-changes']),
     })
     this.target('s3-access-changes-bucket-config', this.accessChangeRule, o.bucketConfig, o.deadLetterQueueArn)
 
     this.guardDutyRule = new CloudwatchEventRule(this, 'guardduty-s3', {
       name: `${o.name}-guardduty-s3`,
       description: 'GuardDuty S3 finding → object-versions and cloudtrail-slice captures',
-      eventPattern: JSON.stringify(guardDutyS3FindingPattern()),
+      eventBusName: o.eventBusName,
+      eventPattern: JSON.stringify(patterns['guardduty-s3']),
     })
     this.target('guardduty-s3-object-versions', this.guardDutyRule, o.objectVersions, o.deadLetterQueueArn)
     this.target('guardduty-s3-cloudtrail-slice', this.guardDutyRule, o.cloudTrailSlice, o.deadLetterQueueArn)
@@ -77,6 +92,7 @@ export class Triggers extends Construct {
   private target(id: string, rule: CloudwatchEventRule, fn: TriggerTarget, dlq: string): void {
     new CloudwatchEventTarget(this, id, {
       rule: rule.name,
+      eventBusName: this.#eventBusName,
       targetId: id,
       arn: fn.arn,
       retryPolicy: { maximumRetryAttempts: 8, maximumEventAgeInSeconds: 3600 },

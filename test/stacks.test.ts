@@ -1,6 +1,8 @@
 import t from 'tap'
 import { readFileSync } from 'node:fs'
-import { Testing } from '../stacks/cdktf.js'
+import { createRequire } from 'node:module'
+import { AWS_PROVIDER_VERSIONS, Testing } from '../stacks/cdktf.js'
+import { satisfiesConstraint } from '../forensics/rehearsal/version-constraint.js'
 import { addForensicsStacks, PROTECTED_EVIDENCE_ACTIONS, S3_ACCESS_CHANGE_EVENTS, s3AccessChangePattern, guardDutyS3FindingPattern, LAMBDA_RUNTIME } from '../stacks/index.js'
 import { parseConfig, type ForensicsConfig } from '../forensics/config.js'
 import { asyncInvokeRoutes, resourceNames, FUNCTION_KEYS, type DestinationRef } from '../forensics/routing.js'
@@ -57,6 +59,25 @@ t.test('the evidence bucket is versioned and Object-Locked in COMPLIANCE mode', 
   }))
 })
 
+t.test('deploy order: logging waits for the log bucket policy; a destroy reaches the keys only after the bucket', async (t) => {
+  const [, logging] = find('aws_s3_bucket_logging', (r) => r.bucket === ref('aws_s3_bucket', evidenceId, 'id'))
+  const [logPolicyId] = find('aws_s3_bucket_policy', (r) => String(r.bucket).includes('access-logs'))
+  t.ok((logging.depends_on as string[]).includes(`aws_s3_bucket_policy.${logPolicyId}`), 'S3 refuses a logging target whose policy does not admit the logging service yet')
+  const keys = Object.entries(R.aws_kms_key).filter(([, k]) => /evidence bucket encryption|signs capture manifests/.test(String(k.description))).map(([id]) => `aws_kms_key.${id}`)
+  t.equal(keys.length, 2)
+  t.same([...(R.aws_s3_bucket[evidenceId].depends_on as string[])].sort(), keys.sort(), 'the evidence bucket depends on its encryption and signing keys')
+})
+
+t.test('the AWS provider is a range admitting the 5.100 the rehearsal uses and the current 6.x', async (t) => {
+  const generated = JSON.parse(readFileSync(createRequire(import.meta.url).resolve('@cdktf/provider-aws/package.json'), 'utf8')) as { cdktf: { provider: { version: string } } }
+  for (const stack of [forensics, ...members]) {
+    const doc = JSON.parse(stack.text) as { terraform: { required_providers: { aws: { version: string } } } }
+    t.equal(doc.terraform.required_providers.aws.version, AWS_PROVIDER_VERSIONS)
+  }
+  for (const v of ['5.100.0', generated.cdktf.provider.version, '6.99.1']) t.ok(satisfiesConstraint(v, AWS_PROVIDER_VERSIONS), `admits ${v}`)
+  for (const v of ['5.99.9', '7.0.0']) t.notOk(satisfiesConstraint(v, AWS_PROVIDER_VERSIONS), `refuses ${v}`)
+})
+
 t.test('evidence is encrypted with a rotating customer key; manifests are signed with ECC P-256', async (t) => {
   const [keyId, key] = find('aws_kms_key', (r) => String(r.description).endsWith('evidence bucket encryption'))
   t.equal(key.enable_key_rotation, true)
@@ -92,9 +113,16 @@ t.test('the evidence bucket policy denies deletes, lock and policy changes, plai
   }
   t.match(st.find((s) => s.Sid === 'DenyInsecureTransport'), { Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } })
   t.match(st.find((s) => s.Sid === 'DenyPutsNotEncryptedWithEvidenceKey'), {
-    Action: 's3:PutObject', Condition: { StringNotEqualsIfExists: { 's3:x-amz-server-side-encryption': 'aws:kms' } },
+    Action: 's3:PutObject',
+    Condition: { StringNotEquals: { 's3:x-amz-server-side-encryption': 'aws:kms' }, Null: { 's3:x-amz-server-side-encryption': 'false' } },
   })
-  t.match(st.find((s) => s.Sid === 'DenyPutsWithAnotherKmsKey'), { Condition: { StringNotEqualsIfExists: { 's3:x-amz-server-side-encryption-aws-kms-key-id': /aws_kms_key\.evidence_evidence-key/ } } })
+  t.match(st.find((s) => s.Sid === 'DenyPutsWithAnotherKmsKey'), {
+    Condition: {
+      StringNotEquals: { 's3:x-amz-server-side-encryption-aws-kms-key-id': /aws_kms_key\.evidence_evidence-key/ },
+      Null: { 's3:x-amz-server-side-encryption-aws-kms-key-id': 'false' },
+    },
+  })
+  t.notOk(JSON.stringify(st).includes('IfExists'), 'no …IfExists: it is true for a missing header and would refuse every put relying on default encryption')
   t.ok((bp.depends_on as string[]).some((d) => d.includes('evidence-object-lock')), 'the policy is applied after the lock configuration')
 })
 
@@ -127,7 +155,7 @@ t.test('every function: Node.js 22 on arm64, own role, X-Ray, reserved concurren
     t.equal(fn.role, ref('aws_iam_role', roleId, 'arn'), `${key} has its own role`)
     t.match(JSON.parse(R.aws_iam_role[roleId].assume_role_policy as string), { Statement: [{ Principal: { Service: 'lambda.amazonaws.com' } }] })
   }
-  t.equal(Object.keys(R.aws_iam_role).length, FUNCTION_KEYS.length + 1, 'one role per function plus the scheduler role')
+  t.equal(Object.keys(R.aws_iam_role).length, FUNCTION_KEYS.length + 2, 'one role per function plus the scheduler and event-forwarding roles')
 })
 
 t.test('every function has an event invoke config built from the routing table, with both destinations', async (t) => {
@@ -181,7 +209,8 @@ t.test('rules: CloudTrail S3 access changes → bucket-config; GuardDuty S3 find
   const [gdId, gd] = find('aws_cloudwatch_event_rule', (r) => r.name === 'forensics-guardduty-s3')
   t.same(JSON.parse(gd.event_pattern as string), { source: ['aws.guardduty'], 'detail-type': ['GuardDuty Finding'], detail: { resource: { resourceType: ['S3Bucket'] } } })
   t.same(guardDutyS3FindingPattern(), JSON.parse(gd.event_pattern as string))
-  const targets = Object.values(R.aws_cloudwatch_event_target)
+  const captureRules = [accessId, gdId].map((id) => ref('aws_cloudwatch_event_rule', id, 'name'))
+  const targets = Object.values(R.aws_cloudwatch_event_target).filter((x) => captureRules.includes(String(x.rule)))
   const targetOf = (rule: string): string[] => targets.filter((x) => x.rule === ref('aws_cloudwatch_event_rule', rule, 'name')).map((x) => String(x.arn)).sort()
   const arnOf = (k: 'bucket-config' | 'object-versions' | 'cloudtrail-slice'): string => ref('aws_lambda_function', functionId(names.functions[k]), 'arn')
   t.same(targetOf(accessId), [arnOf('bucket-config')])
@@ -268,8 +297,8 @@ t.test('member-account stack: read-only role, trusted by the capture roles with 
   t.equal(members.length, 1)
   const m = members[0]
   t.ok(Testing.toHaveProviderWithProperties(m.text, 'aws', { region: 'eu-west-1', allowed_account_ids: ['222222222222'] }))
-  const [, role] = Object.entries(m.resource.aws_iam_role)[0]
-  t.equal(role.name, 'forensics-capture-readonly')
+  const [, role] = Object.entries(m.resource.aws_iam_role).find(([, r]) => r.name === 'forensics-capture-readonly') ?? []
+  if (!role) throw new Error('no capture role in the member stack')
   const trust = statements(role.assume_role_policy)
   t.match(trust, [{
     Effect: 'Allow',
@@ -277,7 +306,8 @@ t.test('member-account stack: read-only role, trusted by the capture roles with 
     Principal: { AWS: ['bucket-config', 'object-versions', 'cloudtrail-slice', 'drill'].map((k) => `arn:aws:iam::111111111111:role/forensics-${k}`) },
     Condition: { StringEquals: { 'sts:ExternalId': 'replace-with-a-random-external-id' } },
   }])
-  const [, policy] = Object.entries(m.resource.aws_iam_role_policy)[0]
+  const [, policy] = Object.entries(m.resource.aws_iam_role_policy).find(([, p]) => p.name === 'read-only-capture') ?? []
+  if (!policy) throw new Error('no read-only policy in the member stack')
   for (const s of statements(policy.policy)) {
     t.equal(s.Effect, 'Allow')
     t.ok(list(s.Action).every((a) => /^(s3:(Get|List)|cloudtrail:LookupEvents$)/.test(a)), `${s.Sid} is read-only`)
