@@ -29,6 +29,12 @@ export interface EmulatorOptions {
   logFile?: string
   /** How long to wait for the emulator to answer. Default 30 s. */
   startTimeoutMs?: number
+  /**
+   * Give every account the AWS-managed IAM policies (`arn:aws:iam::aws:policy/…`), as AWS
+   * has them; a deploy that attaches one (the functions' X-Ray policy) needs it. Off by
+   * default: loading them costs the emulator time and memory per account.
+   */
+  awsManagedPolicies?: boolean
 }
 
 /** Raised when the emulator cannot be started or does not answer. */
@@ -178,7 +184,7 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
   const log = createWriteStream(logFile, { flags: 'a' })
   const child = spawn(interpreter.python, [join(projectRoot, 'scripts', 'moto_runner.py'), '0'], {
     stdio: ['pipe', 'pipe', 'pipe'],
-    env: { ...process.env, PYTHONUNBUFFERED: '1' },
+    env: { ...process.env, PYTHONUNBUFFERED: '1', ...(opts.awsManagedPolicies ? { MOTO_IAM_LOAD_MANAGED_POLICIES: 'true' } : {}) },
   })
   child.stderr!.pipe(log)
   installExitHooks()
