@@ -4,11 +4,21 @@ Prints the bound port on the first line of stdout, then blocks reading stdin. Wh
 parent process exits (normally, by a crash, or by a signal) the pipe closes and this
 process stops the server and exits, so no orphan emulator is ever left behind.
 
-One correction to moto (README "Emulator gaps"): S3 conditional writes (`If-None-Match`,
-`If-Match`) are check-then-act in moto, so two concurrent conditional PUTs of one key can
-both succeed under load, where S3 lets exactly one win. The custody chain and capture
-idempotency rely on S3's guarantee, so conditional writes are serialized here.
+Two corrections to moto (README "Emulator gaps"):
+
+- S3 conditional writes (`If-None-Match`, `If-Match`) are check-then-act in moto, so two
+  concurrent conditional PUTs of one key can both succeed under load, where S3 lets exactly
+  one win. The custody chain and capture idempotency rely on S3's guarantee, so conditional
+  writes are serialized here.
+- An EventBridge rule whose matching event has a Lambda function target makes moto raise
+  NotImplementedError (PutEvents answers 500), also when the event arrived from another
+  account's forwarding rule. moto never runs Lambda code anyway: the event each such target
+  would receive is put, with the function ARN, on the SQS queue `emulator-lambda-deliveries`
+  of the rule's account and region when that queue exists (a local runtime drains it and
+  runs the function), and is otherwise dropped with a log line. Other targets are untouched.
 """
+import copy
+import json
 import sys
 import threading
 
@@ -39,7 +49,45 @@ class SerializeConditionalWrites:
             return list(self._app(environ, start_response))
 
 
+LAMBDA_DELIVERY_QUEUE = "emulator-lambda-deliveries"
+
+
+def deliver_lambda_targets_to_a_queue() -> None:
+    """Patches moto's EventBridge rule delivery; see the module comment."""
+    from moto.core.utils import iso_8601_datetime_without_milliseconds, utcfromtimestamp
+    from moto.events import models as events
+    from moto.sqs import sqs_backends
+    from moto.utilities.arns import parse_arn
+
+    original = events.Rule.send_to_targets
+
+    def send_to_targets(self, original_event, transform_input=True):
+        lambda_targets = [t for t in self.targets if parse_arn(t["Arn"]).service == "lambda"]
+        if not lambda_targets:
+            return original(self, original_event, transform_input)
+        others = copy.copy(self)
+        others.targets = [t for t in self.targets if t not in lambda_targets]
+        original(others, original_event, transform_input)
+        if not self.event_pattern.matches_event(original_event):
+            return
+        event = copy.deepcopy(original_event)
+        if "time" in event and not isinstance(event["time"], str):
+            event["time"] = iso_8601_datetime_without_milliseconds(utcfromtimestamp(float(event["time"])))
+        backend = sqs_backends[self.account_id][self.region_name]
+        for target in lambda_targets:
+            payload = json.loads(target["Input"]) if "Input" in target else event
+            body = json.dumps({"rule": self.arn, "targetId": target["Id"], "functionArn": target["Arn"], "event": payload})
+            if LAMBDA_DELIVERY_QUEUE in backend.queues:
+                backend.send_message(LAMBDA_DELIVERY_QUEUE, body)
+            else:
+                print(f"[emulator] rule {self.arn}: event for Lambda target {target['Arn']} dropped "
+                      f"(no {LAMBDA_DELIVERY_QUEUE} queue in {self.account_id}/{self.region_name})", file=sys.stderr, flush=True)
+
+    events.Rule.send_to_targets = send_to_targets
+
+
 def main() -> None:
+    deliver_lambda_targets_to_a_queue()
     port = int(sys.argv[1]) if len(sys.argv) > 1 else 0
     app = SerializeConditionalWrites(DomainDispatcherApplication(create_backend_app))
     server = make_server("127.0.0.1", port, app, threaded=True)

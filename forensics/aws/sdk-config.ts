@@ -1,3 +1,5 @@
+import { callRecorderLogger, callRecordingEnabled } from './call-recorder.js'
+
 /**
  * Settings shared by every AWS SDK v3 client the toolkit creates. Credentials, profile and
  * region come from the SDK's standard chain (`AWS_PROFILE`, `AWS_REGION`, SSO, instance
@@ -9,6 +11,8 @@ export interface SdkClientSettings {
   region?: string
   forcePathStyle?: boolean
   maxAttempts?: number
+  /** set only while AWS calls are recorded (aws/call-recorder.ts) */
+  logger?: ReturnType<typeof callRecorderLogger>
 }
 
 /** Builds client settings from an environment (default: `process.env`). */
@@ -17,5 +21,11 @@ export function sdkSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): SdkCli
   const region = env.AWS_REGION ?? env.AWS_DEFAULT_REGION
   if (region) settings.region = region
   if (env.AWS_ENDPOINT_URL || env.AWS_ENDPOINT_URL_S3) settings.forcePathStyle = true
+  if (callRecordingEnabled(env)) settings.logger = callRecorderLogger(env)
   return settings
+}
+
+/** Settings for clients acting as an assumed role: recorded calls name the role. */
+export function asPrincipal(settings: SdkClientSettings, env: NodeJS.ProcessEnv, roleArn: string): SdkClientSettings {
+  return settings.logger ? { ...settings, logger: callRecorderLogger(env, roleArn) } : settings
 }

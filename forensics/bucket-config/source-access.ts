@@ -5,7 +5,7 @@
 import { S3Client } from '@aws-sdk/client-s3'
 import { S3ControlClient } from '@aws-sdk/client-s3-control'
 import { AssumeRoleCommand, GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts'
-import { sdkSettingsFromEnv } from '../aws/sdk-config.js'
+import { asPrincipal, sdkSettingsFromEnv } from '../aws/sdk-config.js'
 import { StorageError, ValidationError } from '../errors.js'
 
 /** Clients scoped to the bucket owner's account and region. */
@@ -46,6 +46,7 @@ function s3controlClient(settings: ReturnType<typeof sdkSettingsFromEnv>, env: N
   return new S3ControlClient({
     region: settings.region,
     maxAttempts: settings.maxAttempts,
+    ...(settings.logger ? { logger: settings.logger } : {}),
     ...(credentials ? { credentials } : {}),
     ...(endpoint ? { endpointProvider: () => ({ url: new URL(endpoint) }) } : {}),
   })
@@ -84,5 +85,6 @@ export async function openSourceClients(opts: SourceAccessOptions): Promise<Sour
   }
   if (!creds?.AccessKeyId || !creds.SecretAccessKey) throw new StorageError(`assuming ${roleArn} returned no credentials`)
   const credentials = { accessKeyId: creds.AccessKeyId, secretAccessKey: creds.SecretAccessKey, sessionToken: creds.SessionToken }
-  return { s3: new S3Client({ ...settings, credentials }), s3control: s3controlClient(settings, env, credentials), accountId: opts.accountId, roleArn }
+  const asRole = asPrincipal(settings, env, roleArn)
+  return { s3: new S3Client({ ...asRole, credentials }), s3control: s3controlClient(asRole, env, credentials), accountId: opts.accountId, roleArn }
 }

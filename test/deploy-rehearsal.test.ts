@@ -1,0 +1,168 @@
+/**
+ * `cdktf deploy` rehearsed: the synthesized forensics and member stacks applied with
+ * Terraform into one emulator (two accounts), a member-account change carried to a committed
+ * capture through the deployed forwarding rule, intake rule and member role, then `terraform
+ * destroy`. One apply is shared by the tests of this file. It runs whenever Terraform and
+ * the AWS provider are available; with CI=true their absence is a failure.
+ */
+import t from 'tap'
+import { mkdirSync, mkdtempSync, readFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { CreateQueueCommand, DeleteMessageCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs'
+import { EventBridgeClient, ListTargetsByRuleCommand, PutEventsCommand } from '@aws-sdk/client-eventbridge'
+import {
+  CreateBucketCommand, GetBucketPolicyCommand, GetObjectCommand, HeadBucketCommand, HeadObjectCommand, ListObjectVersionsCommand, PutBucketPolicyCommand, S3Client,
+} from '@aws-sdk/client-s3'
+import { LambdaClient, ListFunctionsCommand } from '@aws-sdk/client-lambda'
+import { ListQueuesCommand } from '@aws-sdk/client-sqs'
+import { ListTopicsCommand, SNSClient } from '@aws-sdk/client-sns'
+import { synthesizeForensicsApp } from '../stacks/app.js'
+import { startEmulator, type Emulator } from '../forensics/local/emulator.js'
+import { resourceNames } from '../forensics/routing.js'
+import { EMULATOR_POLICY_GAPS, EMULATOR_POLICY_KEPT } from '../forensics/rehearsal/emulator-override.js'
+import { DeployRehearsal, markRehearsalOutput, type AccountCredentials } from '../forensics/rehearsal/rehearsal.js'
+import { terraformAvailability } from '../forensics/rehearsal/terraform.js'
+import { loadDataset } from './fixtures/cloudtrail/archive.js'
+import { assetOf, deployedFunction, runDeployedFunction } from './fixtures/deployed-function.js'
+
+const availability = terraformAvailability()
+if (!availability.available) {
+  if (process.env.CI) t.fail(`the deploy rehearsal must run in CI, but cannot: ${availability.reason}`)
+  else t.skip(`deploy rehearsal: did not run, ${availability.reason}`, async () => undefined)
+} else {
+  await rehearse(availability.toolchain)
+}
+
+async function rehearse(toolchain: Extract<ReturnType<typeof terraformAvailability>, { available: true }>['toolchain']): Promise<void> {
+  const workDir = mkdtempSync(join(tmpdir(), 'forensics-rehearsal-'))
+  const synthDir = join(workDir, 'cdktf.out')
+  mkdirSync(synthDir)
+  const { stacks } = synthesizeForensicsApp({ outdir: synthDir, env: { ...process.env, FORENSICS_CONFIG: join(import.meta.dirname, '..', 'forensics.config.json') } })
+  markRehearsalOutput(synthDir)
+  const config = stacks.forensics.config
+  const names = resourceNames(config)
+  const member = config.memberAccounts[0]
+  const memberStack = stacks.members[0].node.id
+
+  const emulator: Emulator = await startEmulator({ region: config.region, awsManagedPolicies: true })
+  t.teardown(async () => {
+    if (!t.passing()) t.comment(`emulator log (${emulator.logFile}):\n${emulator.readLog().split('\n').slice(-40).join('\n')}`)
+    await emulator.stop()
+  })
+  const lines: string[] = []
+  const rehearsal = await DeployRehearsal.prepare({
+    emulator, toolchain, synthDir, workDir, log: (l) => lines.push(l),
+    stacks: [{ name: config.name, accountId: config.forensicsAccountId }, { name: memberStack, accountId: member }],
+  })
+  const as = (c: AccountCredentials): { endpoint: string; region: string; credentials: AccountCredentials; forcePathStyle: true } => ({ endpoint: emulator.endpoint, region: emulator.region, credentials: c, forcePathStyle: true })
+  const F = rehearsal.credentials(config.forensicsAccountId)
+  const M = rehearsal.credentials(member)
+
+  await t.test('the first apply of each stack creates every planned resource', async (t) => {
+    for (const s of rehearsal.stacks) {
+      const applied = await rehearsal.apply(s.name)
+      t.equal(applied.code, 0, `${s.name} applied on the first try`)
+      t.equal(applied.resources, s.planned, `${s.name}: ${applied.resources} resources in ${applied.seconds.toFixed(0)} s`)
+    }
+    t.ok(lines.some((l) => l.includes('plugin mirror') || l.includes('registry')), 'the provider source is reported')
+  })
+
+  await t.test('the emulator gets the bucket policies without the listed statements; the plan keeps them', async (t) => {
+    const deployed = JSON.parse((await new S3Client(as(F)).send(new GetBucketPolicyCommand({ Bucket: names.evidenceBucket }))).Policy ?? '{}') as { Statement: { Sid: string }[] }
+    const sids = deployed.Statement.map((s) => s.Sid)
+    for (const gap of EMULATOR_POLICY_GAPS) t.notOk(sids.includes(gap.sid), `${gap.sid} replaced in the emulator`)
+    for (const kept of EMULATOR_POLICY_KEPT) t.ok(sids.includes(kept.sid), `${kept.sid} kept`)
+    const plan = readFileSync(join(synthDir, 'stacks', config.name, 'cdk.tf.json'), 'utf8')
+    for (const gap of EMULATOR_POLICY_GAPS) t.ok(plan.includes(`"Sid\\":\\"${gap.sid}\\"`), `${gap.sid} is still in the synthesized plan`)
+    const replaced = rehearsal.stack(config.name).replaced
+    t.same(new Set(replaced.map((r) => r.sid)), new Set(EMULATOR_POLICY_GAPS.map((g) => g.sid)), 'each replacement is reported')
+    t.ok(replaced.every((r) => lines.some((l) => l.includes(r.resource) && l.includes(r.sid))), 'and printed')
+  })
+
+  let manifestKey = ''
+  await t.test('a member-account PutBucketPolicy reaches a committed capture through the forwarding rule and the member role', async (t) => {
+    const watched = config.watchedBuckets[0]
+    // the emulator's EventBridge hands events for Lambda targets to this queue (scripts/moto_runner.py)
+    const sqsF = new SQSClient(as(F))
+    const deliveries = (await sqsF.send(new CreateQueueCommand({ QueueName: 'emulator-lambda-deliveries' }))).QueueUrl as string
+    const s3M = new S3Client(as(M))
+    await s3M.send(new CreateBucketCommand({ Bucket: watched, CreateBucketConfiguration: { LocationConstraint: config.region as 'eu-west-1' } }))
+    const publicRead = { Version: '2012-10-17', Statement: [{ Sid: 'AllowPublicRead', Effect: 'Allow', Principal: '*', Action: 's3:GetObject', Resource: `arn:aws:s3:::${watched}/*` }] }
+    await s3M.send(new PutBucketPolicyCommand({ Bucket: watched, Policy: JSON.stringify(publicRead) }))
+
+    // A real CloudTrail PutBucketPolicy record (vendored dataset), adapted to the member
+    // account, region and a watched bucket; the emulator has no CloudTrail, so it is put on
+    // the member's default bus as CloudTrail's EventBridge integration would.
+    const real = loadDataset('splunk-s3-open-bucket').find((e) => e.eventName === 'PutBucketPolicy') as Record<string, unknown>
+    const record = {
+      ...real,
+      awsRegion: config.region,
+      recipientAccountId: member,
+      eventID: '5f0d5d1e-0000-4000-8000-000000000014',
+      eventTime: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
+      requestParameters: { ...(real.requestParameters as object), bucketName: watched, bucketPolicy: publicRead },
+      userIdentity: { ...(real.userIdentity as object), accountId: member, arn: `arn:aws:iam::${member}:user/jose-attackrange` },
+      resources: [{ accountId: member, type: 'AWS::S3::Bucket', ARN: `arn:aws:s3:::${watched}` }],
+    }
+    const put = await new EventBridgeClient(as(M)).send(new PutEventsCommand({ Entries: [{ Source: 'aws.s3', DetailType: 'AWS API Call via CloudTrail', Detail: JSON.stringify(record) }] }))
+    t.equal(put.FailedEntryCount, 0, 'the member default bus took the event')
+
+    const forwarding = await new EventBridgeClient(as(M)).send(new ListTargetsByRuleCommand({ Rule: `${config.name}-forward-s3-access-changes` }))
+    t.match(forwarding.Targets, [{ Arn: `arn:aws:events:${config.region}:${config.forensicsAccountId}:event-bus/${names.intakeEventBus}`, RoleArn: `arn:aws:iam::${member}:role/${names.eventForwarderRole}` }], 'the member forwards to the intake bus with its forwarding role')
+
+    const bucketConfig = await deployedFunction(emulator, F, names.functions['bucket-config'])
+    interface Delivery { rule: string; functionArn: string; event: Record<string, unknown> }
+    let delivered: Delivery | undefined
+    for (let i = 0; i < 30 && !delivered; i++) {
+      const got = await sqsF.send(new ReceiveMessageCommand({ QueueUrl: deliveries, MaxNumberOfMessages: 10, WaitTimeSeconds: 1 }))
+      for (const m of got.Messages ?? []) {
+        await sqsF.send(new DeleteMessageCommand({ QueueUrl: deliveries, ReceiptHandle: m.ReceiptHandle }))
+        const body = JSON.parse(m.Body ?? '{}') as Delivery
+        if (body.functionArn === bucketConfig.arn) delivered = body
+      }
+    }
+    if (!delivered) throw new Error('the forwarded event never reached the bucket-config target of the intake rule')
+    t.equal(delivered.rule, `arn:aws:events:${config.region}:${config.forensicsAccountId}:rule/${names.intakeEventBus}/${config.name}-s3-access-changes`, 'matched by the deployed capture rule on the intake bus')
+    t.match(delivered.event, { source: 'aws.s3', 'detail-type': 'AWS API Call via CloudTrail', detail: { recipientAccountId: member, eventName: 'PutBucketPolicy' } })
+
+    const run = await runDeployedFunction(emulator, F, bucketConfig, assetOf(rehearsal.stack(config.name).dir, bucketConfig.name), delivered.event)
+    t.ok(run.ok, `bucket-config ran from its deployed asset: ${run.error ?? 'ok'}`)
+    const result = run.result as { manifestKey: string; status: string }
+    t.match(result, { manifestKey: /^cases\/.+\/manifest\.json$/ })
+    manifestKey = result.manifestKey
+    const memberRole = `arn:aws:iam::${member}:role/${names.memberRole}`
+    t.ok(run.calls.some((c) => c.command === 'AssumeRoleCommand' && c.input.RoleArn === memberRole && c.outcome === 'ok'), 'the capture assumed the member read-only role')
+    t.ok(run.calls.some((c) => c.command === 'GetBucketPolicyCommand' && c.principal === memberRole && c.input.Bucket === watched && c.outcome === 'ok'), 'and read the policy as that role')
+    const s3F = new S3Client(as(F))
+    const manifest = JSON.parse(await (await s3F.send(new GetObjectCommand({ Bucket: names.evidenceBucket, Key: manifestKey }))).Body!.transformToString()) as Record<string, unknown>
+    t.match(manifest, { status: 'complete', target: { bucket: watched, accountId: member } }, 'the capture is committed in the deployed evidence bucket')
+  })
+
+  await t.test('terraform destroy leaves the evidence bucket with its evidence and keys, and removes the rest', async (t) => {
+    const s3F = new S3Client(as(F))
+    const before = (await s3F.send(new ListObjectVersionsCommand({ Bucket: names.evidenceBucket }))).Versions ?? []
+    t.ok(before.length > 0, 'the bucket holds evidence')
+    const memberDestroy = await rehearsal.destroy(memberStack)
+    t.equal(memberDestroy.code, 0, 'the member stack goes')
+    t.same(memberDestroy.remaining, [])
+    const destroy = await rehearsal.destroy(config.name)
+    t.not(destroy.code, 0, 'the destroy of the forensics stack is refused')
+    t.match(destroy.tail, /BucketNotEmpty|not empty/i, 'because the evidence bucket is not empty')
+    t.comment(`left in state: ${destroy.remaining.join(', ')}`)
+    t.ok(destroy.remaining.some((a) => a.startsWith('aws_s3_bucket.evidence_') && !a.includes('access-logs')), 'the evidence bucket stays in state')
+    t.equal(destroy.remaining.filter((a) => a.startsWith('aws_kms_key.evidence_')).length, 2, 'so do its encryption and signing keys')
+    const other = destroy.remaining.filter((a) => !/^aws_s3_bucket\.evidence_[^a]|^aws_kms_key\.evidence_|^aws_iam_role\./.test(a))
+    t.same(other, [], 'nothing else but the roles the keys\' policies name')
+
+    await s3F.send(new HeadBucketCommand({ Bucket: names.evidenceBucket }))
+    const after = (await s3F.send(new ListObjectVersionsCommand({ Bucket: names.evidenceBucket }))).Versions ?? []
+    t.same(after.map((v) => `${v.Key}@${v.VersionId}`).sort(), before.map((v) => `${v.Key}@${v.VersionId}`).sort(), 'every evidence version is still there')
+    const head = await s3F.send(new HeadObjectCommand({ Bucket: names.evidenceBucket, Key: manifestKey }))
+    t.equal(head.ObjectLockMode, 'COMPLIANCE', 'still locked')
+    t.rejects(s3F.send(new HeadBucketCommand({ Bucket: names.accessLogBucket })), 'the access-log bucket is gone')
+    t.same((await new LambdaClient(as(F)).send(new ListFunctionsCommand({}))).Functions ?? [], [], 'no function is left')
+    t.same(((await new SQSClient(as(F)).send(new ListQueuesCommand({ QueueNamePrefix: config.name }))).QueueUrls ?? []), [], 'no queue is left')
+    t.same(((await new SNSClient(as(F)).send(new ListTopicsCommand({}))).Topics ?? []).filter((x) => x.TopicArn?.includes(`:${config.name}`)), [], 'no topic is left')
+  })
+}
