@@ -23,9 +23,16 @@ import { resourceNames } from '../forensics/routing.js'
 import { EMULATOR_POLICY_GAPS, EMULATOR_POLICY_KEPT } from '../forensics/rehearsal/emulator-override.js'
 import { DeployRehearsal, markRehearsalOutput, type AccountCredentials } from '../forensics/rehearsal/rehearsal.js'
 import { terraformAvailability } from '../forensics/rehearsal/terraform.js'
+import type { RecordedCall } from '../forensics/aws/call-recorder.js'
+import { deploymentPolicies } from '../forensics/permissions/deployment-policies.js'
+import { loadIamSimulator } from '../forensics/permissions/iam-simulator.js'
+import { permissionsSufficient, renderUnusedGrants, simulatePermissions } from '../forensics/permissions/simulate-permissions.js'
 import { loadDataset } from './fixtures/cloudtrail/archive.js'
 import { assetOf, deployedFunction, runDeployedFunction } from './fixtures/deployed-function.js'
 
+// Terraform starts its (700 MB) AWS provider several times per command: on a busy 2-core
+// machine one apply of the forensics stack takes minutes.
+t.setTimeout(1_800_000)
 const availability = terraformAvailability()
 if (!availability.available) {
   if (process.env.CI) t.fail(`the deploy rehearsal must run in CI, but cannot: ${availability.reason}`)
@@ -81,6 +88,7 @@ async function rehearse(toolchain: Extract<ReturnType<typeof terraformAvailabili
   })
 
   let manifestKey = ''
+  const recorded: RecordedCall[] = []
   await t.test('a member-account PutBucketPolicy reaches a committed capture through the forwarding rule and the member role', async (t) => {
     const watched = config.watchedBuckets[0]
     // the emulator's EventBridge hands events for Lambda targets to this queue (scripts/moto_runner.py)
@@ -127,6 +135,7 @@ async function rehearse(toolchain: Extract<ReturnType<typeof terraformAvailabili
     t.match(delivered.event, { source: 'aws.s3', 'detail-type': 'AWS API Call via CloudTrail', detail: { recipientAccountId: member, eventName: 'PutBucketPolicy' } })
 
     const run = await runDeployedFunction(emulator, F, bucketConfig, assetOf(rehearsal.stack(config.name).dir, bucketConfig.name), delivered.event)
+    recorded.push(...run.calls)
     t.ok(run.ok, `bucket-config ran from its deployed asset: ${run.error ?? 'ok'}`)
     const result = run.result as { manifestKey: string; status: string }
     t.match(result, { manifestKey: /^cases\/.+\/manifest\.json$/ })
@@ -137,6 +146,60 @@ async function rehearse(toolchain: Extract<ReturnType<typeof terraformAvailabili
     const s3F = new S3Client(as(F))
     const manifest = JSON.parse(await (await s3F.send(new GetObjectCommand({ Bucket: names.evidenceBucket, Key: manifestKey }))).Body!.transformToString()) as Record<string, unknown>
     t.match(manifest, { status: 'complete', target: { bucket: watched, accountId: member } }, 'the capture is committed in the deployed evidence bucket')
+  })
+
+  await t.test('permissions-sufficient: every recorded call is allowed by the synthesized policies; one missing action fails it, naming call and role', async (t) => {
+    // a capture in the forensics account too (the canary bucket), so the function's own reads are exercised
+    const canary = config.drill.canaryBucket as string
+    await new S3Client(as(F)).send(new CreateBucketCommand({ Bucket: canary, CreateBucketConfiguration: { LocationConstraint: config.region as 'eu-west-1' } }))
+    const bucketConfig = await deployedFunction(emulator, F, names.functions['bucket-config'])
+    const own = await runDeployedFunction(emulator, F, bucketConfig, assetOf(rehearsal.stack(config.name).dir, bucketConfig.name), { caseId: 'rehearsal-canary', bucket: canary, id: 'rehearsal:canary' })
+    t.ok(own.ok, `capture of the canary bucket: ${own.error ?? 'ok'}`)
+    recorded.push(...own.calls)
+
+    const applied = [config.name, memberStack].map((n) => ({ accountId: rehearsal.stack(n).accountId, region: config.region, plan: rehearsal.plan(n), state: rehearsal.state(n) }))
+    const policies = deploymentPolicies(applied)
+    const simulator = await loadIamSimulator()
+    const report = await simulatePermissions(recorded, policies, simulator, { region: config.region })
+    const check = permissionsSufficient(report)
+    t.equal(check.verdict, 'pass', check.summary)
+    t.ok(report.requests > report.calls, `${report.requests} requests for ${report.calls} calls: KMS requests S3 makes with the caller's permission are evaluated too`)
+    const bucketConfigRole = policies.functionRoles.get(bucketConfig.name) as string
+    const unjustified = report.unused.filter((u) => u.role === bucketConfigRole && !u.justification)
+    t.same(unjustified, [], 'every grant of the bucket-config role is used by these captures or justified in GRANT_JUSTIFICATIONS')
+    t.comment(renderUnusedGrants(report).filter((l) => l.startsWith(bucketConfigRole)).join('\n'))
+
+    // the real evidence bucket policy is evaluated, not the emulator's copy
+    const evidenceKey = policies.bucketKeys.get(names.evidenceBucket) as string
+    const put = (context: Record<string, string>): Promise<{ decision: string }> => simulator.evaluate({
+      principal: bucketConfigRole,
+      request: { action: 's3:PutObject', resource: `arn:aws:s3:::${names.evidenceBucket}/cases/x/captures/y/a.json`, resourceAccount: config.forensicsAccountId, context: { 'aws:SecureTransport': 'true', 'aws:PrincipalArn': bucketConfigRole, ...context } },
+      identityPolicies: policies.rolePolicies.get(bucketConfigRole) ?? [],
+      resourcePolicy: policies.resourcePolicies.get(`arn:aws:s3:::${names.evidenceBucket}`),
+    })
+    t.equal((await put({})).decision, 'Allowed', 'a put relying on default encryption is allowed')
+    t.equal((await put({ 's3:x-amz-server-side-encryption': 'AES256' })).decision, 'ExplicitlyDenied', 'a put asking for SSE-S3 is refused by the bucket policy')
+    t.equal((await put({ 's3:x-amz-server-side-encryption': 'aws:kms', 's3:x-amz-server-side-encryption-aws-kms-key-id': `${evidenceKey}-other` })).decision, 'ExplicitlyDenied', 'so is one naming another key')
+    t.equal((await put({ 'aws:SecureTransport': 'false' })).decision, 'ExplicitlyDenied', 'and one over plain HTTP')
+
+    // one needed action removed from the member role: the check fails naming the call and the role
+    const memberRole = `arn:aws:iam::${member}:role/${names.memberRole}`
+    const withoutGetBucketPolicy = deploymentPolicies(applied)
+    for (const p of withoutGetBucketPolicy.rolePolicies.get(memberRole) ?? []) {
+      for (const st of p.document.Statement) if (Array.isArray(st.Action)) st.Action = st.Action.filter((a) => a !== 's3:GetBucketPolicy')
+    }
+    const broken = permissionsSufficient(await simulatePermissions(recorded, withoutGetBucketPolicy, simulator, { region: config.region }))
+    t.equal(broken.verdict, 'fail')
+    t.match(broken.summary, `S3Client GetBucketPolicyCommand by ${memberRole}`)
+    t.match(broken.summary, 's3:GetBucketPolicy on arn:aws:s3:::payments-data-prod ImplicitlyDenied')
+
+    // and the signing key's policy is evaluated too
+    const signingKey = policies.aliases.get(`alias/${config.name}-signing`) as string
+    const withoutSign = deploymentPolicies(applied)
+    const keyPolicy = withoutSign.resourcePolicies.get(signingKey)
+    if (keyPolicy) keyPolicy.Statement = keyPolicy.Statement.filter((st) => st.Sid !== 'ToolkitFunctionsSign')
+    const unsigned = permissionsSufficient(await simulatePermissions(recorded, withoutSign, simulator, { region: config.region }))
+    t.match(unsigned.summary, `KMSClient SignCommand by ${bucketConfigRole} (${bucketConfig.name}): kms:Sign on ${signingKey}`)
   })
 
   await t.test('terraform destroy leaves the evidence bucket with its evidence and keys, and removes the rest', async (t) => {
@@ -160,7 +223,7 @@ async function rehearse(toolchain: Extract<ReturnType<typeof terraformAvailabili
     t.same(after.map((v) => `${v.Key}@${v.VersionId}`).sort(), before.map((v) => `${v.Key}@${v.VersionId}`).sort(), 'every evidence version is still there')
     const head = await s3F.send(new HeadObjectCommand({ Bucket: names.evidenceBucket, Key: manifestKey }))
     t.equal(head.ObjectLockMode, 'COMPLIANCE', 'still locked')
-    t.rejects(s3F.send(new HeadBucketCommand({ Bucket: names.accessLogBucket })), 'the access-log bucket is gone')
+    await t.rejects(s3F.send(new HeadBucketCommand({ Bucket: names.accessLogBucket })), 'the access-log bucket is gone')
     t.same((await new LambdaClient(as(F)).send(new ListFunctionsCommand({}))).Functions ?? [], [], 'no function is left')
     t.same(((await new SQSClient(as(F)).send(new ListQueuesCommand({ QueueNamePrefix: config.name }))).QueueUrls ?? []), [], 'no queue is left')
     t.same(((await new SNSClient(as(F)).send(new ListTopicsCommand({}))).Topics ?? []).filter((x) => x.TopicArn?.includes(`:${config.name}`)), [], 'no topic is left')
