@@ -6,6 +6,7 @@
 //   node scripts/bootstrap.mjs start   install what is missing, then run the local drill
 //   node scripts/bootstrap.mjs bench   install what is missing, then run the benchmarks
 //   node scripts/bootstrap.mjs soak    install what is missing, then run the scale tests (test/soak)
+//   node scripts/bootstrap.mjs deploy-local  install what is missing, then rehearse `cdktf deploy` against a fresh emulator
 //   node scripts/bootstrap.mjs setup   only install
 //
 // Installs are skipped when they are current: node_modules is keyed by the SHA-256 of
@@ -167,7 +168,8 @@ function dispatch() {
   }
   if (cmd === 'start') return node([...tsx, join(root, 'cli', 'main.ts'), 'drill', ...rest])
   if (cmd === 'bench') return node(['--expose-gc', ...tsx, join(root, 'bench', 'run.ts'), ...rest], quietSdk)
-  log(`unknown command ${cmd}: use test, start, bench, soak or setup`)
+  if (cmd === 'deploy-local') return node([...tsx, join(root, 'scripts', 'deploy-local.ts'), ...rest], quietSdk)
+  log(`unknown command ${cmd}: use test, start, bench, soak, deploy-local or setup`)
   return 2
 }
 process.exit(dispatch())

@@ -2,9 +2,13 @@
  * `npm run deploy:local`: rehearses `cdktf deploy` against a fresh local emulator. Synthesizes
  * the stacks into `.forensics/rehearsal/<run>/cdktf.out` (never `cdktf.out`), applies the
  * forensics stack and every member stack with Terraform into the emulator (each into its own
- * account), prints apply time and resource counts, and stops the emulator.
+ * account), prints apply time and resource counts, carries a member-account PutBucketPolicy
+ * through the deployed event path to a committed capture by the deployed bucket-config
+ * function, simulates every AWS call it made against the synthesized policies
+ * (`permissions-sufficient`, unused grants), and stops the emulator.
  *
- * Exit codes: 0 applied; 2 Terraform or its AWS provider is missing; 3 an apply failed.
+ * Exit codes: 0 all passed; 1 the capture or the permission check failed; 2 Terraform or its
+ * AWS provider is missing; 3 an apply or an AWS call failed.
  */
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
@@ -12,6 +16,11 @@ import { synthesizeForensicsApp } from '../stacks/app.js'
 import { projectRoot, startEmulator } from '../forensics/local/emulator.js'
 import { DeployRehearsal, markRehearsalOutput } from '../forensics/rehearsal/rehearsal.js'
 import { terraformAvailability } from '../forensics/rehearsal/terraform.js'
+import { carryMemberTrigger } from '../forensics/rehearsal/member-trigger.js'
+import { deploymentPolicies } from '../forensics/permissions/deployment-policies.js'
+import { loadIamSimulator } from '../forensics/permissions/iam-simulator.js'
+import { permissionsSufficient, renderUnusedGrants, simulatePermissions } from '../forensics/permissions/simulate-permissions.js'
+import { resourceNames } from '../forensics/routing.js'
 
 const log = (line: string): void => void process.stderr.write(`[deploy:local] ${line}\n`)
 
@@ -49,7 +58,29 @@ async function main(): Promise<number> {
       const applied = await rehearsal.apply(s.name)
       log(`applied ${s.name} into account ${s.accountId}: ${applied.resources} of ${s.planned} planned resources in ${applied.seconds.toFixed(1)} s (first apply)`)
     }
-    return 0
+    const member = config.memberAccounts[0]
+    const bucket = config.watchedBuckets[0]
+    if (!member || !bucket) {
+      log('no member account or watched bucket in the config: the member-trigger check and the permission simulation need both; done after the apply')
+      return 0
+    }
+    const names = resourceNames(config)
+    const carried = await carryMemberTrigger({
+      emulator, forensics: rehearsal.credentials(config.forensicsAccountId), member: rehearsal.credentials(member), memberAccountId: member,
+      bucket, functionName: names.functions['bucket-config'], stackDir: rehearsal.stack(config.name).dir,
+    })
+    if (!carried.run.ok) {
+      log(`member trigger: ${carried.fn.name} failed: ${carried.run.error}`)
+      return 1
+    }
+    const result = carried.run.result as { manifestKey?: string; status?: string }
+    log(`member trigger: PutBucketPolicy on ${bucket} in ${member} → ${carried.delivery.rule} → ${carried.fn.name} → ${result.status} capture ${result.manifestKey}`)
+    const policies = deploymentPolicies(rehearsal.stacks.map((s) => ({ accountId: s.accountId, region: config.region, plan: rehearsal.plan(s.name), state: rehearsal.state(s.name) })))
+    const report = await simulatePermissions(carried.run.calls, policies, await loadIamSimulator(), { region: config.region })
+    const check = permissionsSufficient(report)
+    log(`${check.name}: ${check.verdict.toUpperCase()} ${check.summary}`)
+    for (const line of renderUnusedGrants(report)) log(`  granted, unused here: ${line}`)
+    return check.verdict === 'pass' ? 0 : 1
   } finally {
     await emulator.stop()
   }

@@ -1,0 +1,128 @@
+/**
+ * The deploy rehearsal's parts that need no Terraform: version constraints, the emulator
+ * override (endpoints, listed policy gaps, the guard against real synth outputs), finding the
+ * provider mirror, the CLI configuration and the runner's error reporting (a stand-in binary).
+ */
+import t from 'tap'
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { satisfiesConstraint } from '../forensics/rehearsal/version-constraint.js'
+import {
+  emulatorEndpointsFor, emulatorOverride, EMULATOR_POLICY_GAPS, OVERRIDE_FILE, writeEmulatorOverride, type SynthesizedPlan,
+} from '../forensics/rehearsal/emulator-override.js'
+import { markRehearsalOutput } from '../forensics/rehearsal/rehearsal.js'
+import {
+  assertMirrorAdmitted, cliConfig, findProviderMirror, mirrorCandidates, terraformAvailability, TerraformRunner, type TerraformToolchain,
+} from '../forensics/rehearsal/terraform.js'
+
+const scratch = mkdtempSync(join(tmpdir(), 'forensics-rehearsal-units-'))
+
+t.test('version constraints as Terraform reads them', async (t) => {
+  const cases: [string, string, boolean][] = [
+    ['5.100.0', '>= 5.100.0, < 7.0.0', true], ['6.25.0', '>= 5.100.0, < 7.0.0', true], ['7.0.0', '>= 5.100.0, < 7.0.0', false], ['5.99.1', '>= 5.100.0, < 7.0.0', false],
+    ['6.25.0', '6.25.0', true], ['6.25.1', '= 6.25.0', false], ['6.3.0', '!= 6.3.0', false], ['6.4', '> 6.3', true], ['6.3.0', '<= 6.3', true],
+    ['6.99.0', '~> 6.0', true], ['7.0.0', '~> 6.0', false], ['5.9.0', '~> 6', false], ['6.25.9', '~> 6.25.0', true], ['6.26.0', '~> 6.25.0', false],
+  ]
+  for (const [v, c, want] of cases) t.equal(satisfiesConstraint(v, c), want, `${v} ${want ? 'satisfies' : 'does not satisfy'} ${c}`)
+  t.throws(() => satisfiesConstraint('six', '>= 5'), { name: 'ValidationError', message: /"six" is not a version/ })
+  t.throws(() => satisfiesConstraint('6.0.0', '>= five'), { name: 'ValidationError' })
+  t.throws(() => satisfiesConstraint('6.0.0', '>= 1 2'), { name: 'ValidationError', message: /unreadable clause/ })
+})
+
+const plan: SynthesizedPlan = {
+  provider: { aws: [{ region: 'eu-west-1' }, { region: 'us-east-1', alias: 'us-east-1' }] },
+  resource: {
+    aws_s3_bucket: { b: { bucket: 'x' } },
+    aws_kms_key: { k: {} },
+    aws_cloudwatch_event_rule: { r: {} },
+    aws_s3_bucket_policy: {
+      evidence: {
+        policy: JSON.stringify({ Version: '2012-10-17', Statement: [
+          { Sid: 'DenyDeletesAndLockOrPolicyChangesExceptBreakGlass', Effect: 'Deny', Principal: '*', Action: 's3:DeleteObject', Resource: '${aws_s3_bucket.b.arn}/*', Condition: { ArnNotEquals: { 'aws:PrincipalArn': 'arn:aws:iam::1:role/bg' } } },
+          { Sid: 'DenyInsecureTransport', Effect: 'Deny', Principal: '*', Action: 's3:*', Resource: '${aws_s3_bucket.b.arn}', Condition: { Bool: { 'aws:SecureTransport': 'false' } } },
+          { Sid: 'AllowLogs', Effect: 'Allow', Principal: '*', Action: 's3:PutObject', Resource: '${aws_s3_bucket.b.arn}/*', Condition: { StringEquals: { 'aws:SourceAccount': '1' } } },
+        ] }),
+      },
+      logs: { policy: JSON.stringify({ Statement: [{ Sid: 'DenyInsecureTransport', Effect: 'Deny', Principal: '*', Action: 's3:*', Resource: '*', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }] }) },
+      untouched: { policy: JSON.stringify({ Statement: [{ Sid: 'Plain', Effect: 'Deny', Principal: '*', Action: 's3:*', Resource: '*' }] }) },
+    },
+  },
+}
+
+t.test('the override points every provider configuration at the emulator for every service the plan uses', async (t) => {
+  t.same(emulatorEndpointsFor(plan), ['events', 'kms', 's3', 'sts'])
+  const o = emulatorOverride(plan, { endpoint: 'http://127.0.0.1:1', statePath: '/tmp/x.tfstate' })
+  const providers = (o.document.provider as { aws: Record<string, unknown>[] }).aws
+  t.equal(providers.length, 2, 'one per provider configuration')
+  t.match(providers[1], { alias: 'us-east-1', s3_use_path_style: true, skip_credentials_validation: true, endpoints: [{ s3: 'http://127.0.0.1:1', sts: 'http://127.0.0.1:1', events: 'http://127.0.0.1:1', kms: 'http://127.0.0.1:1' }] })
+  t.same(o.document.terraform, { backend: { local: { path: '/tmp/x.tfstate' } } })
+  t.throws(() => emulatorEndpointsFor({ resource: { aws_dynamodb_table: {} } }), { name: 'ValidationError', message: /aws_dynamodb_table has no emulator endpoint/ })
+  t.same(emulatorOverride({}, { endpoint: 'e', statePath: 's' }).endpoints, ['sts'], 'an empty plan still asks STS who it is')
+})
+
+t.test('only the listed conditional Denies are replaced; each is reported; an unlisted one stops the rehearsal', async (t) => {
+  const o = emulatorOverride(plan, { endpoint: 'e', statePath: 's' })
+  t.same(o.replaced.map((r) => `${r.resource} ${r.sid}`), ['aws_s3_bucket_policy.evidence DenyInsecureTransport', 'aws_s3_bucket_policy.logs DenyInsecureTransport'])
+  t.ok(o.replaced.every((r) => r.why === EMULATOR_POLICY_GAPS.find((g) => g.sid === r.sid)?.why), 'with the reason from the one list')
+  const policies = (o.document.resource as { aws_s3_bucket_policy: Record<string, { policy: string }> }).aws_s3_bucket_policy
+  const sids = (id: string): string[] => (JSON.parse(policies[id].policy) as { Statement: { Sid: string }[] }).Statement.map((s) => s.Sid)
+  t.same(sids('evidence'), ['DenyDeletesAndLockOrPolicyChangesExceptBreakGlass', 'AllowLogs'], 'kept: the listed keeper, and every Allow')
+  t.same(sids('logs'), ['EmulatorPlaceholder'], 'a policy left empty gets a statement granting nothing')
+  t.notOk(policies.untouched, 'a policy with nothing to replace is not overridden')
+  t.match(policies.evidence.policy, '${aws_s3_bucket.b.arn}', 'references stay for Terraform to resolve')
+  const unknown: SynthesizedPlan = { resource: { aws_s3_bucket_policy: { p: { policy: JSON.stringify({ Statement: [{ Sid: 'DenyOldTls', Effect: 'Deny', Principal: '*', Action: 's3:*', Resource: '*', Condition: { NumericLessThan: { 's3:TlsVersion': '1.2' } } }] }) } } } }
+  t.throws(() => emulatorOverride(unknown, { endpoint: 'e', statePath: 's' }), { name: 'ValidationError', message: /conditional Deny "DenyOldTls" .* EMULATOR_POLICY_GAPS or EMULATOR_POLICY_KEPT/ })
+})
+
+t.test('the override is written only into a rehearsal synth output', async (t) => {
+  const real = join(scratch, 'cdktf.out', 'stacks', 'forensics')
+  mkdirSync(real, { recursive: true })
+  t.throws(() => writeEmulatorOverride(real, plan, { endpoint: 'e', statePath: 's' }), { name: 'ValidationError', message: /never written into a deployable cdktf.out/ })
+  markRehearsalOutput(join(scratch, 'cdktf.out'))
+  const o = writeEmulatorOverride(real, plan, { endpoint: 'e', statePath: 's' })
+  t.same(JSON.parse(readFileSync(join(real, OVERRIDE_FILE), 'utf8')), o.document)
+})
+
+t.test('the provider comes from a plugin mirror when one holds it, and only from there', async (t) => {
+  const mirror = join(scratch, 'mirror')
+  const platform = `${process.platform}_${process.arch === 'x64' ? 'amd64' : process.arch}`
+  t.same(mirrorCandidates({ FORENSICS_TF_PLUGIN_MIRROR: mirror }), [mirror])
+  t.ok(mirrorCandidates({ HOME: '/h' }).includes('/h/.terraform.d/plugins'), "Terraform's implied mirror folders")
+  t.equal(findProviderMirror({ FORENSICS_TF_PLUGIN_MIRROR: mirror }), undefined, 'an empty folder is no mirror')
+  mkdirSync(join(mirror, 'registry.terraform.io', 'hashicorp', 'aws', '5.100.0', platform), { recursive: true })
+  mkdirSync(join(mirror, 'registry.terraform.io', 'hashicorp', 'aws', '4.0.0', 'other_platform'), { recursive: true })
+  const found = findProviderMirror({ FORENSICS_TF_PLUGIN_MIRROR: mirror })
+  t.same(found, { path: mirror, awsVersions: ['5.100.0'] }, 'versions for this platform only')
+  const toolchain: TerraformToolchain = { binary: 'terraform', version: '1.11.4', mirror: found as NonNullable<typeof found> }
+  t.match(cliConfig(toolchain), /filesystem_mirror \{\n {4}path {4}= ".*mirror"\n {4}include = \["registry.terraform.io\/hashicorp\/aws"\]/)
+  t.match(cliConfig(toolchain), /direct \{\n {4}exclude = \["registry.terraform.io\/hashicorp\/aws"\]/)
+  t.match(cliConfig({ binary: 'terraform', version: '1' }), /no local plugin mirror/)
+  t.doesNotThrow(() => assertMirrorAdmitted(toolchain, '>= 5.100.0, < 7.0.0', 'forensics'))
+  t.doesNotThrow(() => assertMirrorAdmitted({ binary: 'terraform', version: '1' }, '6.25.0', 'forensics'), 'no mirror: the registry decides')
+  t.throws(() => assertMirrorAdmitted(toolchain, '6.25.0', 'forensics'), { name: 'TerraformError', message: /stack forensics requires the AWS provider 6.25.0, but the plugin mirror .* has only 5.100.0/ })
+})
+
+t.test('without a terraform binary the rehearsal says why; the runner names the stack, the errors and the log', async (t) => {
+  const missing = terraformAvailability({ ...process.env, FORENSICS_TERRAFORM: join(scratch, 'no-terraform') })
+  t.match(missing, { available: false, reason: /no terraform binary .*no-terraform/ })
+  const fake = join(scratch, 'fake-terraform')
+  writeFileSync(fake, `#!/bin/sh
+if [ "$1" = version ]; then echo '{"terraform_version":"9.9.9"}'; exit 0; fi
+if [ "$1" = apply ]; then echo "aws_s3_bucket.x: Creating..."; echo "│ Error: creating S3 Bucket: BucketAlreadyExists" >&2; exit 1; fi
+echo "ran $* with $TF_CLI_CONFIG_FILE"
+`)
+  chmodSync(fake, 0o755)
+  const available = terraformAvailability({ ...process.env, FORENSICS_TERRAFORM: fake, FORENSICS_TF_PLUGIN_MIRROR: join(scratch, 'nowhere') })
+  t.match(available, { available: true, toolchain: { binary: fake, version: '9.9.9' } })
+  if (!available.available) return
+  const stackDir = join(scratch, 'stack-a')
+  mkdirSync(stackDir)
+  const runner = new TerraformRunner(available.toolchain, join(scratch, 'work'), {})
+  const ok = await runner.mustRun(stackDir, ['init'])
+  t.match(ok.stdout, `ran init -no-color with ${runner.cliConfigFile}`)
+  const state = await runner.run(stackDir, ['state', 'list'])
+  t.match(state.stdout, 'ran state list with', '`state` gets no -no-color')
+  await t.rejects(runner.mustRun(stackDir, ['apply']), { name: 'TerraformError', message: /terraform apply of stack stack-a failed \(exit 1\): Error: creating S3 Bucket: BucketAlreadyExists; full output in .*stack-a-apply-/ })
+  await t.rejects(new TerraformRunner({ binary: join(scratch, 'gone'), version: '0' }, join(scratch, 'work2'), {}).run(stackDir, ['init']), { name: 'TerraformError', message: /could not run/ })
+})
