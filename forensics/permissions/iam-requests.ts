@@ -151,7 +151,9 @@ export function iamRequestsFor(call: RecordedCall, c: CallContext, facts: Deploy
   if (!build) throw new UnmappedCallError(`no IAM mapping for ${call.client} ${call.command} (made by ${c.roleArn}): add it to IAM_REQUESTS in forensics/permissions/iam-requests.ts`)
   const r = build(call.input, { ...c, account, facts, output: call.output })
   const resourceAccount = r.resourceAccount ?? (r.resource.startsWith('arn:aws:s3:::') ? facts.bucketAccounts.get(r.resource.slice(13).split('/')[0]) ?? account : accountOfArn(r.resource) || account)
-  const request: IamRequest = { action: r.action, resource: r.resource, resourceAccount, context: { ...base, ...(r.context ?? {}) } }
+  // KMS puts the caller's account into every request's context
+  const kms: Record<string, string> = r.action.startsWith('kms:') ? { 'kms:CallerAccount': account } : {}
+  const request: IamRequest = { action: r.action, resource: r.resource, resourceAccount, context: { ...base, ...kms, ...(r.context ?? {}) } }
   return [request, ...impliedRequests(request, call.command, c, facts)]
 }
 
