@@ -11,6 +11,7 @@ import { EvidenceExistsError, type EvidenceStore } from './evidence-store.js'
 import { isSha256Hex, sha256Hex } from './hash.js'
 import { custodyKey, custodyPrefix, custodySeqFromKey, validateCaseId } from './keys.js'
 import { SIGNATURE_ALGORITHM, verifyDigestSignature, type Signer } from './signer.js'
+import { withRetry } from './retry.js'
 
 /** Schema id of a custody entry. */
 export const CUSTODY_SCHEMA = 'forensics.custody/v1'
@@ -193,7 +194,7 @@ export class CustodyChain {
         subject: input.subject,
       } as const
       const hash = custodyEntryHash(body)
-      const signature = await this.#signer.signDigest(hash)
+      const signature = await withRetry(`signing custody entry ${body.seq} of case ${this.caseId}`, () => this.#signer.signDigest(hash))
       const entry: CustodyEntry = { ...body, hash, signature: { keyId: this.#signer.keyId, algorithm: SIGNATURE_ALGORITHM, value: signature.toString('base64') } }
       try {
         await this.#store.put({ key: custodyKey(this.caseId, entry.seq), body: canonicalBytes(entry), contentType: 'application/json' })

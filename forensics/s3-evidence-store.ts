@@ -18,7 +18,7 @@ import {
   AbortMultipartUploadCommand,
   DeleteObjectCommand,
   PutObjectRetentionCommand,
-  paginateListObjectsV2,
+  ListObjectsV2Command,
   type CompletedPart,
 } from '@aws-sdk/client-s3'
 import {
@@ -33,6 +33,7 @@ import {
 } from './evidence-store.js'
 import { IntegrityError, StorageError } from './errors.js'
 import { hexToBase64 } from './hash.js'
+import { RetriesExhaustedError, withRetry } from './retry.js'
 
 /** Options for {@link S3EvidenceStore}. */
 export interface S3EvidenceStoreOptions {
@@ -60,12 +61,18 @@ interface AwsErrorShape {
 
 const statusOf = (e: unknown): number | undefined => (e as AwsErrorShape)?.$metadata?.httpStatusCode
 const nameOf = (e: unknown): string => (e as AwsErrorShape)?.name ?? 'Error'
+/** The service's own error behind an exhausted retry (what the user needs to see). */
+const rootOf = (e: unknown): unknown => (e instanceof RetriesExhaustedError ? e.cause : e)
+const attemptsOf = (e: unknown): string => (e instanceof RetriesExhaustedError ? ` after ${e.attempts} attempts` : '')
 
 function isPreconditionFailed(e: unknown): boolean {
   return statusOf(e) === 412 || nameOf(e) === 'PreconditionFailed'
 }
 function isNotFound(e: unknown): boolean {
   return statusOf(e) === 404 || ['NotFound', 'NoSuchKey', 'NoSuchVersion'].includes(nameOf(e))
+}
+function isNoSuchUpload(e: unknown): boolean {
+  return nameOf(e) === 'NoSuchUpload'
 }
 
 /**
@@ -122,7 +129,7 @@ export async function openS3EvidenceStore(opts: Omit<S3EvidenceStoreOptions, 're
   if (!retention) {
     const probe = new S3EvidenceStore({ ...opts, retention: { mode: 'COMPLIANCE', days: 1 } })
     await probe.assertLocked()
-    const rule = (await opts.client.send(new GetObjectLockConfigurationCommand({ Bucket: opts.bucket }))).ObjectLockConfiguration?.Rule?.DefaultRetention
+    const rule = (await withRetry(`reading the Object Lock rule of s3://${opts.bucket}`, () => opts.client.send(new GetObjectLockConfigurationCommand({ Bucket: opts.bucket })))).ObjectLockConfiguration?.Rule?.DefaultRetention
     // S3 returns one of Days or Years; some S3-compatible stores send the other as 0
     const days = rule?.Days ? rule.Days : rule?.Years ? rule.Years * 365 : undefined
     if (!rule?.Mode || !days) {
@@ -169,18 +176,18 @@ export class S3EvidenceStore implements EvidenceStore {
     const where = `evidence bucket s3://${this.bucket}`
     let versioning: string | undefined
     try {
-      versioning = (await this.#s3.send(new GetBucketVersioningCommand({ Bucket: this.bucket }))).Status
+      versioning = (await withRetry(`reading the versioning of ${where}`, () => this.#s3.send(new GetBucketVersioningCommand({ Bucket: this.bucket })))).Status
     } catch (e) {
-      if (nameOf(e) === 'NoSuchBucket' || statusOf(e) === 404) {
+      if (nameOf(rootOf(e)) === 'NoSuchBucket' || statusOf(rootOf(e)) === 404) {
         throw new EvidenceBucketError(`${where} does not exist: deploy the evidence stack, or pass --evidence-bucket / FORENSICS_EVIDENCE_BUCKET naming an Object-Lock bucket`, { cause: e })
       }
-      throw new StorageError(`cannot read the versioning of ${where}: ${nameOf(e)}`, { cause: e })
+      throw new StorageError(`cannot read the versioning of ${where}: ${nameOf(rootOf(e))}${attemptsOf(e)}`, { cause: e })
     }
     let lock: string | undefined
     try {
-      lock = (await this.#s3.send(new GetObjectLockConfigurationCommand({ Bucket: this.bucket }))).ObjectLockConfiguration?.ObjectLockEnabled
+      lock = (await withRetry(`reading the Object Lock configuration of ${where}`, () => this.#s3.send(new GetObjectLockConfigurationCommand({ Bucket: this.bucket })))).ObjectLockConfiguration?.ObjectLockEnabled
     } catch (e) {
-      if (nameOf(e) !== 'ObjectLockConfigurationNotFoundError') throw new StorageError(`cannot read the Object Lock configuration of ${where}: ${nameOf(e)}`, { cause: e })
+      if (nameOf(rootOf(e)) !== 'ObjectLockConfigurationNotFoundError') throw new StorageError(`cannot read the Object Lock configuration of ${where}: ${nameOf(rootOf(e))}${attemptsOf(e)}`, { cause: e })
     }
     const missing = [versioning !== 'Enabled' ? 'versioning' : '', lock !== 'Enabled' ? 'Object Lock' : ''].filter(Boolean)
     if (missing.length) {
@@ -208,72 +215,86 @@ export class S3EvidenceStore implements EvidenceStore {
 
   async #putSingle(input: PutEvidenceInput, bytes: Buffer): Promise<StoredEvidence> {
     const sha256 = createHash('sha256').update(bytes).digest('hex')
-    let versionId: string | undefined
-    try {
-      const out = await this.#s3.send(
-        new PutObjectCommand({
-          Bucket: this.bucket,
-          Key: input.key,
-          Body: bytes,
-          ContentLength: bytes.length,
-          ContentType: input.contentType,
-          Metadata: input.metadata,
-          ChecksumAlgorithm: 'SHA256',
-          ChecksumSHA256: hexToBase64(sha256),
-          IfNoneMatch: '*',
-          ...this.#lockParams(),
-        }),
-      )
-      versionId = out.VersionId
-      // S3 validates the sent SHA-256 against the bytes it received (BadDigest otherwise) and
-      // applies the requested Object Lock retention or fails the request: a response naming
-      // the version and echoing our checksum is the proof, and the read-back round trip is
-      // skipped. Without that echo (some S3-compatible stores), or with readBack 'always',
-      // the version is read back.
-      if (versionId && out.ChecksumSHA256 !== undefined) {
-        if (out.ChecksumSHA256 !== hexToBase64(sha256)) {
-          throw new IntegrityError(`write of s3://${this.bucket}/${input.key} could not be confirmed`, { findings: [`S3 answered with checksum ${out.ChecksumSHA256} for version ${versionId}, not the sent ${hexToBase64(sha256)}`] })
+    // one operation = the write and its confirmation; a transient failure of either repeats
+    // both (a repeated write that meets our own earlier object is recognised below)
+    const write = withRetry(`write of s3://${this.bucket}/${input.key}`, async () => {
+      let versionId: string | undefined
+      try {
+        const out = await this.#s3.send(
+          new PutObjectCommand({
+            Bucket: this.bucket,
+            Key: input.key,
+            Body: bytes,
+            ContentLength: bytes.length,
+            ContentType: input.contentType,
+            Metadata: input.metadata,
+            ChecksumAlgorithm: 'SHA256',
+            ChecksumSHA256: hexToBase64(sha256),
+            IfNoneMatch: '*',
+            ...this.#lockParams(),
+          }),
+        )
+        versionId = out.VersionId
+        // S3 validates the sent SHA-256 against the bytes it received (BadDigest otherwise) and
+        // applies the requested Object Lock retention or fails the request: a response naming
+        // the version and echoing our checksum is the proof, and the read-back round trip is
+        // skipped. Without that echo (some S3-compatible stores), or with readBack 'always',
+        // the version is read back.
+        if (versionId && out.ChecksumSHA256 !== undefined) {
+          if (out.ChecksumSHA256 !== hexToBase64(sha256)) {
+            throw new IntegrityError(`write of s3://${this.bucket}/${input.key} could not be confirmed`, { findings: [`S3 answered with checksum ${out.ChecksumSHA256} for version ${versionId}, not the sent ${hexToBase64(sha256)}`] })
+          }
+          if (this.#readBack === 'when-unproven') return { key: input.key, versionId, sha256, size: bytes.length }
         }
-        if (this.#readBack === 'when-unproven') return { key: input.key, versionId, sha256, size: bytes.length }
+      } catch (e) {
+        if (e instanceof IntegrityError) throw e
+        const own = isPreconditionFailed(e) ? await this.#ownEarlierWrite(input.key, hexToBase64(sha256), sha256, bytes.length) : undefined
+        if (own) return own
+        throw e
       }
-    } catch (e) {
-      if (e instanceof IntegrityError) throw e
-      const own = isPreconditionFailed(e) ? await this.#ownEarlierWrite(input.key, sha256, bytes.length) : undefined
-      if (own) return own
-      throw this.#translate(e, input.key, 'write')
-    }
-    return this.#confirm(input.key, versionId, sha256, bytes.length, hexToBase64(sha256))
+      return this.#confirm(input.key, versionId, sha256, bytes.length, hexToBase64(sha256))
+    })
+    return write.catch((e: unknown) => {
+      throw e instanceof IntegrityError ? e : this.#translate(e, input.key, 'write')
+    })
   }
 
   /**
    * After a 412: was the existing object written by this very write? When a response is
-   * lost (a 5xx or a reset after S3 stored the object), the SDK retries and the retry meets
-   * our own object. The same SHA-256 and size means the same bytes: the write succeeded.
-   * (A concurrent writer of identical bytes is indistinguishable, and equally harmless:
-   * evidence is defined by its bytes.) Different bytes stay a conflict.
+   * lost (a 5xx or a reset after S3 stored the object), a retry meets our own object. The
+   * same checksum and size means the same bytes: the write succeeded. (A concurrent writer
+   * of identical bytes is indistinguishable, and equally harmless: evidence is defined by
+   * its bytes.) Different bytes stay a conflict. A failed read of the head is not a
+   * verdict: it is thrown, so the operation is retried rather than called a conflict.
    */
-  async #ownEarlierWrite(key: string, sha256: string, size: number): Promise<StoredEvidence | undefined> {
-    const head = await this.head(key).catch(() => undefined)
-    if (!head || head.size !== size || head.checksumSHA256 !== hexToBase64(sha256)) return undefined
-    return this.#confirm(key, head.versionId, sha256, size, hexToBase64(sha256))
+  async #ownEarlierWrite(key: string, checksum: string, sha256: string, size: number): Promise<StoredEvidence | undefined> {
+    const head = await this.head(key)
+    const composite = checksum.includes('-')
+    const same = head && head.size === size && (head.checksumSHA256 === checksum || (composite && head.checksumSHA256 === checksum.split('-')[0]))
+    if (!head || !same) return undefined
+    return this.#confirm(key, head.versionId, sha256, size, checksum)
   }
 
   async #putMultipart(input: PutEvidenceInput, p1: Buffer, p2: Buffer, rest: AsyncGenerator<Buffer>, pool: PartPool): Promise<StoredEvidence> {
     // If-None-Match is checked up front too: a multipart upload of an existing key would
     // otherwise only fail at completion, after all the bytes were sent.
     if (await this.head(input.key)) throw new EvidenceExistsError(this.bucket, input.key)
+    const where = `s3://${this.bucket}/${input.key}`
     let uploadId: string | undefined
     try {
+      // a lost response here leaves an upload nobody completes: harmless, S3 lists it for cleanup
       uploadId = (
-        await this.#s3.send(
-          new CreateMultipartUploadCommand({
-            Bucket: this.bucket,
-            Key: input.key,
-            ContentType: input.contentType,
-            Metadata: input.metadata,
-            ChecksumAlgorithm: 'SHA256',
-            ...this.#lockParams(),
-          }),
+        await withRetry(`start of a multipart upload of ${where}`, () =>
+          this.#s3.send(
+            new CreateMultipartUploadCommand({
+              Bucket: this.bucket,
+              Key: input.key,
+              ContentType: input.contentType,
+              Metadata: input.metadata,
+              ChecksumAlgorithm: 'SHA256',
+              ...this.#lockParams(),
+            }),
+          ),
         )
       ).UploadId
     } catch (e) {
@@ -292,9 +313,10 @@ export class S3EvidenceStore implements EvidenceStore {
       size += bytes.length
       const digest = createHash('sha256').update(bytes).digest()
       partDigests[n - 1] = digest
-      const p = this.#s3
-        .send(new UploadPartCommand({ Bucket: this.bucket, Key: input.key, UploadId: uploadId, PartNumber: n, Body: bytes, ContentLength: bytes.length, ChecksumSHA256: digest.toString('base64') }))
-        .then((out) => {
+      // the part's bytes stay in memory until it is stored, so a part can be sent again
+      const p = withRetry(`part ${n} of ${where}`, () =>
+        this.#s3.send(new UploadPartCommand({ Bucket: this.bucket, Key: input.key, UploadId: uploadId, PartNumber: n, Body: bytes, ContentLength: bytes.length, ChecksumSHA256: digest.toString('base64') })),
+      ).then((out) => {
           completed[n - 1] = { PartNumber: n, ETag: out.ETag, ChecksumSHA256: digest.toString('base64') }
           pool.release(bytes)
         })
@@ -318,30 +340,45 @@ export class S3EvidenceStore implements EvidenceStore {
       }
       await Promise.all(all)
       const composite = `${createHash('sha256').update(Buffer.concat(partDigests)).digest('base64')}-${partDigests.length}`
-      const out = await this.#s3.send(
-        new CompleteMultipartUploadCommand({
-          Bucket: this.bucket,
-          Key: input.key,
-          UploadId: uploadId,
-          IfNoneMatch: '*',
-          MultipartUpload: { Parts: completed },
-        }),
-      )
+      const sha256 = whole.digest('hex')
+      const out = await withRetry(`completion of ${where}`, async (attempt) => {
+        try {
+          return await this.#s3.send(
+            new CompleteMultipartUploadCommand({
+              Bucket: this.bucket,
+              Key: input.key,
+              UploadId: uploadId,
+              IfNoneMatch: '*',
+              MultipartUpload: { Parts: completed },
+            }),
+          )
+        } catch (e) {
+          // a completion whose response was lost: the repeat finds the upload gone (or the
+          // key taken); if the key holds exactly our bytes, the completion took effect
+          if (attempt > 1 || isPreconditionFailed(e) || isNoSuchUpload(e)) {
+            const own = isPreconditionFailed(e) || isNoSuchUpload(e) ? await this.#ownEarlierWrite(input.key, composite, sha256, size) : undefined
+            if (own) return { VersionId: own.versionId }
+          }
+          throw e
+        }
+      })
       // Retention requested at CreateMultipartUpload is applied by S3 on completion; some
       // S3-compatible stores (the emulator among them) drop it, so it is set explicitly
       // when missing — #confirm still requires it to be there.
       const head = out.VersionId ? await this.head(input.key, out.VersionId) : undefined
       if (head && !head.retainUntil) {
-        await this.#s3.send(
-          new PutObjectRetentionCommand({
-            Bucket: this.bucket,
-            Key: input.key,
-            VersionId: out.VersionId,
-            Retention: { Mode: this.retention.mode, RetainUntilDate: this.#lockParams().ObjectLockRetainUntilDate },
-          }),
+        await withRetry(`retention of ${where}`, () =>
+          this.#s3.send(
+            new PutObjectRetentionCommand({
+              Bucket: this.bucket,
+              Key: input.key,
+              VersionId: out.VersionId,
+              Retention: { Mode: this.retention.mode, RetainUntilDate: this.#lockParams().ObjectLockRetainUntilDate },
+            }),
+          ),
         )
       }
-      return await this.#confirm(input.key, out.VersionId, whole.digest('hex'), size, composite)
+      return await this.#confirm(input.key, out.VersionId, sha256, size, composite)
     } catch (e) {
       await Promise.allSettled(inflight)
       await this.#s3.send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: input.key, UploadId: uploadId })).catch(() => undefined)
@@ -371,14 +408,16 @@ export class S3EvidenceStore implements EvidenceStore {
   }
 
   #translate(e: unknown, key: string, what: string): Error {
-    if (isPreconditionFailed(e)) return new EvidenceExistsError(this.bucket, key, { cause: e })
-    if (nameOf(e) === 'NoSuchBucket') return new EvidenceBucketError(`evidence bucket s3://${this.bucket} does not exist`, { cause: e })
-    return new StorageError(`could not ${what} s3://${this.bucket}/${key}: ${nameOf(e)}${statusOf(e) ? ` (HTTP ${statusOf(e)})` : ''}`, { cause: e })
+    if (e instanceof StorageError && !(e instanceof RetriesExhaustedError)) return e
+    const root = rootOf(e)
+    if (isPreconditionFailed(root)) return new EvidenceExistsError(this.bucket, key, { cause: e })
+    if (nameOf(root) === 'NoSuchBucket') return new EvidenceBucketError(`evidence bucket s3://${this.bucket} does not exist`, { cause: e })
+    return new StorageError(`could not ${what} s3://${this.bucket}/${key}: ${nameOf(root)}${statusOf(root) ? ` (HTTP ${statusOf(root)})` : ''}${attemptsOf(e)}`, { cause: e })
   }
 
   async get(key: string, versionId?: string): Promise<{ body: Readable; versionId: string; size: number }> {
     try {
-      const out = await this.#s3.send(new GetObjectCommand({ Bucket: this.bucket, Key: key, VersionId: versionId }))
+      const out = await withRetry(`read of s3://${this.bucket}/${key}`, () => this.#s3.send(new GetObjectCommand({ Bucket: this.bucket, Key: key, VersionId: versionId })))
       return { body: out.Body as Readable, versionId: out.VersionId ?? versionId ?? 'null', size: out.ContentLength ?? 0 }
     } catch (e) {
       throw this.#translate(e, key, 'read')
@@ -386,15 +425,22 @@ export class S3EvidenceStore implements EvidenceStore {
   }
 
   async getBytes(key: string, versionId?: string): Promise<{ bytes: Buffer; versionId: string }> {
-    const { body, versionId: v } = await this.get(key, versionId)
-    const chunks: Buffer[] = []
-    for await (const c of body) chunks.push(c as Buffer)
-    return { bytes: Buffer.concat(chunks), versionId: v }
+    // a body cut mid-stream is read again from the start (small documents only)
+    return withRetry(`read of s3://${this.bucket}/${key}`, async () => {
+      const { body, versionId: v } = await this.get(key, versionId)
+      const chunks: Buffer[] = []
+      try {
+        for await (const c of body) chunks.push(c as Buffer)
+      } catch (e) {
+        throw new StorageError(`reading s3://${this.bucket}/${key} was cut off: ${nameOf(e)}`, { cause: e })
+      }
+      return { bytes: Buffer.concat(chunks), versionId: v }
+    })
   }
 
   async head(key: string, versionId?: string): Promise<EvidenceHead | undefined> {
     try {
-      const out = await this.#s3.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key, VersionId: versionId, ChecksumMode: 'ENABLED' }))
+      const out = await withRetry(`head of s3://${this.bucket}/${key}`, () => this.#s3.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key, VersionId: versionId, ChecksumMode: 'ENABLED' })))
       const checksum = out.ChecksumSHA256
       return {
         key,
@@ -413,13 +459,19 @@ export class S3EvidenceStore implements EvidenceStore {
   }
 
   async *list(prefix: string): AsyncIterable<ListedEvidence> {
-    try {
-      for await (const page of paginateListObjectsV2({ client: this.#s3 }, { Bucket: this.bucket, Prefix: prefix })) {
-        for (const o of page.Contents ?? []) if (o.Key) yield { key: o.Key, size: o.Size ?? 0 }
+    let token: string | undefined
+    do {
+      let page
+      try {
+        // page by page, each page retried on its own: a fault late in a long listing
+        // does not restart it
+        page = await withRetry(`listing of s3://${this.bucket}/${prefix}`, () => this.#s3.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, ContinuationToken: token })))
+      } catch (e) {
+        throw this.#translate(e, prefix, 'list')
       }
-    } catch (e) {
-      throw this.#translate(e, prefix, 'list')
-    }
+      for (const o of page.Contents ?? []) if (o.Key) yield { key: o.Key, size: o.Size ?? 0 }
+      token = page.IsTruncated ? page.NextContinuationToken : undefined
+    } while (token)
   }
 
   async tryDelete(key: string, versionId: string): Promise<string | undefined> {

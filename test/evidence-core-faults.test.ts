@@ -17,6 +17,7 @@ import { LocalSigner } from '../forensics/signer.js'
 import { sdkSettingsFromEnv } from '../forensics/aws/sdk-config.js'
 import { evidenceBucketName, retentionFromEnv, signerFromEnv, openEvidence } from '../cli/context.js'
 import { IntegrityError } from '../forensics/errors.js'
+import { setRetryPolicy } from '../forensics/retry.js'
 import type { CommandIO } from '../cli/command.js'
 import type { Emulator } from '../forensics/local/emulator.js'
 import { useEmulator } from './fixtures/emulator.js'
@@ -41,6 +42,9 @@ function faultyClient(emulator: Emulator, fault: Fault = () => undefined, edit: 
   )
   return client
 }
+
+// persistent faults are injected here: retries give up quickly
+setRetryPolicy({ baseDelayMs: 1, maxDelayMs: 5 })
 
 const awsError = (name: string, status: number): Error => Object.assign(new Error(name), { name, $metadata: { httpStatusCode: status } })
 const retention = { mode: 'COMPLIANCE' as const, days: 1 }
@@ -107,7 +111,8 @@ t.test('evidence store faults', async (t) => {
     let parts = 0
     const aborted: string[] = []
     const client = faultyClient(emulator, (c, input) => {
-      if (c === 'UploadPartCommand' && ++parts === 3) return awsError('InternalError', 500)
+      // from the third part on, every attempt fails: the retries give up (retry.ts)
+      if (c === 'UploadPartCommand' && ++parts >= 3) return awsError('InternalError', 500)
       if (c === 'AbortMultipartUploadCommand') aborted.push(String(input.Key))
       return undefined
     })

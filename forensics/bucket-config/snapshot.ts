@@ -22,6 +22,7 @@ import {
   type S3Client,
 } from '@aws-sdk/client-s3'
 import { GetPublicAccessBlockCommand as GetAccountPublicAccessBlockCommand, type S3ControlClient } from '@aws-sdk/client-s3-control'
+import { RetriesExhaustedError, withRetry } from '../retry.js'
 
 /** Schema id of a bucket-config snapshot document. */
 export const BUCKET_CONFIG_SCHEMA = 'forensics.bucket-config/v1'
@@ -85,10 +86,11 @@ interface AwsError {
 
 /** Classifies a failed call. */
 export function classifyFailure(e: unknown): { outcome: CallOutcome; code: string; message: string } {
-  const err = e as AwsError
+  // an exhausted retry is classified by the service's own error behind it
+  const err = (e instanceof RetriesExhaustedError ? e.cause : e) as AwsError
   const code = err?.name ?? 'Error'
   const status = err?.$metadata?.httpStatusCode
-  const message = String(err?.message ?? e).slice(0, 500)
+  const message = `${String(err?.message ?? e).slice(0, 500)}${e instanceof RetriesExhaustedError ? ` (${e.attempts} attempts)` : ''}`
   if (ABSENT.has(code)) return { outcome: 'absent', code, message }
   if (DENIED.has(code) || status === 403) return { outcome: 'denied', code: code === 'Unknown' || code === 'Error' ? 'AccessDenied' : code, message }
   return { outcome: 'error', code, message }
@@ -129,7 +131,9 @@ export const SNAPSHOT_ASPECTS: readonly string[] = [...READERS.map(([aspect]) =>
 
 async function call(operation: string, read: () => Promise<unknown>): Promise<CallRecord> {
   try {
-    const value = stripMetadata(await read())
+    // a throttled or failing read is repeated before it is recorded as an `error`: a
+    // transient fault is not evidence about the bucket
+    const value = stripMetadata(await withRetry(operation, read))
     return { operation, outcome: 'ok', value }
   } catch (e) {
     return { operation, ...classifyFailure(e) }

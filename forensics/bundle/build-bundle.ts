@@ -11,7 +11,7 @@
 import { createWriteStream } from 'node:fs'
 import { access, rename, unlink } from 'node:fs/promises'
 import { basename } from 'node:path'
-import { Transform, type Readable, type Writable } from 'node:stream'
+import { Transform, type Writable } from 'node:stream'
 import { finished } from 'node:stream/promises'
 import { randomBytes } from 'node:crypto'
 import { CustodyChain, type CustodyEntry } from '../custody.js'
@@ -98,12 +98,6 @@ function exactSize(size: number): Transform {
       cb(null, seen < size ? Buffer.alloc(size - seen) : undefined)
     },
   })
-}
-
-async function readAll(body: Readable): Promise<Buffer> {
-  const chunks: Buffer[] = []
-  for await (const c of body) chunks.push(c as Buffer)
-  return Buffer.concat(chunks)
 }
 
 /**
@@ -200,7 +194,8 @@ async function writeMembers(archive: DeterministicArchive, members: PlannedMembe
     let p = fetched.get(i)
     if (!p) {
       const m = members[i] as Extract<PlannedMember, { kind: 'artifact' }>
-      p = store.get(m.artifact.key, m.artifact.versionId).then(({ body }) => readAll(body))
+      // getBytes reads a body cut mid-stream again (retry.ts); large members stream once
+      p = store.getBytes(m.artifact.key, m.artifact.versionId).then(({ bytes }) => bytes)
       // a failure is reported when its turn comes; never as an unhandled rejection
       p.catch(() => undefined)
       fetched.set(i, p)

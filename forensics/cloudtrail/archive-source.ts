@@ -6,6 +6,7 @@
  */
 import { GetObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3'
 import { StorageError } from '../errors.js'
+import { withRetry } from '../retry.js'
 import { awsLogsRoot, listPrefixes, parseDigestKey, parseLogFileKey, scopeRoot, type ArchiveLocation, type DigestFileKey, type LogFileKey, type TrailScope } from './archive-layout.js'
 import type { TimeWindow } from './filters.js'
 
@@ -57,7 +58,8 @@ async function listAll(s3: S3Port, bucket: string, prefix: string, delimiter?: s
   do {
     let page
     try {
-      page = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, Delimiter: delimiter, ContinuationToken: token }))
+      const t = token
+      page = await withRetry(`listing of s3://${bucket}/${prefix}`, () => s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, Delimiter: delimiter, ContinuationToken: t })))
     } catch (err) {
       throw s3Failure('list', bucket, prefix, err)
     }
@@ -132,7 +134,7 @@ export async function listDigestFiles(s3: S3Port, bucket: string, scope: TrailSc
  */
 export async function openObject(s3: S3Port, bucket: string, key: string, coords: ReadCoordinates = {}, pin?: ReadCoordinates): Promise<AsyncIterable<Uint8Array>> {
   try {
-    const r = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key, VersionId: pin?.versionId, IfMatch: pin?.versionId ? undefined : pin?.etag }))
+    const r = await withRetry(`read of s3://${bucket}/${key}`, () => s3.send(new GetObjectCommand({ Bucket: bucket, Key: key, VersionId: pin?.versionId, IfMatch: pin?.versionId ? undefined : pin?.etag })))
     coords.versionId = r.VersionId
     coords.etag = r.ETag
     coords.lastModified = r.LastModified?.toISOString()
@@ -145,9 +147,12 @@ export async function openObject(s3: S3Port, bucket: string, key: string, coords
 /** Reads a whole (small) object with its metadata; undefined when it does not exist. */
 export async function getObject(s3: S3Port, bucket: string, key: string): Promise<StoredObject | undefined> {
   try {
-    const r = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }))
-    const bytes = Buffer.from(await r.Body!.transformToByteArray())
-    return { bucket, key, bytes, metadata: { ...(r.Metadata ?? {}) }, versionId: r.VersionId, etag: r.ETag, lastModified: r.LastModified?.toISOString() }
+    // the whole read is one operation: a body cut mid-stream is read again
+    return await withRetry(`read of s3://${bucket}/${key}`, async () => {
+      const r = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }))
+      const bytes = Buffer.from(await r.Body!.transformToByteArray())
+      return { bucket, key, bytes, metadata: { ...(r.Metadata ?? {}) }, versionId: r.VersionId, etag: r.ETag, lastModified: r.LastModified?.toISOString() }
+    })
   } catch (err) {
     if ((err as Error).name === 'NoSuchKey') return undefined
     throw s3Failure('read', bucket, key, err)

@@ -16,6 +16,7 @@ import { copyVersion } from './copy-version.js'
 import { enqueueMissingPages, FANOUT_SCHEMAS, readPlan, writePage, writePlan, type FanOutPlan, type PageQueue } from './fan-out.js'
 import { recordInventory, type InventoryEntry, type SelectionRecord } from './inventory.js'
 import { listVersionEntries, type VersionEntry } from './list-versions.js'
+import { RetriesExhaustedError } from '../retry.js'
 
 /** Collector name (also the capture id prefix). */
 export const OBJECT_VERSIONS_COLLECTOR = { name: 'object-versions', version: '1.0.0' } as const
@@ -125,7 +126,8 @@ export async function captureObjectVersions(deps: CaptureDeps, s3: S3Client, req
         entries.push({ ...e, capture: await copyVersion(source, deps.store, ctx.caseId, ctx.captureId, e) })
       })
       if (listingFailure) {
-        if (listingFailure.error instanceof ForensicsError) throw listingFailure.error
+        // our own failures abort; the source's (also when its retries ran out) are recorded
+        if (listingFailure.error instanceof ForensicsError && !(listingFailure.error instanceof RetriesExhaustedError)) throw listingFailure.error
         ctx.recordError(listingError(req.bucket, listingFailure.error))
       }
       await recordInventory(ctx, selection, entries, { confirmed: true, concurrency: copyOpts.concurrency })

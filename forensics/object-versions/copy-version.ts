@@ -11,6 +11,7 @@ import { classifyFailure } from '../bucket-config/snapshot.js'
 import { EvidenceExistsError, type EvidenceStore } from '../evidence-store.js'
 import { base64ToHex } from '../hash.js'
 import { artifactKey, encodeKeySegment } from '../keys.js'
+import { isTransientError, RetriesExhaustedError, withRetry } from '../retry.js'
 import type { VersionEntry } from './list-versions.js'
 
 /** Storage classes whose bytes need a restore before they can be read. */
@@ -59,30 +60,52 @@ export async function copyVersion(source: VersionSource, store: EvidenceStore, c
   if (entry.storageClass && ARCHIVED_STORAGE_CLASSES.includes(entry.storageClass)) return { status: 'restore-required', storageClass: entry.storageClass }
   const path = versionArtifactPath(entry.key, entry.versionId)
   const key = artifactKey(caseId, captureId, path)
-  let body: Readable
-  let length: number | undefined
+  const where = `s3://${source.bucket}/${entry.key} version ${entry.versionId}`
+  // One operation: open the source version and stream it into the store. When the source
+  // body is cut mid-stream (or the store write fails transiently), the version is read
+  // again from its first byte: nothing was stored (a put stores whole objects or nothing),
+  // and a version never changes, so the repeat copies the same bytes.
+  let sourceFailure: unknown
   try {
-    const out = await source.s3.send(new GetObjectCommand({ Bucket: source.bucket, Key: entry.key, VersionId: entry.versionId }))
-    body = out.Body as Readable
-    length = out.ContentLength
+    return await withRetry(`copy of ${where}`, async () => {
+      sourceFailure = undefined
+      let body: Readable
+      let length: number | undefined
+      try {
+        const out = await source.s3.send(new GetObjectCommand({ Bucket: source.bucket, Key: entry.key, VersionId: entry.versionId }))
+        body = out.Body as Readable
+        length = out.ContentLength
+      } catch (e) {
+        if (isTransientError(e)) {
+          sourceFailure = e
+          throw e
+        }
+        const f = classifyFailure(e)
+        if (f.code === 'InvalidObjectState') return { status: 'restore-required', storageClass: entry.storageClass ?? 'UNKNOWN' }
+        return { status: 'failed', code: f.code, message: `GetObject ${where}: ${f.message}` }
+      }
+      let stored: { versionId: string; sha256: string; size: number }
+      try {
+        stored = await store.put({ key, body, contentType: 'application/octet-stream' })
+      } catch (e) {
+        body.destroy()
+        // an earlier attempt (a redelivered page) stored this version already: same bytes,
+        // since a source version never changes
+        if (!(e instanceof EvidenceExistsError)) throw e
+        stored = await existingArtifact(store, key)
+      }
+      const expected = length ?? entry.size
+      if (expected !== undefined && stored.size !== expected) {
+        return { status: 'failed', code: 'SizeMismatch', message: `${where}: copied ${stored.size} bytes, the source has ${expected}` }
+      }
+      return { status: 'stored', artifact: { path, versionId: stored.versionId, sha256: stored.sha256, size: stored.size } }
+    })
   } catch (e) {
-    const f = classifyFailure(e)
-    if (f.code === 'InvalidObjectState') return { status: 'restore-required', storageClass: entry.storageClass ?? 'UNKNOWN' }
-    return { status: 'failed', code: f.code, message: `GetObject s3://${source.bucket}/${entry.key} version ${entry.versionId}: ${f.message}` }
+    // the source kept failing: recorded (the capture is partial), like any refused read
+    if (e instanceof RetriesExhaustedError && sourceFailure !== undefined) {
+      const f = classifyFailure(e)
+      return { status: 'failed', code: f.code, message: `GetObject ${where}: ${f.message}` }
+    }
+    throw e
   }
-  let stored: { versionId: string; sha256: string; size: number }
-  try {
-    stored = await store.put({ key, body, contentType: 'application/octet-stream' })
-  } catch (e) {
-    body.destroy()
-    // an earlier attempt (a redelivered page) stored this version already: same bytes,
-    // since a source version never changes
-    if (!(e instanceof EvidenceExistsError)) throw e
-    stored = await existingArtifact(store, key)
-  }
-  const expected = length ?? entry.size
-  if (expected !== undefined && stored.size !== expected) {
-    return { status: 'failed', code: 'SizeMismatch', message: `s3://${source.bucket}/${entry.key} version ${entry.versionId}: copied ${stored.size} bytes, the source has ${expected}` }
-  }
-  return { status: 'stored', artifact: { path, versionId: stored.versionId, sha256: stored.sha256, size: stored.size } }
 }

@@ -3,6 +3,7 @@
  * optionally limited to a last-modified window `[since, until)`.
  */
 import { StorageError } from '../errors.js'
+import { withRetry } from '../retry.js'
 import { ListObjectVersionsCommand, type ListObjectVersionsCommandOutput, type S3Client } from '@aws-sdk/client-s3'
 
 /** One listed version or delete marker, with the metadata S3 reports for it. */
@@ -41,7 +42,9 @@ async function* pages(s3: S3Client, bucket: string, prefix: string, pageSize: nu
   let keyMarker: string | undefined
   let versionIdMarker: string | undefined
   for (;;) {
-    const page = await s3.send(new ListObjectVersionsCommand({ Bucket: bucket, Prefix: prefix, MaxKeys: pageSize, KeyMarker: keyMarker, VersionIdMarker: versionIdMarker }))
+    const [km, vm] = [keyMarker, versionIdMarker]
+    // each page is retried on its own: a fault late in a long listing does not restart it
+    const page = await withRetry(`ListObjectVersions page of s3://${bucket}/${prefix}`, () => s3.send(new ListObjectVersionsCommand({ Bucket: bucket, Prefix: prefix, MaxKeys: pageSize, KeyMarker: km, VersionIdMarker: vm })))
     yield page
     if (!page.IsTruncated) return
     keyMarker = page.NextKeyMarker
