@@ -1,0 +1,117 @@
+import t from 'tap'
+import { S3Client, PutObjectCommand } from '@aws-sdk/client-s3'
+import { IntegrityError, StorageError, ValidationError } from '../forensics/errors.js'
+import { EvidenceExistsError } from '../forensics/evidence-store.js'
+import { isTransientError, RetriesExhaustedError, retryStats, setRetryPolicy, withRetry } from '../forensics/retry.js'
+import { startFaultProxy } from '../forensics/local/fault-proxy.js'
+import { S3EvidenceStore } from '../forensics/s3-evidence-store.js'
+import { copyVersion } from '../forensics/object-versions/copy-version.js'
+import { sha256Hex } from '../forensics/hash.js'
+import { artifactKey, deriveCaptureId } from '../forensics/keys.js'
+import { useEmulator } from './fixtures/emulator.js'
+import { createLockedBucket } from './fixtures/evidence.js'
+import { createVersionedBucket } from './fixtures/collectors.js'
+
+const aws = (name: string, status?: number, extra: Record<string, unknown> = {}): Error =>
+  Object.assign(new Error(`injected ${name}`), { name, ...(status ? { $metadata: { httpStatusCode: status } } : {}), ...extra })
+const net = (code: string): Error => Object.assign(new Error('socket hang up'), { code })
+
+t.test('transient errors are told by name, status and network code, never by message', async (t) => {
+  for (const e of [aws('SlowDown', 503), aws('ThrottlingException', 400), aws('InternalError', 500), aws('Unknown', 502), aws('Whatever', 504), net('ECONNRESET'), net('EPIPE'), aws('TimeoutError'), aws('X', undefined, { $retryable: {} })]) {
+    t.ok(isTransientError(e), `${e.name} ${(e as { code?: string }).code ?? ''} is transient`)
+  }
+  const permanent = [
+    aws('AccessDenied', 403),
+    aws('Forbidden'),
+    aws('PreconditionFailed', 412),
+    aws('NoSuchKey', 404),
+    new EvidenceExistsError('b', 'k'),
+    new IntegrityError('hash differs'),
+    new ValidationError('bad case id'),
+    new RetriesExhaustedError('op', 3, 10, aws('SlowDown', 503)),
+    new StorageError('wraps a refusal', { cause: aws('AccessDenied', 403) }),
+    Object.assign(new Error('SlowDown InternalError 503 ECONNRESET in the text only'), { name: 'Error' }),
+    'a string',
+    null,
+  ]
+  for (const e of permanent) t.notOk(isTransientError(e), `${String((e as Error)?.name ?? e)} is not transient`)
+  t.ok(isTransientError(new StorageError('wraps a throttle', { cause: aws('SlowDown', 503) })), 'a StorageError is judged by its cause')
+})
+
+t.test('withRetry: retries transient failures with backoff, gives up within its bounds', async (t) => {
+  const before = { ...retryStats }
+  let calls = 0
+  const out = await withRetry('flaky', async (attempt) => {
+    calls++
+    if (attempt < 3) throw aws('SlowDown', 503)
+    return 'done'
+  }, { policy: { baseDelayMs: 1 } })
+  t.equal(out, 'done')
+  t.equal(calls, 3)
+  t.equal(retryStats.retries - before.retries, 2, 'two retries counted')
+
+  const seen: number[] = []
+  const err = await withRetry('always failing write of s3://b/k', async () => {
+    throw aws('InternalError', 500)
+  }, { policy: { baseDelayMs: 1, maxAttempts: 4 }, onRetry: (i) => seen.push(i.attempt) }).catch((e: unknown) => e)
+  t.type(err, RetriesExhaustedError)
+  t.match(err, { name: 'RetriesExhaustedError', attempts: 4, message: /always failing write of s3:\/\/b\/k still failed after 4 attempt\(s\).*InternalError HTTP 500/ })
+  t.same(seen, [1, 2, 3])
+  t.ok(err instanceof StorageError, 'an exhausted retry is an AWS/I-O failure (exit 3)')
+
+  // bounded in time: a budget shorter than the backoff stops at once
+  const started = Date.now()
+  await t.rejects(withRetry('slow', async () => {
+    throw net('ECONNRESET')
+  }, { policy: { baseDelayMs: 10_000, maxDelayMs: 10_000, budgetMs: 50, maxAttempts: 100 } }), RetriesExhaustedError)
+  t.ok(Date.now() - started < 10_000, 'never waits past the budget')
+
+  // permanent errors go through untouched, after one attempt
+  let once = 0
+  const denied = aws('AccessDenied', 403)
+  await t.rejects(withRetry('denied', async () => {
+    once++
+    throw denied
+  }), denied)
+  t.equal(once, 1)
+
+  const previous = setRetryPolicy({ maxAttempts: 1 })
+  t.teardown(() => void setRetryPolicy(previous))
+  await t.rejects(withRetry('no retries', async () => {
+    throw aws('SlowDown', 503)
+  }), { name: 'RetriesExhaustedError', attempts: 1 })
+})
+
+t.test('bodies cut mid-stream are read again (fault proxy on the emulator)', async (t) => {
+  const emulator = await useEmulator(t)
+  const direct = new S3Client(emulator.clientConfig())
+  t.teardown(() => direct.destroy())
+  for (const kind of ['resetMidBody', 'truncated'] as const) {
+    t.test(kind, async (t) => {
+      await createLockedBucket(direct, 'evidence')
+      await createVersionedBucket(direct, 'src')
+      const bytes = Buffer.alloc(200_000, 9)
+      const v = (await direct.send(new PutObjectCommand({ Bucket: 'src', Key: 'big.bin', Body: bytes }))).VersionId!
+      // only GETs fault, and only at first: the SDK cannot retry a body cut after the
+      // headers, so the operation retry must
+      const proxy = await startFaultProxy({ target: emulator.endpoint, faults: { [kind]: 1 }, eligible: (r) => r.method === 'GET' })
+      const client = new S3Client({ ...emulator.clientConfig(), endpoint: proxy.endpoint, maxAttempts: 1 })
+      t.teardown(async () => {
+        client.destroy()
+        await proxy.close()
+      })
+      let gets = 0
+      proxy.configure({ eligible: (r) => r.method === 'GET' && ++gets <= 2 })
+      const captureId = deriveCaptureId('object-versions', `retry-${kind}`)
+      const store = new S3EvidenceStore({ client, bucket: 'evidence', retention: { mode: 'COMPLIANCE', days: 1 } })
+      const copied = await copyVersion({ s3: client, bucket: 'src' }, store, 'case-1', captureId, { kind: 'version', key: 'big.bin', versionId: v, isLatest: true, lastModified: new Date().toISOString(), size: bytes.length })
+      t.match(copied, { status: 'stored', artifact: { sha256: sha256Hex(bytes), size: bytes.length } }, 'the copy holds every byte')
+      t.ok(proxy.stats.faults[kind] >= 1, `${proxy.stats.faults[kind]} ${kind} injected`)
+
+      gets = 0
+      const stored = (copied as { artifact: { path: string; versionId: string } }).artifact
+      const back = await store.getBytes(artifactKey('case-1', captureId, stored.path), stored.versionId)
+      t.equal(sha256Hex(back.bytes), sha256Hex(bytes), 'getBytes re-reads a cut body')
+    })
+  }
+})
