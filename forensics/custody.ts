@@ -201,8 +201,9 @@ export class CustodyChain {
         return { entry, created: true }
       } catch (e) {
         if (!(e instanceof EvidenceExistsError)) throw e
-        // another writer took this sequence number: re-read and try the next one
-        await new Promise((r) => setTimeout(r, Math.random() * 20 * Math.min(attempt + 1, 10)))
+        // another writer took this sequence number: back off (full jitter, growing with
+        // each lost race, so fifty writers do not all retry at once), re-read, try the next
+        await new Promise((r) => setTimeout(r, Math.random() * Math.min(1000, 10 * 2 ** Math.min(attempt, 10))))
       }
     }
     throw new StorageError(`custody chain of case ${this.caseId}: could not append after ${this.#maxAttempts} attempts (heavy contention); try again`)

@@ -7,6 +7,7 @@
 //   node scripts/bootstrap.mjs bench   install what is missing, then run the benchmarks
 //   node scripts/bootstrap.mjs soak    install what is missing, then run the scale tests (test/soak)
 //   node scripts/bootstrap.mjs deploy-local  install what is missing, then rehearse `cdktf deploy` against a fresh emulator
+//   node scripts/bootstrap.mjs fuzz    install what is missing, then run the long fuzz runs (test/fuzz)
 //   node scripts/bootstrap.mjs setup   only install
 //
 // Installs are skipped when they are current: node_modules is keyed by the SHA-256 of
@@ -166,10 +167,14 @@ function dispatch() {
     const soak = readdirSync(join(root, 'test', 'soak')).filter((f) => f.endsWith('.soak.ts')).map((f) => join('test', 'soak', f))
     return node([join(root, 'node_modules', 'tap', 'dist', 'esm', 'run.mjs'), '--disable-coverage', '--timeout=3600', ...(rest.length ? rest : soak)], quietSdk)
   }
+  if (cmd === 'fuzz') {
+    const fuzz = readdirSync(join(root, 'test', 'fuzz')).filter((f) => f.endsWith('.fuzz.ts')).map((f) => join('test', 'fuzz', f))
+    return node([join(root, 'node_modules', 'tap', 'dist', 'esm', 'run.mjs'), '--disable-coverage', '--timeout=7200', ...(rest.length ? rest : fuzz)], quietSdk)
+  }
   if (cmd === 'start') return node([...tsx, join(root, 'cli', 'main.ts'), 'drill', ...rest])
   if (cmd === 'bench') return node(['--expose-gc', ...tsx, join(root, 'bench', 'run.ts'), ...rest], quietSdk)
   if (cmd === 'deploy-local') return node([...tsx, join(root, 'scripts', 'deploy-local.ts'), ...rest], quietSdk)
-  log(`unknown command ${cmd}: use test, start, bench, soak, deploy-local or setup`)
+  log(`unknown command ${cmd}: use test, start, bench, soak, fuzz, deploy-local or setup`)
   return 2
 }
 process.exit(dispatch())
