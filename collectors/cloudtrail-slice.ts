@@ -94,6 +94,8 @@ export function toSliceRequest(input: unknown, env: NodeJS.ProcessEnv = process.
 }
 
 function fromEventBridge(e: EventBridgeEvent, env: NodeJS.ProcessEnv): SliceCaptureRequest {
+  // the event id is the capture's idempotency key: EventBridge always sends one (found by fuzzing: a number crashed)
+  if (typeof e.id !== 'string' || !e.id) throw new ValidationError(`EventBridge event of type '${String(e['detail-type'])}' has no id (a non-empty string): it cannot be captured idempotently`, { field: 'id' })
   const d = obj(e.detail)
   const region = e.region ?? env.AWS_REGION
   const lookup = region ? { regions: [region] } : undefined

@@ -16,7 +16,8 @@ const CASE_ID = /^[A-Za-z0-9._-]{1,64}$/
 /** Throws a {@link ValidationError} unless `caseId` matches `[A-Za-z0-9._-]{1,64}`. */
 export function validateCaseId(caseId: unknown): string {
   if (typeof caseId !== 'string' || !CASE_ID.test(caseId) || caseId === '.' || caseId === '..') {
-    const shown = typeof caseId === 'string' ? JSON.stringify(caseId.slice(0, 80)) : String(caseId)
+    // never String() an arbitrary value: an object without a prototype cannot be converted
+    const shown = typeof caseId === 'string' ? JSON.stringify(caseId.slice(0, 80)) : `of type ${caseId === null ? 'null' : Array.isArray(caseId) ? 'array' : typeof caseId}`
     throw new ValidationError(`invalid case id ${shown}: use 1-64 characters from A-Z a-z 0-9 . _ - (not "." or "..")`, { field: 'caseId' })
   }
   return caseId

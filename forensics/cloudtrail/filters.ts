@@ -72,12 +72,14 @@ export function makeWindow(start: string, end: string): TimeWindow {
 
 /** Drops empty kinds and checks every value; throws a ValidationError naming the field. */
 export function normalizeFilters(input: SliceFilters): SliceFilters {
+  if (input === null || typeof input !== 'object' || Array.isArray(input)) throw new ValidationError('filters must be an object of filter lists', { field: 'filters' })
   const out: SliceFilters = {}
   const lists = ['principals', 'accessKeyIds', 'sourceIps', 'eventNames', 'eventSources', 'buckets', 'keys', 'keyPrefixes', 'resourceArns'] as const
   for (const k of lists) {
     const v = input[k]
     if (v === undefined) continue
-    if (!Array.isArray(v) || v.some((x) => typeof x !== 'string' || x === '')) {
+    // spread first: `some` skips the holes of a sparse array
+    if (!Array.isArray(v) || [...(v as unknown[])].some((x) => typeof x !== 'string' || x === '')) {
       throw new ValidationError(`filter ${k} must be a list of non-empty strings`, { field: k })
     }
     if (v.length) out[k] = [...new Set(v)]
@@ -89,7 +91,7 @@ export function normalizeFilters(input: SliceFilters): SliceFilters {
   const e = input.errorCode
   if (e !== undefined) {
     if (e === 'any' || e === 'none') out.errorCode = e
-    else if (Array.isArray(e) && e.length && e.every((x) => typeof x === 'string' && x)) out.errorCode = [...new Set(e)]
+    else if (Array.isArray(e) && e.length && [...(e as unknown[])].every((x) => typeof x === 'string' && x)) out.errorCode = [...new Set(e)]
     else throw new ValidationError(`filter errorCode must be 'any', 'none' or a list of error codes`, { field: 'errorCode' })
   }
   if (input.readOnly !== undefined) {
