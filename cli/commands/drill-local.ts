@@ -14,6 +14,7 @@ import { SQSClient } from '@aws-sdk/client-sqs'
 import { SNSClient } from '@aws-sdk/client-sns'
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge'
 import { projectRoot, startEmulator, type Emulator } from '../../forensics/local/emulator.js'
+import { startFaultProxy, type FaultKind, type FaultProxy, type FaultProxyStats } from '../../forensics/local/fault-proxy.js'
 import { localDrillConfig } from '../../forensics/drill/local-config.js'
 import { asyncInvokeRoutes, type FunctionKey } from '../../forensics/routing.js'
 import { provisionEvidenceSide } from '../../forensics/runtime/provision-local.js'
@@ -52,6 +53,11 @@ export interface LocalDrillOptions {
   corruptArtifact?: string
   /** wait before Lambda retries 1 and 2 (default 200 and 400 ms; AWS: ~1 and ~2 min) */
   retryDelaysMs?: number[]
+  /**
+   * Injected faults (tests): every AWS call of the drill, set-up included, goes through
+   * the fault proxy (forensics/local/fault-proxy.ts) with these per-request rates.
+   */
+  faults?: { rates: Partial<Record<FaultKind, number>>; seed?: number }
   /** replaces capture handlers (tests) */
   collectors?: (deps: LocalCollectorDeps) => Partial<Record<CaptureKey, AsyncHandler>>
 }
@@ -61,6 +67,8 @@ export interface LocalDrillOutcome extends DrillOutcome {
   reportFile: string
   corrupted: string[]
   configSource: string
+  /** what the fault proxy did, when faults were injected */
+  faults?: FaultProxyStats
 }
 
 function corruptHook(store: TamperingStore, needle: string | undefined): ((captures: readonly DrillCapture[]) => Promise<void>) | undefined {
@@ -79,14 +87,21 @@ export async function runLocalDrill(opts: LocalDrillOptions): Promise<LocalDrill
   let emulator: Emulator | undefined
   let runtime: LocalRuntime | undefined
   let savedEnv: NodeJS.ProcessEnv | undefined
+  let proxy: FaultProxy | undefined
   try {
     emulator = await startEmulator({ region: config.region })
+    if (opts.faults) {
+      proxy = await startFaultProxy({ target: emulator.endpoint, faults: opts.faults.rates, seed: opts.faults.seed })
+      opts.log(`fault proxy on ${proxy.endpoint}: ${JSON.stringify(opts.faults.rates)}`)
+    }
+    const endpoint = proxy?.endpoint ?? emulator.endpoint
     // handlers build SDK clients as in Lambda, from the process environment: point it at the emulator
-    const emulatorEnv: NodeJS.ProcessEnv = { ...opts.env, ...emulator.env() }
+    const awsEnv = { ...emulator.env(), AWS_ENDPOINT_URL: endpoint }
+    const emulatorEnv: NodeJS.ProcessEnv = { ...opts.env, ...awsEnv }
     savedEnv = { ...process.env }
-    Object.assign(process.env, emulator.env())
+    Object.assign(process.env, awsEnv)
     opts.log(`emulator: moto ${emulator.motoVersion} on ${emulator.endpoint} (log ${emulator.logFile})`)
-    const settings = emulator.clientConfig()
+    const settings = { ...emulator.clientConfig(), endpoint }
     const clients = { s3: new S3Client(settings), sqs: new SQSClient(settings), sns: new SNSClient(settings), events: new EventBridgeClient(settings) }
     const side = await provisionEvidenceSide(clients, config)
     opts.log(`provisioned: evidence s3://${side.names.evidenceBucket} (${config.evidence.mode} ${config.evidence.retentionDays} d), dead-letter queue ${side.names.deadLetterQueue}, SIEM bus ${side.names.siemEventBus} and topic ${side.names.siemTopic}, canary s3://${side.canaryBucket}`)
@@ -172,10 +187,11 @@ export async function runLocalDrill(opts: LocalDrillOptions): Promise<LocalDrill
     const reportFile = join(dir, 'report.json')
     await writeFile(reportFile, JSON.stringify(done.report, null, 2) + '\n')
     Object.values(clients).forEach((c) => c.destroy())
-    return { ...done, reportFile, corrupted: store.corruptedKeys, configSource: source }
+    return { ...done, reportFile, corrupted: store.corruptedKeys, configSource: source, ...(proxy ? { faults: { ...proxy.stats, faults: { ...proxy.stats.faults } } } : {}) }
   } finally {
     runtime?.close()
     if (savedEnv) process.env = savedEnv
+    await proxy?.close()
     await emulator?.stop()
   }
 }
