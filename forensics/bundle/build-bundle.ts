@@ -11,11 +11,12 @@
 import { createWriteStream } from 'node:fs'
 import { access, rename, unlink } from 'node:fs/promises'
 import { basename } from 'node:path'
-import { Transform, type Writable } from 'node:stream'
+import { Transform, type Readable, type Writable } from 'node:stream'
 import { finished } from 'node:stream/promises'
 import { randomBytes } from 'node:crypto'
 import { CustodyChain, type CustodyEntry } from '../custody.js'
 import { IntegrityError, StorageError, ValidationError } from '../errors.js'
+import { withRetry } from '../retry.js'
 import type { EvidenceStore } from '../evidence-store.js'
 import { HashingStream, sha256Hex } from '../hash.js'
 import type { ArtifactRecord } from '../manifest.js'
@@ -98,6 +99,12 @@ function exactSize(size: number): Transform {
       cb(null, seen < size ? Buffer.alloc(size - seen) : undefined)
     },
   })
+}
+
+async function readAll(body: Readable): Promise<Buffer> {
+  const chunks: Buffer[] = []
+  for await (const c of body) chunks.push(c as Buffer)
+  return Buffer.concat(chunks)
 }
 
 /**
@@ -194,8 +201,9 @@ async function writeMembers(archive: DeterministicArchive, members: PlannedMembe
     let p = fetched.get(i)
     if (!p) {
       const m = members[i] as Extract<PlannedMember, { kind: 'artifact' }>
-      // getBytes reads a body cut mid-stream again (retry.ts); large members stream once
-      p = store.getBytes(m.artifact.key, m.artifact.versionId).then(({ bytes }) => bytes)
+      // a small member cut mid-stream is read again from the start (retry.ts); large
+      // members stream straight into the archive, once
+      p = withRetry(`read of s3://${store.bucket}/${m.artifact.key}`, async () => readAll((await store.get(m.artifact.key, m.artifact.versionId)).body))
       // a failure is reported when its turn comes; never as an unhandled rejection
       p.catch(() => undefined)
       fetched.set(i, p)
