@@ -6,7 +6,7 @@
  */
 import { GetObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3'
 import { StorageError } from '../errors.js'
-import { withRetry } from '../retry.js'
+import { RetriesExhaustedError, withRetry } from '../retry.js'
 import { awsLogsRoot, listPrefixes, parseDigestKey, parseLogFileKey, scopeRoot, type ArchiveLocation, type DigestFileKey, type LogFileKey, type TrailScope } from './archive-layout.js'
 import type { TimeWindow } from './filters.js'
 
@@ -45,10 +45,12 @@ export interface ReadCoordinates {
 }
 
 function s3Failure(action: string, bucket: string, key: string, err: unknown): StorageError {
-  const e = err as Error
+  // an exhausted retry is reported by the service's own error behind it
+  const e = (err instanceof RetriesExhaustedError ? err.cause : err) as Error
+  const after = err instanceof RetriesExhaustedError ? ` after ${err.attempts} attempts` : ''
   const where = `s3://${bucket}/${key}`
   const hint = e.name === 'AccessDenied' ? `; grant ${action === 'list' ? 's3:ListBucket' : 's3:GetObject (and s3:GetObjectVersion)'} on it to the capture role` : e.name === 'NoSuchBucket' ? '; check the --archive bucket name' : ''
-  return new StorageError(`${action} ${where} failed: ${e.name}: ${e.message}${hint}`, { cause: err })
+  return new StorageError(`${action} ${where} failed${after}: ${e.name}: ${e.message}${hint}`, { cause: err })
 }
 
 async function listAll(s3: S3Port, bucket: string, prefix: string, delimiter?: string): Promise<{ keys: Array<{ key: string; size?: number; etag?: string; lastModified?: string }>; prefixes: string[] }> {
