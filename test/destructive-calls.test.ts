@@ -27,7 +27,8 @@ import { sdkSettingsFromEnv } from '../forensics/aws/sdk-config.js'
 import { S3EvidenceStore } from '../forensics/s3-evidence-store.js'
 import { s3FromEnv } from '../cli/context.js'
 import { sha256Hex } from '../forensics/hash.js'
-import { synthesizedIam, simulate, type SynthesizedRole } from './fixtures/iam-simulation.js'
+import { rolesOf, simulate, synthesizedPolicies } from './fixtures/iam-simulation.js'
+import type { PolicyDocument } from '../forensics/permissions/deployment-policies.js'
 import { useEmulator } from './fixtures/emulator.js'
 import { createLockedBucket } from './fixtures/evidence.js'
 import { useEmulatorEnv } from './fixtures/collectors.js'
@@ -54,16 +55,19 @@ const KMS_DESTRUCTIVE = ['kms:ScheduleKeyDeletion', 'kms:DisableKey', 'kms:PutKe
 t.test('simulated: every synthesized role is denied every destructive call on the evidence', async (t) => {
   const app = Testing.app()
   const stacks = addForensicsStacks(app, config)
-  const forensics = synthesizedIam(JSON.parse(Testing.synth(stacks.forensics)) as never, config.forensicsAccountId, config.region)
-  const members = stacks.members.map((m, i) => synthesizedIam(JSON.parse(Testing.synth(m)) as never, config.memberAccounts[i], config.region))
-  const roles: SynthesizedRole[] = [...forensics.roles, ...members.flatMap((m) => m.roles)]
-  t.ok(forensics.roles.length >= 5, `${forensics.roles.length} roles in the forensics stack`)
-  t.ok(members.every((m) => m.roles.length >= 1), 'a capture role in every member stack')
+  const plans = [
+    { plan: JSON.parse(Testing.synth(stacks.forensics)) as never, accountId: config.forensicsAccountId, region: config.region },
+    ...stacks.members.map((m, i) => ({ plan: JSON.parse(Testing.synth(m)) as never, accountId: config.memberAccounts[i], region: config.region })),
+  ]
+  const policies = synthesizedPolicies(plans)
+  const roles = rolesOf(policies).map((r) => ({ ...r, name: r.arn.split('/').pop()! }))
+  t.ok(roles.filter((r) => r.accountId === config.forensicsAccountId).length >= 5, `${roles.length} roles in all`)
+  t.ok(config.memberAccounts.every((a) => roles.some((r) => r.accountId === a)), 'a capture role in every member stack')
 
   const bucketArn = `arn:aws:s3:::${names.evidenceBucket}`
-  const bucketPolicy = forensics.bucketPolicies.get(names.evidenceBucket)
+  const bucketPolicy = policies.resourcePolicies.get(bucketArn)
   t.ok(bucketPolicy, 'the evidence bucket has a policy')
-  const keys = [...forensics.keyPolicies.entries()]
+  const keys = [...policies.resourcePolicies.entries()].filter(([arn]) => arn.startsWith('arn:aws:kms:'))
   t.ok(keys.length >= 2, `${keys.length} KMS keys (the evidence and signing keys among them)`)
   for (const role of roles) {
     t.same(role.managed.filter((a) => a !== 'arn:aws:iam::aws:policy/AWSXRayDaemonWriteAccess'), [], `${role.name}: no managed policy beyond X-Ray (which grants no S3 or KMS)`)
@@ -105,9 +109,10 @@ t.test('simulated: every synthesized role is denied every destructive call on th
 
   // the simulator is not vacuous: what the roles must be able to do is allowed, and the
   // break-glass role is allowed to destroy a key
-  const writer = forensics.roles.find((r) => r.name === `${config.name}-object-versions`)!
+  const writer = roles.find((r) => r.name === `${config.name}-object-versions`)!
   t.equal(await simulate(writer, { action: 's3:PutObject', resource: `${bucketArn}/cases/case-1/captures/object-versions-0123456789abcdef0123/manifest.json`, resourceAccountId: config.forensicsAccountId, resourcePolicy: bucketPolicy, context: { 's3:x-amz-server-side-encryption': 'aws:kms', 's3:x-amz-server-side-encryption-aws-kms-key-id': keys.find(([, p]) => JSON.stringify(p).includes('ViaService'))![0] } }), 'Allowed', 'a capture role may write evidence')
-  const breakGlass: SynthesizedRole = { id: 'break-glass', name: 'break-glass', arn: config.evidence.breakGlassRoleArn, accountId: config.forensicsAccountId, inline: [{ name: 'admin', policy: { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: '*', Resource: '*' }] } }], managed: [] }
+  const admin: PolicyDocument = { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: '*', Resource: '*' }] }
+  const breakGlass = { arn: config.evidence.breakGlassRoleArn, accountId: config.forensicsAccountId, inline: [{ name: 'admin', document: admin }] }
   t.equal(await simulate(breakGlass, { action: 'kms:ScheduleKeyDeletion', resource: keys[0][0], resourceAccountId: config.forensicsAccountId, resourcePolicy: keys[0][1] }), 'Allowed', 'break-glass may schedule key deletion')
   t.equal(await simulate(breakGlass, { action: 's3:DeleteObjectVersion', resource: `${bucketArn}/x`, resourceAccountId: config.forensicsAccountId, resourcePolicy: bucketPolicy }), 'Allowed', 'the bucket policy leaves break-glass out of its deny')
   t.equal(await simulate({ ...breakGlass, arn: `arn:aws:iam::${config.forensicsAccountId}:role/admin` }, { action: 's3:DeleteObjectVersion', resource: `${bucketArn}/x`, resourceAccountId: config.forensicsAccountId, resourcePolicy: bucketPolicy }), 'ExplicitlyDenied', 'even an administrator other than break-glass is denied')
