@@ -18,7 +18,7 @@ export interface CommandEntry {
 export const commands: CommandEntry[] = [
   { name: 'capture bucket-config', summary: 'snapshot who can reach a bucket (policy, ACL, public access block, ...) and report what changed', load: async () => (await import('./capture-bucket-config.js')).captureBucketConfigCommand },
   { name: 'capture object-versions', summary: 'capture every version and delete marker of keys or a prefix, bytes included', load: async () => (await import('./capture-object-versions.js')).captureObjectVersionsCommand },
-  { name: 'capture cloudtrail', summary: 'capture a provable CloudTrail slice (S3 archive + LookupEvents, digests validated)', load: async () => (await import('./capture-cloudtrail.js')).captureCloudTrailCommand },
+  { name: 'capture cloudtrail', summary: 'capture a CloudTrail slice (S3 archive + LookupEvents) with a digest verdict per log file', load: async () => (await import('./capture-cloudtrail.js')).captureCloudTrailCommand },
   { name: 'slice', summary: 'offline CloudTrail slice of a folder of log files; prints matching events as JSON lines', load: async () => (await import('./slice.js')).sliceCommand },
   { name: 'bundle', summary: 'download a case as a verifiable zip or tar.gz (artifacts, manifests, custody, SHA256SUMS, public key, report)', load: async () => (await import('./bundle.js')).bundleCommand },
   { name: 'report', summary: 'write the case report (report.html: timeline, findings, custody, artifacts) without bundling', load: async () => (await import('./report.js')).reportCommand },
