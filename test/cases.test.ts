@@ -61,7 +61,7 @@ t.test('forensics cases and forensics custody', async (t) => {
     t.same(JSON.parse((await run(['cases', '--json'], true)).out), doc, '--json on a terminal')
     const table = await run(['cases'], true)
     const lines = table.out.trim().split('\n')
-    t.match(lines[0], /^CASE\s+CAPTURES\s+CUSTODY\s+LAST ACTION\s+LAST TIME$/)
+    t.match(lines[0], /^CASE\s+CAPTURES\s+CUSTODY\s+LAST ACTION\s+LAST TIME\s+DIGEST VERDICTS$/)
     t.match(lines[2], /^case-a\s+2\s+2\s+captured\s+\d{4}-/)
     t.match(lines[3], /^case-b\s+1\s+1\s+captured/)
   })

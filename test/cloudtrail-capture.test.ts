@@ -1,10 +1,11 @@
 import t from 'tap'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { gzipSync } from 'node:zlib'
 import { Writable } from 'node:stream'
-import { S3Client, GetObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3'
+import { S3Client, CreateBucketCommand, GetObjectCommand, ListObjectsV2Command, PutBucketVersioningCommand, PutObjectCommand } from '@aws-sdk/client-s3'
+import { spawnSync } from 'node:child_process'
 import { CloudTrailClient } from '@aws-sdk/client-cloudtrail'
 import { useEmulator } from './fixtures/emulator.js'
 import { createLockedBucket } from './fixtures/evidence.js'
@@ -386,6 +387,41 @@ t.test('CLI CloudTrail captures are evidence-grade (findings 1-4, 6) on the emul
     t.same(await caseKeys('g-wrong'), [], 'nothing was written for the case')
   })
 
+  t.test('acceptance: one case with CLI captures of all three kinds bundles, verifies and passes sha256sum -c', async (t) => {
+    await upload('trail-all')
+    await s3.send(new CreateBucketCommand({ Bucket: 'src-all' }))
+    await s3.send(new PutBucketVersioningCommand({ Bucket: 'src-all', VersioningConfiguration: { Status: 'Enabled' } }))
+    for (const body of ['v1', 'v2']) await s3.send(new PutObjectCommand({ Bucket: 'src-all', Key: 'reports/q1.csv', Body: body }))
+    const kinds = [
+      ['capture', 'bucket-config', '--case', 'g-all', '--bucket', 'src-all', '--json'],
+      ['capture', 'object-versions', '--case', 'g-all', '--bucket', 'src-all', '--prefix', 'reports/', '--json'],
+      capture('g-all', 's3://trail-all/ct'),
+    ]
+    for (const argv of kinds) {
+      const r = await run(argv)
+      t.equal(r.code, 0, `${argv[1]}: ${r.err}${r.out}`)
+      t.equal(r.doc.status, 'complete', argv[1])
+    }
+    const custody = (await run(['custody', 'g-all', '--json'])).doc.entries as Array<{ action: string }>
+    t.same(custody.map((e) => e.action), ['captured', 'captured', 'captured'], 'each kind sealed into custody')
+    const file = join(tmp, 'g-all.zip')
+    const built = await run(['bundle', 'g-all', '-o', file])
+    t.equal(built.code, 0, built.err)
+    const verified = await run(['verify', file])
+    t.equal(verified.code, 0, verified.out + verified.err)
+    const out = join(tmp, 'g-all')
+    mkdirSync(out)
+    const unzip = spawnSync('unzip', ['-q', file], { cwd: out, encoding: 'utf8' })
+    t.equal(unzip.status, 0, unzip.stderr)
+    const sums = spawnSync('sha256sum', ['-c', 'SHA256SUMS'], { cwd: out, encoding: 'utf8' })
+    t.equal(sums.status, 0, sums.stdout + sums.stderr)
+    t.notMatch(sums.stdout, /FAILED/)
+    t.match(readFileSync(join(out, 'REPORT.md'), 'utf8'), /Captures: 3 \(3 complete, 0 unverified, 0 partial\)[\s\S]*CloudTrail digest verdicts: valid \d+/)
+    const cases = (await run(['cases', '--json'])).doc.cases as Array<{ caseId: string; digestVerdicts?: Record<string, number> }>
+    t.match(cases.find((c) => c.caseId === 'g-all'), { digestVerdicts: { valid: Number } })
+    t.match(cases.find((c) => c.caseId === 'g-nodigest'), { digestVerdicts: { 'digest-missing': Number } }, 'forensics cases shows the verdict counts')
+  })
+
   t.test('finding 6: a partial CloudTrail capture exits 3 like every partial capture; custody of an unknown case exits 2', async (t) => {
     // no digests: a truncated file that a digest lists would be hash-mismatch (exit 1, which weighs more)
     const a = await upload('trail-partial', (o) => !o.key.includes('CloudTrail-Digest'))
@@ -397,6 +433,6 @@ t.test('CLI CloudTrail captures are evidence-grade (findings 1-4, 6) on the emul
     t.ok((await caseKeys('g-partial')).some((k) => k.endsWith('/manifest.json')), 'the partial capture is committed')
     const unknown = await run(['custody', 'no-such-case'])
     t.equal(unknown.code, 2)
-    t.match(unknown.err, /case no-such-case has no custody entries in s3:\/\/evidence-g: check the case id/)
+    t.match(unknown.err, /case no-such-case has no evidence and no custody entries in s3:\/\/evidence-g: check the case id/)
   })
 })
