@@ -64,6 +64,7 @@ export interface ContainmentOutcome {
   manifestKey: string
   manifestVersionId: string
   manifestSha256: string
+  reason: ContainmentPlan['reason']
   actions: ActionOutcome[]
   custody: { seq: number; action: string; created: boolean }[]
   undo: string
@@ -131,7 +132,7 @@ export async function runContainment(deps: ContainmentDeps, req: ContainmentRequ
           if (outcome.after) keys.push(outcome.after.key)
         }
       }
-      ctx.summary = { mode, plan: { refused: plan.refused, priorCapture: plan.priorCapture }, actions }
+      ctx.summary = { mode, reason: plan.reason, plan: { refused: plan.refused, priorCapture: plan.priorCapture }, actions }
     },
   )
   return sealContainment(deps, result)
@@ -184,7 +185,7 @@ async function applyAction(
  */
 async function sealContainment(deps: ContainmentDeps, result: CaptureResult): Promise<ContainmentOutcome> {
   const m = result.manifest
-  const summary = (m.summary ?? {}) as { mode?: string; actions?: ActionOutcome[] }
+  const summary = (m.summary ?? {}) as { mode?: string; reason?: ContainmentPlan['reason']; actions?: ActionOutcome[] }
   const actions = summary.actions ?? []
   const chain = new CustodyChain(deps.store, deps.signer, m.caseId)
   const custody: ContainmentOutcome['custody'] = []
@@ -211,6 +212,7 @@ async function sealContainment(deps: ContainmentDeps, result: CaptureResult): Pr
     manifestKey: result.manifestKey,
     manifestVersionId: result.manifestVersionId,
     manifestSha256: result.manifestSha256,
+    reason: summary.reason ?? { kind: 'manual', summary: '(not recorded)' },
     actions,
     custody,
     undo: undoCommand(m.caseId),

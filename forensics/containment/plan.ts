@@ -123,15 +123,16 @@ export function containmentFromCapture(settings: ContainmentSettings, m: Manifes
     ...(principalArn ? { principalArn } : {}),
     trigger: { source: `capture:${m.captureId}`, id: `capture:${m.caseId}/${m.captureId}` },
   }
+  const eventName = /^cloudtrail:(.+)$/.exec(m.trigger.source)?.[1]
+  const sensitive = settings.sensitiveBuckets.find((b) => b.bucket === bucket)
+  const dataEvent = eventName !== undefined && (S3_DATA_EVENT_NAMES as readonly string[]).includes(eventName)
+  // an allow-listed caller of a data event is never the suspect, whatever the capture found
+  const allowListed = dataEvent && sensitive !== undefined && principalArn !== undefined && principalMatches(sensitive.allowedPrincipals, parsePrincipal(principalArn, 'actor.principalArn'))
+  if (allowListed) delete (base as { principalArn?: string }).principalArn
   const severe = (m.findings ?? []).filter((f) => rank(f.severity) >= rank(settings.minSeverity))
   if (severe.length > 0) {
     return { ...base, reason: { kind: 'finding', summary: severe[0].title, detail: { findings: severe.map((f) => ({ type: f.type, severity: f.severity, title: f.title })), captureId: m.captureId } } }
   }
-  const eventName = /^cloudtrail:(.+)$/.exec(m.trigger.source)?.[1]
-  const sensitive = settings.sensitiveBuckets.find((b) => b.bucket === bucket)
-  if (!eventName || !(S3_DATA_EVENT_NAMES as readonly string[]).includes(eventName) || !sensitive || !principalArn) return undefined
-  const principal = parsePrincipal(principalArn, 'actor.principalArn')
-  // the EventBridge rule already filters with anything-but; checked again so a mis-deployed rule cannot contain an allowed principal
-  if (principalMatches(sensitive.allowedPrincipals, principal)) return undefined
+  if (!dataEvent || !sensitive || !principalArn || allowListed) return undefined
   return { ...base, reason: { kind: 'unauthorized-access', summary: `${eventName} on sensitive bucket s3://${bucket} by ${principalArn}, which is not in its allow-list`, detail: { eventName, captureId: m.captureId } } }
 }
