@@ -25,5 +25,6 @@ export const commands: CommandEntry[] = [
   { name: 'verify', summary: 'verify a bundle offline: hashes, SHA256SUMS, manifest signatures, custody chain, missing and unlisted files', load: async () => (await import('./verify.js')).verifyCommand },
   { name: 'drill', summary: 'run a forensics drill: locally on the emulator (default) or --deployed against the account', load: async () => (await import('./drill.js')).drillCommand },
   { name: 'cases', summary: 'list the cases in the evidence bucket (table on a terminal, JSON otherwise)', load: async () => (await import('./cases.js')).casesCommand },
+  { name: 'contain', summary: 'plan (dry-run) or --apply containment of a captured bucket: quarantine it, revoke the principal, alert; --undo restores', load: async () => (await import('./contain.js')).containCommand },
   { name: 'custody', summary: 'show the custody timeline of a case and verify its chain', load: async () => (await import('./custody.js')).custodyCommand },
 ]
