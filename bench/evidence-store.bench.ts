@@ -85,7 +85,7 @@ async function main(): Promise<void> {
       plain.push(await timeIt(() => s3.send(new PutObjectCommand({ Bucket: 'plain', Key: `p${i}`, Body: whole }))))
       requests.reset()
       ours.push(await timeIt(() => store.put({ key: `e${i}`, body: generatedStream(size, block) })))
-      if (ours[i] === Math.min(...ours)) oursRequests = requests.summary()
+      if (ours[i] === Math.min(...ours)) oursRequests = structuredClone(requests.summary())
     }
     const best = (xs: number[]): number => Math.min(...xs)
     const writeRatio = best(plain) / best(ours)
