@@ -9,7 +9,8 @@ import { createHash } from 'node:crypto'
 import { createGunzip } from 'node:zlib'
 import { RecordSplitter } from './record-splitter.js'
 import { recordLine } from './record-text.js'
-import { eventTimeOf, passesNeedles, type CloudTrailRecord, type CompiledFilter } from './filters.js'
+import { eventTimeOf, type CloudTrailRecord, type CompiledFilter } from './filters.js'
+import { Prefilter } from './prefilter.js'
 
 /** A matching event, kept as its exact JSON text from the source (cheap to move between threads). */
 export interface MatchedEvent {
@@ -62,7 +63,7 @@ export async function scanLogFile(source: AsyncIterable<Uint8Array>, filter: Com
     problems: [],
   }
   const { start, end } = filter.window
-  const needles = filter.needles
+  const prefilter = new Prefilter(filter.needles)
   const problem = (msg: string): void => {
     if (r.problems.length < MAX_PROBLEMS) r.problems.push(msg)
   }
@@ -74,8 +75,8 @@ export async function scanLogFile(source: AsyncIterable<Uint8Array>, filter: Com
       problem(`${splitter.format === 'lines' ? 'line' : 'record'} ${where}: not a JSON object`)
       return
     }
-    // A text without backslashes contains each of its string values verbatim.
-    if (needles.length && raw.indexOf(0x5c) < 0 && !passesNeedles(raw, needles)) return
+    // Records that cannot match are not parsed (prefilter.ts: never drops a match).
+    if (!prefilter.mayMatch(raw)) return
     let rec: CloudTrailRecord
     const text = raw.toString('utf8')
     try {
