@@ -322,6 +322,18 @@ t.test('CLI CloudTrail captures are evidence-grade (findings 1-4, 6) on the emul
     const entries = custody.doc.entries as Array<{ action: string; subject: { captureId?: string; key?: string } }>
     t.same(entries.map((e) => [e.action, e.subject.captureId]), [['captured', r.doc.captureId]])
     t.equal(entries[0].subject.key, r.doc.manifestKey)
+    // finding 8: progress on stderr only on a terminal, never with --json or when piped
+    const tty = async (argv: string[]): Promise<string> => {
+      const e = sink()
+      Object.assign(e.stream, { isTTY: true })
+      await main(argv, env, sink().stream, e.stream)
+      return e.text()
+    }
+    t.match(await tty(['capture', 'cloudtrail', '--case', 'g-tty', ...window, '--archive', 's3://trail-ok/ct']), /archive s3:\/\/trail-ok\/ct: 1 account\/region scope\(s\)[\s\S]*log file\(s\)/)
+    t.equal(await tty(capture('g-tty-json', 's3://trail-ok/ct')), '', 'nothing extra with --json')
+    const piped = await run(['capture', 'cloudtrail', '--case', 'g-piped', ...window, '--archive', 's3://trail-ok/ct'])
+    t.equal(piped.code, 0)
+    t.notMatch(piped.err, /scope\(s\)/, 'nothing when piped')
     const again = await run(capture('g-ok', 's3://trail-ok/ct'))
     t.equal(again.code, 0)
     t.equal(((await run(['custody', 'g-ok', '--json'])).doc.entries as unknown[]).length, 1, 'a repeated request keeps its one entry')
@@ -366,8 +378,12 @@ t.test('CLI CloudTrail captures are evidence-grade (findings 1-4, 6) on the emul
     t.equal(changes.events.before, first.doc.events)
     t.equal(changes.events.after, refreshed.doc.events)
     t.ok(changes.events.added > 0 && changes.events.after === changes.events.before + changes.events.added, JSON.stringify(changes.events))
+    const second = await run(capture('g-late', 's3://trail-late/ct', '--refresh'))
+    t.match(second.doc, { created: true, supersedes: refreshed.doc.captureId, changes: { files: { added: [], removed: [], changed: [] }, events: { added: 0, removed: 0 } } }, 'a refresh supersedes the latest capture of the request')
     const entries = (await run(['custody', 'g-late', '--json'])).doc.entries as Array<{ subject: { captureId: string } }>
-    t.same(entries.map((e) => e.subject.captureId), [first.doc.captureId, refreshed.doc.captureId], 'both captures are in custody')
+    t.same(entries.map((e) => e.subject.captureId), [first.doc.captureId, refreshed.doc.captureId, second.doc.captureId], 'every capture is in custody')
+    const text = await run(['capture', 'cloudtrail', '--case', 'g-late', ...window, '--archive', 's3://trail-late/ct', '--refresh'])
+    t.match(text.out, /supersedes cloudtrail-slice-[0-9a-f]+: files \+0 -0 ~0; events \d+ -> \d+ \(\+0 -0\)/)
   })
 
   t.test('finding 4: a wrong --archive is refused before anything is written (exit 2)', async (t) => {

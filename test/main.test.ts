@@ -117,3 +117,16 @@ t.test('finding 8: an unreachable endpoint names its cause and the endpoint', as
   const agg = new AggregateError([Object.assign(new Error('connect ECONNREFUSED ::1:9'), { code: 'ECONNREFUSED' })], '')
   t.equal(describeCause(new Error('x', { cause: agg }), { AWS_ENDPOINT_URL_S3: 'http://h:9' }), 'cause: connect ECONNREFUSED ::1:9; endpoint http://h:9 (AWS_ENDPOINT_URL_S3)')
 })
+
+t.test('finding 4: the source-bucket preflight refuses only a bucket that does not exist', async (t) => {
+  const { S3Client } = await import('@aws-sdk/client-s3')
+  const { preflightSourceBucket } = await import('../cli/preflight.js')
+  // an unreachable endpoint is not a missing bucket: the capture runs and records what fails
+  const server = createServer()
+  await new Promise<void>((res) => server.listen(0, '127.0.0.1', res))
+  const port = (server.address() as AddressInfo).port
+  await new Promise<void>((res) => server.close(() => res()))
+  const s3 = new S3Client({ region: 'us-east-1', endpoint: `http://127.0.0.1:${port}`, forcePathStyle: true, maxAttempts: 1, credentials: { accessKeyId: 'a', secretAccessKey: 'b' } })
+  t.teardown(() => s3.destroy())
+  await t.resolves(preflightSourceBucket(s3, 'any-bucket'))
+})
