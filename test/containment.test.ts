@@ -354,6 +354,14 @@ t.test('containment on the emulator', async (t) => {
     const again = await runCli(['contain', '--undo', 'case-4'], w.env)
     t.equal(again.code, 2)
     t.match(again.stderr, /no containment in force/)
+    const text = await runCli(['contain', 'case-4', '--bucket', BUCKET, '--principal', MALLORY], w.env)
+    t.equal(text.code, 0, text.stderr)
+    t.match(text.stdout, /containment planned for s3:\/\/sensitive-data in case case-4 \(dry-run: nothing changed; --apply to act\)/)
+    t.match(text.stdout, /planned\s+revoke-principal\s+arn:aws:iam::123456789012:user\/mallory/)
+    t.same(await keyStatus(w.iam, 'mallory'), ['Active'], 'a dry-run changes nothing')
+    const mixed = await runCli(['contain', '--undo', 'case-4', '--bucket', BUCKET], w.env)
+    t.equal(mixed.code, 2)
+    t.match(mixed.stderr, /--undo takes only the case/)
   })
 
   t.test('the drill phase: dry-run plans and leaves the canary alone; apply quarantines, then releases by undo', async (t) => {
