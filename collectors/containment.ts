@@ -20,6 +20,8 @@ import { ValidationError } from '../forensics/errors.js'
 import { parseDestinationRecord } from '../forensics/runtime/destination-record.js'
 import { evidenceFromEnv } from '../forensics/runtime/handler-env.js'
 import type { SiemFinding } from '../forensics/siem/siem-finding.js'
+import type { EvidenceStore } from '../forensics/evidence-store.js'
+import type { Signer } from '../forensics/signer.js'
 
 /** Function identity recorded as the custody actor. */
 export const CONTAINMENT_FUNCTION = { name: 'containment', version: '1.0.0' } as const
@@ -31,8 +33,8 @@ export type ContainmentHandlerResult =
 
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v)
 
-/** A handler bound to an environment; `targets` replaces the AWS targets (tests). */
-export function createContainmentHandler(env: NodeJS.ProcessEnv, opts: { targets?: ContainmentTargets } = {}): (event: unknown) => Promise<ContainmentHandlerResult> {
+/** A handler bound to an environment; `targets` and `evidence` replace the AWS ones (tests). */
+export function createContainmentHandler(env: NodeJS.ProcessEnv, opts: { targets?: ContainmentTargets; evidence?: () => Promise<{ store: EvidenceStore; signer: Signer }> } = {}): (event: unknown) => Promise<ContainmentHandlerResult> {
   return async (event) => {
     const settings = containmentSettingsFromEnv(env)
     const record = parseDestinationRecord(event)
@@ -41,7 +43,7 @@ export function createContainmentHandler(env: NodeJS.ProcessEnv, opts: { targets
     if (!isObj(payload) || payload.kind !== 'capture' || typeof payload.caseId !== 'string' || typeof payload.captureId !== 'string') {
       throw new ValidationError(`destination record ${record.requestContext.requestId}: responsePayload is not a custody recorder result of kind "capture" (caseId, captureId)`, { field: 'responsePayload' })
     }
-    const { store, signer } = await evidenceFromEnv(env)
+    const { store, signer } = await (opts.evidence ?? (() => evidenceFromEnv(env)))()
     const committed = await readCommittedCapture(store, payload.caseId, payload.captureId)
     if (!committed) throw new ValidationError(`capture ${payload.captureId} of case ${payload.caseId} is not committed in s3://${store.bucket}`, { field: 'responsePayload.captureId' })
     const req = containmentFromCapture(settings, committed.manifest)

@@ -234,7 +234,7 @@ t.test('bucket-config on the emulator', async (t) => {
     await t.rejects(h({ caseId: 'c', bucket: 'bkt', region: 5 }), { name: 'ValidationError', message: /region must be a non-empty string/ })
     await t.rejects(h({ caseId: '../etc', bucket: 'bkt' }), { name: 'ValidationError', message: /invalid case id/ })
     await t.rejects(h({ caseId: 'c', bucket: 's3://x' }), { name: 'ValidationError', message: /invalid bucket name/ })
-    await t.rejects(h(cloudTrailEvent('GetObject', 'bkt', 'e1')), { name: 'ValidationError', message: /does not trigger this collector/ })
+    await t.rejects(h(cloudTrailEvent('CreateBucket', 'bkt', 'e1')), { name: 'ValidationError', message: /does not trigger this collector/ })
     const noBucket = cloudTrailEvent('PutBucketAcl', 'bkt', 'e2')
     ;(noBucket.detail as Record<string, unknown>).requestParameters = {}
     await t.rejects(h(noBucket), { name: 'ValidationError', message: /bucketName/ })

@@ -22,9 +22,15 @@ import { createContainmentHandler } from '../collectors/containment.js'
 import { canonicalJson } from '../forensics/canonical-json.js'
 import { parseConfig, type ForensicsConfig } from '../forensics/config.js'
 import { CustodyChain, type CustodyEntry } from '../forensics/custody.js'
-import { containmentSettings, DENY_POLICY_NAME, CONTAINMENT_SETTINGS_ENV } from '../forensics/containment/settings.js'
+import { containmentSettings, containmentSettingsFromEnv, DENY_POLICY_NAME, CONTAINMENT_SETTINGS_ENV } from '../forensics/containment/settings.js'
+import { arnPatternMatches, parsePrincipal, principalMatches } from '../forensics/containment/principal.js'
+import { containmentFromCapture, planContainment } from '../forensics/containment/plan.js'
+import { parseActions } from '../cli/commands/contain.js'
+import type { Manifest } from '../forensics/manifest.js'
 import { QUARANTINE_SID } from '../forensics/containment/policies.js'
 import { sensitiveAccessPatterns } from '../forensics/containment/access-pattern.js'
+import { AwsContainmentTargets } from '../forensics/containment/targets.js'
+import { runContainmentPhase } from '../forensics/drill/containment-phase.js'
 import { AwsDestinationSender } from '../forensics/runtime/destination-sender.js'
 import type { DestinationRecord } from '../forensics/runtime/destination-record.js'
 import { MemorySiemPublisher } from '../forensics/siem/siem-publisher.js'
@@ -348,5 +354,89 @@ t.test('containment on the emulator', async (t) => {
     const again = await runCli(['contain', '--undo', 'case-4'], w.env)
     t.equal(again.code, 2)
     t.match(again.stderr, /no containment in force/)
+    const text = await runCli(['contain', 'case-4', '--bucket', BUCKET, '--principal', MALLORY], w.env)
+    t.equal(text.code, 0, text.stderr)
+    t.match(text.stdout, /containment planned for s3:\/\/sensitive-data in case case-4 \(dry-run: nothing changed; --apply to act\)/)
+    t.match(text.stdout, /planned\s+revoke-principal\s+arn:aws:iam::123456789012:user\/mallory/)
+    t.same(await keyStatus(w.iam, 'mallory'), ['Active'], 'a dry-run changes nothing')
+    const mixed = await runCli(['contain', '--undo', 'case-4', '--bucket', BUCKET], w.env)
+    t.equal(mixed.code, 2)
+    t.match(mixed.stderr, /--undo takes only the case/)
   })
+
+  t.test('the drill phase: dry-run plans and leaves the canary alone; apply quarantines, then releases by undo', async (t) => {
+    const w = await world(t, emulator, key)
+    t.equal((await runCli(['capture', 'bucket-config', '--case', 'drill-1', '--bucket', BUCKET], w.env)).code, 0)
+    const targets = new AwsContainmentTargets({ s3: w.s3, iam: w.iam, sns: new SNSClient(emulator.clientConfig()) })
+    const deps = { store: w.store, signer: key.signer, targets, settings: containmentSettings(w.config), actor: { tool: 'drill test' } }
+    const dry = await runContainmentPhase({ ...deps, mode: 'dry-run' }, { caseId: 'drill-1', bucket: BUCKET, drillId: 'drill-1' })
+    t.match(dry, [{ name: 'containment-planned', verdict: 'pass' }])
+    t.equal(dry.length, 1)
+    t.equal(await bucketPolicy(w.s3), publicPolicy)
+    const applied = await runContainmentPhase({ ...deps, mode: 'apply' }, { caseId: 'drill-1', bucket: BUCKET, drillId: 'drill-2' })
+    t.same(applied.map((c) => [c.name, c.verdict]), [['containment-planned', 'pass'], ['containment-applied', 'pass'], ['containment-released', 'pass']], JSON.stringify(applied))
+    t.equal(canonicalJson(JSON.parse((await bucketPolicy(w.s3)) as string)), canonicalJson(JSON.parse(publicPolicy)))
+    t.same(actions(await new CustodyChain(w.store, key.signer, 'drill-1').read()), ['captured', 'captured', 'captured', 'contained', 'captured', 'released'])
+    // without a prior capture the phase fails its check instead of acting
+    const none = await runContainmentPhase({ ...deps, mode: 'apply' }, { caseId: 'drill-none', bucket: BUCKET, drillId: 'drill-3' })
+    t.match(none, [{ name: 'containment-planned', verdict: 'fail', summary: /ContainmentRefusedError/ }])
+  })
+})
+
+
+t.test('principals: kinds from the ARN, patterns with wildcards, a role pattern with a path matches its sessions', async (t) => {
+  t.match(parsePrincipal(MALLORY), { kind: 'iam-user', name: 'mallory', accountId: ACCOUNT })
+  t.match(parsePrincipal(`arn:aws:iam::${ACCOUNT}:user/team/bob`), { kind: 'iam-user', name: 'bob' })
+  t.match(parsePrincipal(`arn:aws:iam::${ACCOUNT}:root`), { kind: 'root' })
+  t.match(parsePrincipal(`arn:aws:sts::${ACCOUNT}:assumed-role/App/s1`), { kind: 'assumed-role', name: 'App', iamArn: `arn:aws:iam::${ACCOUNT}:role/App` })
+  t.match(parsePrincipal(`arn:aws:iam::${ACCOUNT}:role/path/App`), { kind: 'role', name: 'App' })
+  t.match(parsePrincipal(`arn:aws:sts::${ACCOUNT}:federated-user/carol`), { kind: 'other' })
+  t.throws(() => parsePrincipal('mallory'), { name: 'ValidationError', message: /is not a principal ARN/ })
+  t.throws(() => parsePrincipal(42, 'actor'), { name: 'ValidationError' })
+  t.ok(arnPatternMatches('arn:aws:iam::*:role/app-?', 'arn:aws:iam::1:role/app-1'))
+  t.notOk(arnPatternMatches('arn:aws:iam::*:role/app-?', 'arn:aws:iam::1:role/app-12'))
+  t.notOk(arnPatternMatches('arn:aws:iam::1:role/a.b', 'arn:aws:iam::1:role/aXb'), 'dots are literal')
+  const session = parsePrincipal(`arn:aws:sts::${ACCOUNT}:assumed-role/App/s1`)
+  t.ok(principalMatches([`arn:aws:iam::${ACCOUNT}:role/team/App`], session), 'role path pattern matches the session')
+  t.ok(principalMatches([`arn:aws:iam::*:role/App`], session))
+  t.notOk(principalMatches([`arn:aws:iam::${ACCOUNT}:role/Other`], session))
+  t.notOk(principalMatches([`arn:aws:iam::${ACCOUNT}:role/App`], parsePrincipal(MALLORY)), 'a role pattern never matches a user')
+})
+
+t.test('the planner: refusals decided in one place; what a capture asks for', async (t) => {
+  const fake = { region: 'us-east-1' } as Emulator
+  const settings = containmentSettings(configFor(fake))
+  const prior = { captureId: 'bucket-config-0123456789abcdef0123', manifestKey: 'k', endedAt: '2026-11-29T10:00:00.000Z' }
+  const req = { caseId: 'c', bucket: BUCKET, reason: { kind: 'manual' as const, summary: 'test' }, trigger: { source: 'test', id: '1' } }
+  t.same(planContainment(settings, req, prior).actions.map((a) => a.action), ['quarantine-bucket', 'alert'], 'no principal: no revoke by default')
+  t.match(planContainment(settings, { ...req, actions: ['revoke-principal'] }, prior), { refused: true, actions: [{ status: 'refused', reason: /no principal to revoke/ }] })
+  t.match(planContainment(settings, { ...req, principalArn: `arn:aws:sts::${ACCOUNT}:federated-user/carol`, actions: ['revoke-principal'] }, prior), { actions: [{ status: 'refused', reason: /neither an IAM user nor a role session/ }] })
+  t.match(planContainment(settings, { ...req, bucket: settings.ownBuckets[0] }, prior), { refused: true, actions: [{ status: 'refused', reason: /toolkit's own bucket/ }, { action: 'alert', status: 'planned' }] })
+  t.match(planContainment(settings, { ...req, principalArn: MALLORY }, undefined), { refused: true, priorCapture: null })
+
+  const manifest = (over: Record<string, unknown>): Manifest => ({ schema: 'forensics.capture/v1', caseId: 'c', captureId: 'bucket-config-0123456789abcdef0123', collector: { name: 'bucket-config', version: '1' }, trigger: { source: 'cloudtrail:PutBucketPolicy', id: 'x' }, actor: { principalArn: MALLORY }, target: { bucket: BUCKET }, startedAt: '', endedAt: '', artifacts: [], errors: [], status: 'complete', findings: [], signing: { keyId: 'k', algorithm: 'a' }, ...over }) as Manifest
+  t.equal(containmentFromCapture(settings, manifest({})), undefined, 'no finding, not a data event')
+  t.equal(containmentFromCapture(settings, manifest({ findings: [{ type: 'x', severity: 'medium', title: 'm' }] })), undefined, 'below minSeverity')
+  t.match(containmentFromCapture(settings, manifest({ findings: [{ type: 'x', severity: 'critical', title: 'public' }] })), { principalArn: MALLORY, reason: { kind: 'finding', summary: 'public' } })
+  t.equal(containmentFromCapture(settings, manifest({ collector: { name: 'object-versions', version: '1' } })), undefined)
+  t.equal(containmentFromCapture(settings, manifest({ trigger: { source: 'cloudtrail:GetObject', id: 'x' }, target: { bucket: 'other-bucket' } })), undefined, 'not a sensitive bucket')
+  t.match(containmentFromCapture(settings, manifest({ trigger: { source: 'cloudtrail:GetObject', id: 'x' } })), { reason: { kind: 'unauthorized-access' } })
+  const allowed = containmentFromCapture(settings, manifest({ trigger: { source: 'cloudtrail:GetObject', id: 'x' }, actor: { principalArn: READER }, findings: [{ type: 'x', severity: 'high', title: 'h' }] }))
+  t.match(allowed, { reason: { kind: 'finding' } })
+  t.notOk(allowed && 'principalArn' in allowed, 'an allow-listed caller is never the suspect')
+})
+
+t.test('settings from the environment, CLI action lists, the handler refuses what it cannot follow', async (t) => {
+  t.throws(() => containmentSettingsFromEnv({}), { name: 'ValidationError', message: /is not set/ })
+  t.throws(() => containmentSettingsFromEnv({ [CONTAINMENT_SETTINGS_ENV]: '{' }), { message: /is not JSON/ })
+  t.throws(() => containmentSettingsFromEnv({ [CONTAINMENT_SETTINGS_ENV]: '{}' }), { message: /lacks/ })
+  t.same(parseActions(undefined), undefined)
+  t.same(parseActions('alert, quarantine-bucket'), ['alert', 'quarantine-bucket'])
+  t.same(parseActions(['alert', 'revoke-principal']), ['alert', 'revoke-principal'])
+  t.throws(() => parseActions(','), { name: 'UsageError' })
+  const env = { [CONTAINMENT_SETTINGS_ENV]: JSON.stringify(containmentSettings(configFor({ region: 'us-east-1' } as Emulator))) }
+  const handle = createContainmentHandler(env)
+  const record = destination('forensics-custody-recorder', { kind: 'drill', caseId: 'c' }, 'r1')
+  await t.rejects(handle(record), { name: 'ValidationError', message: /not a custody recorder result of kind "capture"/ })
+  await t.rejects(handle({ ...record, requestContext: { ...record.requestContext, condition: 'RetriesExhausted' } }), { name: 'ValidationError', message: /only follows sealed captures/ })
 })

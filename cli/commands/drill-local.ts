@@ -7,6 +7,9 @@
  * asynchronously — which triggers the collectors asynchronously in turn — and always
  * stops the emulator.
  */
+import { IAMClient } from '@aws-sdk/client-iam'
+import { containmentSettings } from '../../forensics/containment/settings.js'
+import { AwsContainmentTargets } from '../../forensics/containment/targets.js'
 import { mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { S3Client } from '@aws-sdk/client-s3'
@@ -143,6 +146,10 @@ export async function runLocalDrill(opts: LocalDrillOptions): Promise<LocalDrill
           await deliverIncidentTrail(clients.s3, parseArchiveUrl(trailArchive), { account: config.forensicsAccountId, region: config.region }, changes, trailKey)
         },
         trailArchive,
+        // drill.containment: dry-run (default) records a plan; apply quarantines the canary, then releases it by undo
+        ...(config.drill.containment !== 'off'
+          ? { containment: { mode: config.drill.containment, settings: containmentSettings(config), targets: new AwsContainmentTargets({ s3: clients.s3, iam: new IAMClient(settings), sns: clients.sns }) } }
+          : {}),
         log: opts.log,
       }),
       { afterCapture: corruptHook(store, opts.corruptArtifact), onOutcome: (o) => (outcome = o) },
