@@ -7,7 +7,7 @@ import t from 'tap'
 import fc from 'fast-check'
 import { gzipSync } from 'node:zlib'
 import { compileFilter, makeWindow, normalizeFilters, type CloudTrailRecord, type SliceFilters } from '../forensics/cloudtrail/filters.js'
-import { escapedTokens, Prefilter } from '../forensics/cloudtrail/prefilter.js'
+import { decodeEscapes, Prefilter } from '../forensics/cloudtrail/prefilter.js'
 import { scanLogFile } from '../forensics/cloudtrail/log-file-scan.js'
 
 async function* chunks(...parts: Buffer[]): AsyncGenerator<Uint8Array> {
@@ -156,7 +156,6 @@ t.test('escaped tokens are decoded; a backslash in an unrelated field no longer 
   t.notOk(p.mayMatch(Buffer.from('{"eventName":"GetObject","userAgent":"say \\"hi\\" \\\\ path","userIdentity":{"accessKeyId":"AKIAY"}}')), 'escapes elsewhere: skipped')
   t.notOk(p.mayMatch(Buffer.from('{"eventName":"GetObject","userIdentity":{"accessKeyId":"AKIA\\u0059"}}')), 'an escaped value that is not a needle')
   t.ok(p.mayMatch(Buffer.from('{"eventName":"GetObject","userIdentity":{"accessKeyId":"AKIA\\q"}}')), 'a bad escape is left to the full parse, which reports it')
-  t.ok(p.mayMatch(Buffer.from('{"eventName":"GetObject","userIdentity":{"accessKeyId":"AKI\\"')), 'an unterminated string is left to the full parse')
 
   const key = new Prefilter(compileFilter(normalizeFilters({ keyPrefixes: ['logs/'] }), W).needles)
   t.ok(key.mayMatch(Buffer.from('{"requestParameters":{"key":"logs\\/2026"}}')), '\\/ in a prefix')
@@ -180,8 +179,9 @@ t.test('needles holding U+FFFD are not used: invalid UTF-8 in a record decodes t
   t.equal(scanned.matched.length, 1)
 })
 
-t.test('escapedTokens lists only the tokens with escapes, decoded', async (t) => {
-  t.same(escapedTokens(Buffer.from('{"a":"plain","b\\/":"x\\"y","c":"\\\\"}')), ['b/', 'x"y', '\\'])
-  t.same(escapedTokens(Buffer.from('{"a":1}')), [])
-  t.equal(escapedTokens(Buffer.from('{"a":"\\x"}')), null)
+t.test('decodeEscapes decodes every escape once, left to right; a bad escape is null', async (t) => {
+  t.equal(decodeEscapes(Buffer.from('{"a":"plain","b\\/":"x\\"y","c":"\\\\u0041","d":"\\u0041\\n"}')), '{"a":"plain","b/":"x"y","c":"\\u0041","d":"A\n"}')
+  t.equal(decodeEscapes(Buffer.from('{"a":1}')), '{"a":1}')
+  t.equal(decodeEscapes(Buffer.from('{"a":"\\x"}')), null)
+  t.equal(decodeEscapes(Buffer.from('{"a":"\\u00"}')), null)
 })

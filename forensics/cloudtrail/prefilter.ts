@@ -5,25 +5,25 @@
  * matches; it may let through records that do not (the filter drops those).
  *
  * The needles are the compiled filter's literal values, in groups: a record can only match
- * when, for every group, one needle occurs in one of its JSON string tokens (a needle
- * written `"x"`, with quotes, also stands for a token that is exactly `x`). A string token
- * without a backslash holds its value verbatim in UTF-8, so a plain byte search finds it.
- * A token with escapes (`\u0041`, `\/`, `\"`) is decoded first — only those tokens, and
- * only when the plain search has failed — so an escaped value cannot hide a match.
+ * when, for every group, one needle occurs in one of its JSON string tokens (a needle may
+ * carry the token's quotes, as `"errorCode"` does). A string token without a backslash holds
+ * its value verbatim in UTF-8, so a plain byte search finds it. When that search fails and
+ * the record has escapes (`\u0041`, `\/`, `\"`), the record's text is searched again with
+ * every escape decoded — backslashes only occur inside strings in JSON — so an escaped
+ * value cannot hide a match.
  */
 
-const QUOTE = 0x22
 const BACKSLASH = 0x5c
 /** UTF-8 of U+FFFD, what invalid bytes and lone surrogates become once decoded */
 const REPLACEMENT = Buffer.from('\uFFFD')
+/** A JSON escape, or a backslash that starts none (a bad escape) */
+const ESCAPE = /\\(?:u([0-9a-fA-F]{4})|(["\\/bfnrt]))|\\/g
+const SHORT: Record<string, string> = { '"': '"', '\\': '\\', '/': '/', b: '\b', f: '\f', n: '\n', r: '\r', t: '\t' }
 
-/** One literal value to look for. */
+/** One literal value to look for: its UTF-8 bytes and its text. */
 interface Needle {
   bytes: Buffer
-  /** the value as text, compared with decoded (escaped) tokens */
   text: string
-  /** for a needle written `"x"`: `x`, which a decoded token may also equal */
-  exact?: string
 }
 
 /** A compiled prefilter: test a record's raw bytes with {@link Prefilter.mayMatch}. */
@@ -38,14 +38,7 @@ export class Prefilter {
   constructor(groups: readonly (readonly Buffer[])[]) {
     this.#groups = groups
       .filter((g) => g.length > 0 && g.every((n) => n.length > 0 && n.indexOf(REPLACEMENT) < 0))
-      .map((g) =>
-        g.map((bytes) => {
-          const text = bytes.toString('utf8')
-          // `"x"` may be a key written with its quotes or a value holding quotes: both count
-          const quoted = text.length >= 2 && text.startsWith('"') && text.endsWith('"')
-          return { bytes, text, ...(quoted ? { exact: text.slice(1, -1) } : {}) }
-        }),
-      )
+      .map((g) => g.map((bytes) => ({ bytes, text: bytes.toString('utf8') })))
   }
 
   /** True when the prefilter rules nothing out (no usable needles). */
@@ -55,43 +48,32 @@ export class Prefilter {
 
   /** False only when the record cannot match the filter the needles came from. */
   mayMatch(raw: Buffer): boolean {
-    let decoded: string[] | undefined | null
+    let decoded: string | null | undefined
     for (const group of this.#groups) {
       if (group.some((n) => raw.indexOf(n.bytes) >= 0)) continue
       // not verbatim: only an escaped token can still hold a needle
-      if (decoded === undefined) decoded = raw.indexOf(BACKSLASH) < 0 ? [] : escapedTokens(raw)
+      if (raw.indexOf(BACKSLASH) < 0) return false
+      if (decoded === undefined) decoded = decodeEscapes(raw)
+      // a bad escape: the full parse decides, and reports the record
       if (decoded === null) return true
-      if (!group.some((n) => decoded!.some((s) => s === n.exact || s.includes(n.text)))) return false
+      const text = decoded
+      if (!group.some((n) => text.includes(n.text))) return false
     }
     return true
   }
 }
 
 /**
- * The decoded values of the string tokens that contain escapes; null when the bytes are not
- * well-formed enough to tell (the full parse then decides, and reports the record).
+ * The record's text with every escape decoded (each string token's value, verbatim, between
+ * its quotes); null when a backslash starts no valid escape.
  */
-export function escapedTokens(raw: Buffer): string[] | null {
-  const out: string[] = []
-  let i = raw.indexOf(QUOTE)
-  while (i >= 0) {
-    // find the closing quote: one not preceded by an odd run of backslashes
-    let end = raw.indexOf(QUOTE, i + 1)
-    for (;;) {
-      if (end < 0) return null
-      let run = 0
-      while (raw[end - 1 - run] === BACKSLASH) run++
-      if (run % 2 === 0) break
-      end = raw.indexOf(QUOTE, end + 1)
-    }
-    if (raw.subarray(i + 1, end).indexOf(BACKSLASH) >= 0) {
-      try {
-        out.push(JSON.parse(raw.toString('utf8', i, end + 1)) as string)
-      } catch {
-        return null
-      }
-    }
-    i = raw.indexOf(QUOTE, end + 1)
-  }
-  return out
+export function decodeEscapes(raw: Buffer): string | null {
+  let bad = false
+  const text = raw.toString('utf8').replace(ESCAPE, (_m, hex: string | undefined, short: string | undefined) => {
+    if (hex !== undefined) return String.fromCharCode(parseInt(hex, 16))
+    if (short !== undefined) return SHORT[short]
+    bad = true
+    return ''
+  })
+  return bad ? null : text
 }
