@@ -7,7 +7,8 @@
  * on Linux, macOS and Windows alike:
  *
  * - `/` and `\` both separate segments; every byte outside `A-Za-z0-9._-` is
- *   percent-encoded (`%XX`), so paths are plain ASCII (no normalisation surprises, no
+ *   percent-encoded (`%XX`) — except a `%XX` escape already in the name (object keys come
+ *   percent-encoded once from keys.ts; encoding them again would give `%252F`) — so paths are plain ASCII (no normalisation surprises, no
  *   bidi tricks, no shell metacharacters) and `sha256sum -c` reads them verbatim;
  * - a leading or trailing dot is encoded (`.`, `..`, hidden files, Windows' dropped
  *   trailing dots); an empty segment becomes `_`;
@@ -30,11 +31,19 @@ export const MAX_PATH = 150
 const DEVICE = /^(con|prn|aux|nul|com[0-9]|lpt[0-9])$/i
 const SAFE_BYTE = /[A-Za-z0-9._-]/
 
+const HEX = /^[0-9A-F]{2}$/
+
 function encodeSegment(segment: string): string {
   let out = ''
-  for (const byte of Buffer.from(segment, 'utf8')) {
-    const c = String.fromCharCode(byte)
-    out += SAFE_BYTE.test(c) ? c : '%' + byte.toString(16).toUpperCase().padStart(2, '0')
+  const bytes = Buffer.from(segment, 'utf8')
+  for (let i = 0; i < bytes.length; i++) {
+    const c = String.fromCharCode(bytes[i])
+    // an escape already made (object keys in artifact paths are percent-encoded once by
+    // keys.ts) is kept, so a name is encoded once: `reports%2Fq1.csv`, not `reports%252Fq1.csv`
+    if (c === '%' && HEX.test(bytes.subarray(i + 1, i + 3).toString('latin1'))) {
+      out += bytes.subarray(i, i + 3).toString('latin1')
+      i += 2
+    } else out += SAFE_BYTE.test(c) ? c : '%' + bytes[i].toString(16).toUpperCase().padStart(2, '0')
   }
   if (out === '') return '_'
   // a leading dot hides the file (and makes `.` / `..`); Windows drops trailing dots

@@ -22,8 +22,13 @@ import { ValidationError } from '../errors.js'
 import { isSha256Hex } from '../hash.js'
 import { mapArchivePaths } from './archive-paths.js'
 
-/** Schema id of `bundle.json`. */
-export const BUNDLE_SCHEMA = 'forensics.bundle/v1'
+/**
+ * Schema id of `bundle.json`. v2: member names keep the percent-escapes already in artifact
+ * paths (encoded once), and report.html is a member. A v1 bundle is refused by name: its
+ * member names and reports are not what this version renders; `sha256sum -c` and openssl
+ * (README) still check it, as does the version that wrote it.
+ */
+export const BUNDLE_SCHEMA = 'forensics.bundle/v2'
 
 /** Fixed member names. */
 export const MEMBER = {
@@ -96,6 +101,12 @@ export function parseBundleIndex(bytes: Buffer): BundleIndex {
     doc = JSON.parse(bytes.toString('utf8'))
   } catch (e) {
     throw new ValidationError(`${MEMBER.index} is not JSON: ${(e as Error).message}`, { cause: e })
+  }
+  if (isObj(doc) && doc.schema === 'forensics.bundle/v1') {
+    throw new ValidationError(
+      `${MEMBER.index} is forensics.bundle/v1, written by an earlier cdktf-forensics whose member names and reports this version does not re-render: ` +
+        'check it with `sha256sum -c SHA256SUMS` and openssl (README, "Verify a bundle with only sha256sum and openssl") or with the version that wrote it',
+    )
   }
   if (!isObj(doc) || doc.schema !== BUNDLE_SCHEMA) throw new ValidationError(`${MEMBER.index} is not a ${BUNDLE_SCHEMA} index`)
   if (typeof doc.caseId !== 'string' || !Array.isArray(doc.files) || !Array.isArray(doc.captures)) throw new ValidationError(`${MEMBER.index} lacks caseId, captures or files`)
