@@ -329,7 +329,7 @@ t.test('CLI CloudTrail captures are evidence-grade (findings 1-4, 6) on the emul
       await main(argv, env, sink().stream, e.stream)
       return e.text()
     }
-    t.match(await tty(['capture', 'cloudtrail', '--case', 'g-tty', ...window, '--archive', 's3://trail-ok/ct']), /archive s3:\/\/trail-ok\/ct: 1 account\/region scope\(s\)[\s\S]*log file\(s\)/)
+    t.match(await tty(['capture', 'cloudtrail', '--case', 'g-tty', ...window, '--archive', 's3://trail-ok/ct']), /archive s3:\/\/trail-ok\/ct: 1 account\/region scope\(s\)[\s\S]*log file\(s\)[\s\S]*scanned (\d+)\/\1 file\(s\), [\d.]+ MiB, \d+ event\(s\) matched, [\d.]+ MiB\/s/)
     t.equal(await tty(capture('g-tty-json', 's3://trail-ok/ct')), '', 'nothing extra with --json')
     const piped = await run(['capture', 'cloudtrail', '--case', 'g-piped', ...window, '--archive', 's3://trail-ok/ct'])
     t.equal(piped.code, 0)

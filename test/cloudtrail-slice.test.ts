@@ -10,7 +10,7 @@ import { gzipSync } from 'node:zlib'
 import { ValidationError } from '../forensics/errors.js'
 import { makeWindow } from '../forensics/cloudtrail/filters.js'
 import { logFileKey } from '../forensics/cloudtrail/archive-layout.js'
-import { dedupeAndSort, listLocalLogFiles, runSlice, sliceDirectory } from '../forensics/cloudtrail/slice.js'
+import { dedupeAndSort, listLocalLogFiles, runSlice, scanMeter, sliceDirectory } from '../forensics/cloudtrail/slice.js'
 import { awsError } from './fixtures/fake-client.js'
 import { KEY, LOC, SCOPE, failing, fakeCloudTrail, fakeTrailBucket, keySource, putDigest, putLog, trailApi } from './fixtures/cloudtrail/fake-trail.js'
 
@@ -120,4 +120,22 @@ t.test('without a key source, public keys come through the CloudTrail client fac
   t.same(o.files.map((f) => f.verdict), ['valid'])
   t.same(api.calls.map((c) => c.name), ['ListPublicKeysCommand'])
   t.same(o.publicKeys.map((k) => k.fingerprint), ['fp-1'])
+})
+
+t.test('scan progress: counts, bytes and rate, at most one line a second, always the last file', async (t) => {
+  const lines: string[] = []
+  let clock = 0
+  const meter = scanMeter((l) => lines.push(l), 'AWSLogs/1 us-east-1', 4, () => clock)
+  clock = 500
+  meter.add(2 ** 20, 3)
+  clock = 900
+  meter.add(2 ** 20, 0)
+  clock = 1600
+  meter.add(2 ** 20, 1)
+  meter.add(2 ** 20, 2)
+  t.same(lines, [
+    'AWSLogs/1 us-east-1: scanned 1/4 file(s), 1.0 MiB, 3 event(s) matched, 2.0 MiB/s',
+    'AWSLogs/1 us-east-1: scanned 3/4 file(s), 3.0 MiB, 4 event(s) matched, 1.9 MiB/s',
+    'AWSLogs/1 us-east-1: scanned 4/4 file(s), 4.0 MiB, 6 event(s) matched, 2.5 MiB/s',
+  ])
 })

@@ -114,7 +114,8 @@ export async function runSlice(req: SliceRequest, deps: SliceDeps): Promise<Slic
       for (const scope of out.scopes) {
         const files = await listLogFiles(deps.s3, location.bucket, scope, range)
         progress(`${scope.root} ${scope.region}: ${files.length} log file(s)`)
-        const scanned = await Promise.all(files.map((f) => scanArchiveFile(pool, deps.s3!, f)))
+        const meter = deps.progress ? scanMeter(deps.progress, `${scope.root} ${scope.region}`, files.length) : undefined
+        const scanned = await Promise.all(files.map((f) => scanArchiveFile(pool, deps.s3!, f).then((r) => (meter?.add(r.result.size, r.result.matched.length), r))))
         for (const { file, result } of scanned) {
           all.push(...result.matched)
           out.files.push(file)
@@ -159,6 +160,31 @@ export async function runSlice(req: SliceRequest, deps: SliceDeps): Promise<Slic
   out.events = d.events
   out.duplicatesDropped = d.dropped
   return out
+}
+
+/**
+ * Progress of a scan as counts, bytes and rate: a line when a file completes, at most one
+ * every `everyMs` (default 1 s), and always for the last file.
+ */
+export function scanMeter(progress: (line: string) => void, label: string, total: number, now: () => number = Date.now, everyMs = 1000): { add(bytes: number, matched: number): void } {
+  const started = now()
+  let files = 0
+  let bytes = 0
+  let matched = 0
+  let last = -Infinity
+  return {
+    add(size, m) {
+      files++
+      bytes += size
+      matched += m
+      const t = now()
+      if (files < total && t - last < everyMs) return
+      last = t
+      const mib = bytes / 2 ** 20
+      const seconds = Math.max((t - started) / 1000, 0.001)
+      progress(`${label}: scanned ${files}/${total} file(s), ${mib.toFixed(1)} MiB, ${matched} event(s) matched, ${(mib / seconds).toFixed(1)} MiB/s`)
+    },
+  }
 }
 
 async function scanArchiveFile(pool: ScanPool, s3: S3Port, f: ListedLogFile): Promise<{ file: ScannedFile; result: FileScanResult; listed: ListedLogFile }> {
