@@ -4,6 +4,7 @@ import { S3Client, PutObjectCommand, PutBucketPolicyCommand, HeadObjectCommand }
 import { useEmulator } from './fixtures/emulator.js'
 import { lockedStore } from './fixtures/evidence.js'
 import { collectorEnv, createIamUser, createVersionedBucket, deleteMarker, denyPolicy, putVersions, runCli, setIamAuth, signingKeyFile, useEmulatorEnv } from './fixtures/collectors.js'
+import { runCli as runCliWith } from './fixtures/bundle-cli.js'
 import type { CaptureHandlerResult } from '../forensics/bucket-config/collector-runtime.js'
 import { createObjectVersionsHandler as makeHandler, objectVersionsRequest, handler } from '../collectors/object-versions.js'
 import { captureObjectVersions, validateObjectVersionsRequest } from '../forensics/object-versions/capture-object-versions.js'
@@ -73,6 +74,14 @@ t.test('object-versions on the emulator', async (t) => {
     t.same(v.findings, [], 'the capture verifies')
     const custody = await new CustodyChain(store, key.signer, 'case-ov').read()
     t.match(custody, [{ action: 'captured', subject: { key: out.manifestKey } }])
+
+    // storing progress on a terminal: counts, bytes and rate; nothing with --json or when piped
+    const totalBytes = bodies.reduce((n, b) => n + Buffer.byteLength(b), 0)
+    const tty = await runCliWith(['capture', 'object-versions', '--case', 'case-ov-tty', '--bucket', 'victim', '--key', HOSTILE], env, { stderrTTY: true })
+    t.equal(tty.code, 0, tty.stderr)
+    t.match(tty.stderr, new RegExp(`stored 28 version\\(s\\) and delete marker\\(s\\) of s3://victim, ${(totalBytes / 2 ** 20).toFixed(1).replace('.', '\\.')} MiB, [\\d.]+ MiB/s`), 'the last line counts all 28 entries')
+    t.notMatch(r.stderr, /stored \d+ version/, 'nothing extra with --json')
+    t.notMatch((await runCli(['capture', 'object-versions', '--case', 'case-ov-piped', '--bucket', 'victim', '--key', HOSTILE], env)).stderr, /stored \d+ version/, 'nothing when piped')
     s3.destroy()
   })
 

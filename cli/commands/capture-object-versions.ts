@@ -1,3 +1,5 @@
+import { mib, progressMeter } from '../../forensics/progress-meter.js'
+import type { InventoryEntry } from '../../forensics/object-versions/inventory.js'
 import { randomUUID } from 'node:crypto'
 import { SQSClient } from '@aws-sdk/client-sqs'
 import { sdkSettingsFromEnv } from '../../forensics/aws/sdk-config.js'
@@ -53,10 +55,13 @@ export const captureObjectVersionsCommand: Command = {
     const sources = await openSourceClients({ accountId: v.account as string | undefined, region, env: io.env, sessionName: 'forensics-cli' })
     await preflightSourceBucket(sources.s3, v.bucket as string)
     const sqs = new SQSClient(sdkSettingsFromEnv(io.env))
-    const opts = objectVersionsOptions(io.env, sqs)
+    // storing progress only where someone watches: a terminal, not --json or a pipe
+    const meter = io.isTTY ? progressMeter(io.progress, (s) => `stored ${s.items} version(s) and delete marker(s) of s3://${String(v.bucket)}, ${mib(s.bytes)}, ${s.mibPerSecond.toFixed(1)} MiB/s`) : undefined
+    const opts = { ...objectVersionsOptions(io.env, sqs), ...(meter ? { onCaptured: (e: InventoryEntry) => meter.add(e.kind === 'version' ? (e.size ?? 0) : 0) } : {}) }
     const deps = { store, signer }
     const req = { caseId: v.case as string, bucket: v.bucket as string, keys, prefix: v.prefix as string | undefined, since, until, accountId: sources.accountId, region, trigger: { source: 'cli', id: `cli:${randomUUID()}` } }
     const outcome = await captureObjectVersions(deps, sources.s3, req, opts)
+    meter?.done()
     let result
     if (outcome.kind === 'committed') result = outcome.result
     else {

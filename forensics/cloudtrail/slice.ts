@@ -5,6 +5,7 @@
  * to prove them offline (files, digests, keys, verdicts). Bad files are recorded with
  * their error and the rest is still processed.
  */
+import { mib, progressMeter } from '../progress-meter.js'
 import { readdir, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { DEFAULT_MARGINS, deliveryRange, type ArchiveLocation, type DeliveryMargins, type TrailScope } from './archive-layout.js'
@@ -162,29 +163,9 @@ export async function runSlice(req: SliceRequest, deps: SliceDeps): Promise<Slic
   return out
 }
 
-/**
- * Progress of a scan as counts, bytes and rate: a line when a file completes, at most one
- * every `everyMs` (default 1 s), and always for the last file.
- */
-export function scanMeter(progress: (line: string) => void, label: string, total: number, now: () => number = Date.now, everyMs = 1000): { add(bytes: number, matched: number): void } {
-  const started = now()
-  let files = 0
-  let bytes = 0
-  let matched = 0
-  let last = -Infinity
-  return {
-    add(size, m) {
-      files++
-      bytes += size
-      matched += m
-      const t = now()
-      if (files < total && t - last < everyMs) return
-      last = t
-      const mib = bytes / 2 ** 20
-      const seconds = Math.max((t - started) / 1000, 0.001)
-      progress(`${label}: scanned ${files}/${total} file(s), ${mib.toFixed(1)} MiB, ${matched} event(s) matched, ${(mib / seconds).toFixed(1)} MiB/s`)
-    },
-  }
+/** Progress of a scan per scope: files scanned of total, MiB, events matched, MiB/s. */
+export function scanMeter(progress: (line: string) => void, label: string, total: number, now?: () => number): { add(bytes: number, matched: number): void } {
+  return progressMeter(progress, (s) => `${label}: scanned ${s.items}/${total} file(s), ${mib(s.bytes)}, ${s.extra} event(s) matched, ${s.mibPerSecond.toFixed(1)} MiB/s`, { total, now })
 }
 
 async function scanArchiveFile(pool: ScanPool, s3: S3Port, f: ListedLogFile): Promise<{ file: ScannedFile; result: FileScanResult; listed: ListedLogFile }> {

@@ -50,6 +50,8 @@ export interface ObjectVersionsOptions {
   byteBudget?: number
   /** without it, everything is captured in this run */
   fanOut?: FanOutOptions
+  /** told after each version or delete marker is captured in this run (progress) */
+  onCaptured?: (entry: InventoryEntry) => void
 }
 
 /** Result: committed now, or handed to the fan-out workers. */
@@ -105,6 +107,11 @@ export async function captureObjectVersions(deps: CaptureDeps, s3: S3Client, req
   if (committed) return { kind: 'committed', result: committed }
   const source = { s3, bucket: req.bucket }
   const sel = { ...req, keys: req.keys }
+  const copyInto = async (entries: InventoryEntry[], ctx: { caseId: string; captureId: string }, e: VersionEntry): Promise<void> => {
+    const entry = { ...e, capture: await copyVersion(source, deps.store, ctx.caseId, ctx.captureId, e) }
+    entries.push(entry)
+    opts.onCaptured?.(entry)
+  }
   const copyOpts = { concurrency: opts.concurrency ?? 16, budget: opts.byteBudget ?? 96 * 1024 * 1024, weight: (e: VersionEntry) => Math.min(e.size ?? 0, 40 * 1024 * 1024) }
 
   if (!opts.fanOut) {
@@ -122,9 +129,7 @@ export async function captureObjectVersions(deps: CaptureDeps, s3: S3Client, req
         }
       }
       // failures of our own (evidence store, integrity) abort the capture; the source's are recorded
-      await forEachBounded(listed(), copyOpts, async (e) => {
-        entries.push({ ...e, capture: await copyVersion(source, deps.store, ctx.caseId, ctx.captureId, e) })
-      })
+      await forEachBounded(listed(), copyOpts, async (e) => copyInto(entries, ctx, e))
       if (listingFailure) {
         // our own failures abort; the source's (also when its retries ran out) are recorded
         if (listingFailure.error instanceof ForensicsError && !(listingFailure.error instanceof RetriesExhaustedError)) throw listingFailure.error
@@ -164,9 +169,7 @@ export async function captureObjectVersions(deps: CaptureDeps, s3: S3Client, req
   if (exhausted) {
     const result = await runCapture(deps, spec, async (ctx) => {
       const entries: InventoryEntry[] = []
-      await forEachBounded(head, copyOpts, async (e) => {
-        entries.push({ ...e, capture: await copyVersion(source, deps.store, ctx.caseId, ctx.captureId, e) })
-      })
+      await forEachBounded(head, copyOpts, async (e) => copyInto(entries, ctx, e))
       if (listingFailure) ctx.recordError(listingFailure)
       await recordInventory(ctx, selection, entries, { confirmed: true, concurrency: copyOpts.concurrency })
     })
