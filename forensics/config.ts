@@ -6,6 +6,7 @@
  */
 import { readFileSync } from 'node:fs'
 import { ValidationError } from './errors.js'
+import { parseInspectionSection, type InspectionConfig } from './inspection/inspection-config.js'
 
 /** Object Lock retention mode of the evidence bucket. */
 export type RetentionMode = 'COMPLIANCE' | 'GOVERNANCE'
@@ -103,6 +104,8 @@ export interface ForensicsConfig {
   capture: CaptureConfig
   memberRole: MemberRoleConfig
   codeSigning?: CodeSigningConfig
+  /** Upload inspection (YARA rules and hash IOCs); see forensics/inspection/inspection-config.ts. */
+  inspection: InspectionConfig
 }
 
 /** One problem found by {@link parseConfig}. */
@@ -128,8 +131,8 @@ const EMAIL = /^[^@\s]+@[^@\s]+\.[^@\s]+$/
 /** Retention values CloudWatch Logs accepts. */
 export const LOG_RETENTION_DAYS = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653] as const
 
-/** Collects issues while walking the raw input. */
-class Checker {
+/** Collects issues while walking the raw input (sections in their own modules use it too). */
+export class Checker {
   readonly issues: ConfigIssue[] = []
   constructor(private readonly root: Record<string, unknown>) {}
 
@@ -307,6 +310,8 @@ export function parseConfig(input: unknown): ForensicsConfig {
     }
   }
 
+  const inspection = parseInspectionSection(c)
+
   if (c.issues.length > 0) {
     const lines = c.issues.map((i) => `  ${i.field}: ${i.message}`).join('\n')
     throw new ValidationError(`invalid forensics config (${c.issues.length} problem${c.issues.length > 1 ? 's' : ''}):\n${lines}`, {
@@ -315,7 +320,7 @@ export function parseConfig(input: unknown): ForensicsConfig {
   }
   return {
     name, forensicsAccountId, region, regions, memberAccounts, evidence, watchedBuckets,
-    cloudTrailArchive, drill, siem, capture, memberRole, ...(codeSigning ? { codeSigning } : {}),
+    cloudTrailArchive, drill, siem, capture, memberRole, ...(codeSigning ? { codeSigning } : {}), inspection,
   }
 }
 
