@@ -310,7 +310,7 @@ export function parseConfig(input: unknown): ForensicsConfig {
     }
   }
 
-  const inspection = parseInspectionSection(c)
+  const inspection = parseInspectionSection(c, { forensics: forensicsAccountId, members: memberAccounts })
 
   if (c.issues.length > 0) {
     const lines = c.issues.map((i) => `  ${i.field}: ${i.message}`).join('\n')

@@ -7,10 +7,20 @@
 import type { ForensicsConfig } from './config.js'
 
 /** Every Lambda function the toolkit deploys, by its collector file name. */
-export const FUNCTION_KEYS = ['bucket-config', 'object-versions', 'cloudtrail-slice', 'custody-recorder', 'drill'] as const
+export const FUNCTION_KEYS = ['bucket-config', 'object-versions', 'cloudtrail-slice', 'custody-recorder', 'drill', 'inspector'] as const
 
 /** One of {@link FUNCTION_KEYS}. */
 export type FunctionKey = (typeof FUNCTION_KEYS)[number]
+
+/** Functions deployed only when their config section enables them. */
+const OPTIONAL_KEYS: Partial<Record<FunctionKey, (config: ForensicsConfig) => boolean>> = {
+  inspector: (config) => config.inspection.enabled,
+}
+
+/** The functions a config deploys: every key, minus optional ones it does not enable. */
+export function enabledFunctionKeys(config: ForensicsConfig): FunctionKey[] {
+  return FUNCTION_KEYS.filter((k) => OPTIONAL_KEYS[k]?.(config) ?? true)
+}
 
 /** The capture functions proper (the ones whose success the custody recorder seals). */
 export const CAPTURE_KEYS = ['bucket-config', 'object-versions', 'cloudtrail-slice'] as const satisfies readonly FunctionKey[]
@@ -90,6 +100,8 @@ const WRITE_PREFIXES: Record<FunctionKey, string[]> = {
   'cloudtrail-slice': ['cases/*/captures/*'],
   'custody-recorder': ['cases/*/custody/*'],
   drill: ['drills/*', 'cases/drill-*/custody/*'],
+  // the inspector only reads; a hit's evidence is written by the object-versions capture it chains into
+  inspector: [],
 }
 
 /**
@@ -99,14 +111,16 @@ const WRITE_PREFIXES: Record<FunctionKey, string[]> = {
  *   OnFailure → the dead-letter queue;
  * - the custody recorder: OnSuccess → the SIEM event bus (a recorder routing to itself
  *   would loop), OnFailure → the dead-letter queue;
- * - the drill is not retried: a drill that fails must fail loudly, once.
+ * - the drill is not retried: a drill that fails must fail loudly, once;
+ * - the inspector (only with inspection.enabled): OnSuccess → custody recorder, which sends
+ *   hits to the SIEM and chains the capture (forensics/inspection/route-inspection.ts).
  */
 export function asyncInvokeRoutes(config: ForensicsConfig): AsyncInvokeRoute[] {
   const names = resourceNames(config)
   const onFailure: DestinationRef = { type: 'sqs', queueName: names.deadLetterQueue }
   const toRecorder: DestinationRef = { type: 'lambda', functionName: names.functions['custody-recorder'] }
   const toSiem: DestinationRef = { type: 'eventbridge', eventBusName: names.siemEventBus }
-  return FUNCTION_KEYS.map((key) => ({
+  return enabledFunctionKeys(config).map((key) => ({
     key,
     functionName: names.functions[key],
     maximumRetryAttempts: key === 'drill' ? 0 : config.capture.maximumRetryAttempts,
@@ -117,7 +131,9 @@ export function asyncInvokeRoutes(config: ForensicsConfig): AsyncInvokeRoute[] {
   }))
 }
 
-/** The row for one function. */
+/** The row for one function (throws for a function the config does not enable). */
 export function routeFor(config: ForensicsConfig, key: FunctionKey): AsyncInvokeRoute {
-  return asyncInvokeRoutes(config).find((r) => r.key === key) as AsyncInvokeRoute
+  const route = asyncInvokeRoutes(config).find((r) => r.key === key)
+  if (!route) throw new Error(`${key} is not deployed with this config (see enabledFunctionKeys)`)
+  return route
 }

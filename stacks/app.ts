@@ -9,6 +9,7 @@ import { repositoryRoot, type BundleOptions, type HandlerBundle } from './bundle
 import { ForensicsStack } from './forensics-stack.js'
 import { MemberAccountStack } from './member-account-stack.js'
 import { loadConfigFile, parseConfig, type ForensicsConfig } from '../forensics/config.js'
+import { INSPECTION_PATTERN_KEY, inspectionUploadPattern } from './inspection.js'
 import { FUNCTION_KEYS, intakeEventBusArn, resourceNames, type FunctionKey } from '../forensics/routing.js'
 import { triggerPatterns } from './triggers.js'
 
@@ -28,7 +29,8 @@ export interface AddStacksOptions {
 export function addForensicsStacks(app: Construct, config: ForensicsConfig, options: AddStacksOptions = {}): ForensicsStacks {
   const forensics = new ForensicsStack(app, config.name, { config, ...options })
   const names = resourceNames(config)
-  const captureRoleNames = FUNCTION_KEYS.filter((k) => k !== 'custody-recorder').map((k) => names.functions[k])
+  // the inspector reads only buckets of its own account (or ones whose policy admits it)
+  const captureRoleNames = FUNCTION_KEYS.filter((k) => k !== 'custody-recorder' && k !== 'inspector').map((k) => names.functions[k])
   const members = config.memberAccounts.map((memberAccountId) => {
     const stack = new MemberAccountStack(app, `${config.name}-member-${memberAccountId}`, {
       memberAccountId,
@@ -42,7 +44,11 @@ export function addForensicsStacks(app: Construct, config: ForensicsConfig, opti
         regions: config.regions,
         intakeBusArn: intakeEventBusArn(config),
         forwarderRoleName: names.eventForwarderRole,
-        patterns: triggerPatterns(config.watchedBuckets),
+        patterns: {
+          ...triggerPatterns(config.watchedBuckets),
+          ...(config.inspection.enabled ? { [INSPECTION_PATTERN_KEY]: inspectionUploadPattern(config.inspection.buckets) } : {}),
+        },
+        ...(config.inspection.enabled ? { inspectedBuckets: config.inspection.buckets } : {}),
       },
     })
     // The trust policy names the capture roles, and the forwarding rules target the intake

@@ -26,6 +26,8 @@ export interface ObjectLocation {
 export interface InspectedBucket {
   bucket: string
   prefixes: string[]
+  /** the account owning the bucket (default: the forensics account); its stack enables EventBridge notifications */
+  account: string
 }
 
 /** The validated `inspection` section. */
@@ -62,7 +64,7 @@ export function parseS3Url(url: string): ObjectLocation | undefined {
 export const MAX_OBJECT_BYTES_LIMIT = 1024 * 1024 * 1024
 
 /** Reads and checks `inspection` (defaults: disabled, 50 MiB, 20 s, minSeverity high). */
-export function parseInspectionSection(c: Checker): InspectionConfig {
+export function parseInspectionSection(c: Checker, accounts: { forensics: string; members: readonly string[] } = { forensics: '', members: [] }): InspectionConfig {
   c.object('inspection')
   const enabled = c.boolean('inspection.enabled', false)
   const buckets: InspectedBucket[] = []
@@ -72,9 +74,13 @@ export function parseInspectionSection(c: Checker): InspectionConfig {
     const field = `inspection.buckets[${i}]`
     const bucket = c.string(`${field}.bucket`, BUCKET, 'an S3 bucket name')
     const prefixes = c.stringList(`${field}.prefixes`, /^.{1,1024}$/, 'key prefixes (1–1024 characters)')
+    const account = c.string(`${field}.account`, /^\d{12}$/, 'a 12-digit AWS account id', accounts.forensics)
+    if (accounts.forensics !== '' && account !== accounts.forensics && !accounts.members.includes(account)) {
+      c.fail(`${field}.account`, `${account} is neither the forensics account nor in memberAccounts: add it to memberAccounts (its stack enables the bucket's EventBridge notifications)`)
+    }
     if (raw === null || typeof raw !== 'object') continue
     if (buckets.some((b) => b.bucket === bucket)) c.fail(`${field}.bucket`, `${bucket} is listed twice; put all its prefixes in one entry`)
-    else buckets.push({ bucket, prefixes })
+    else buckets.push({ bucket, prefixes, account })
   }
   const locations = (field: string): ObjectLocation[] =>
     c.stringList(field, S3_URL, 's3://BUCKET/KEY locations').map((u) => parseS3Url(u) as ObjectLocation)
