@@ -143,9 +143,14 @@ export class Checker {
   /** Value at a dotted path, or undefined. */
   get(field: string): unknown {
     let v: unknown = this.root
+    // `a.b[2].c`: list items are addressed by index
     for (const part of field.split('.')) {
+      const m = /^([^[]*)(?:\[(\d+)\])?$/.exec(part)
+      const name = m ? m[1] : part
+      const index = m?.[2]
       if (v === null || typeof v !== 'object' || Array.isArray(v)) return undefined
-      v = (v as Record<string, unknown>)[part]
+      v = (v as Record<string, unknown>)[name]
+      if (index !== undefined) v = Array.isArray(v) ? v[Number(index)] : undefined
     }
     return v
   }
