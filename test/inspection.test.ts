@@ -7,7 +7,10 @@ import { ReceiveMessageCommand } from '@aws-sdk/client-sqs'
 import { useEmulator } from './fixtures/emulator.js'
 import { runCli } from './fixtures/cli.js'
 import { EICAR, KNOWN_BAD, KNOWN_BAD_SHA256, TEST_RULES, UPLOADS, inspectionTestConfig, inspectionWorld, objectCreatedEvent, type InspectionWorld } from './fixtures/inspection/inspection.js'
+import { spawnSync } from 'node:child_process'
 import { sha256Hex } from '../forensics/hash.js'
+import { bundleHandlers } from '../stacks/bundle.js'
+import { inspectionEnvironment } from '../forensics/inspection/inspection-env.js'
 import { parseConfig } from '../forensics/config.js'
 import { readCommittedCapture } from '../forensics/capture.js'
 import { Inspector } from '../forensics/inspection/inspector.js'
@@ -227,4 +230,23 @@ t.test('the inspection config section is validated field by field', async (t) =>
   t.throws(() => parseConfig({ ...base, inspection: { enabled: true } }), /inspection\.buckets: is required when inspection\.enabled[\s\S]*inspection\.rules: inspection is enabled with neither rules nor iocs/)
   t.throws(() => parseConfig({ ...base, inspection: { enabled: true, buckets: [{ bucket: 'b-1', account: '999999999999' }], rules: ['http://x/y'], minSeverity: 'severe' } }), /inspection\.buckets\[0\]\.account: 999999999999 is neither[\s\S]*inspection\.rules\[0\][\s\S]*inspection\.minSeverity/)
   t.throws(() => parseConfig({ ...base, inspection: { buckets: [{ bucket: 'b-1' }, { bucket: 'b-1' }] } }), /listed twice/)
+})
+
+t.test('the Lambda bundle inspects on its own: handler, worker and WebAssembly from the ZIP, no node_modules', async (t) => {
+  const w = await inspectionWorld(emulator)
+  await w.upload('in/eicar', EICAR)
+  const dir = mkdtempSync(join(tmpdir(), 'inspector-lambda-'))
+  const unzip = spawnSync('unzip', ['-q', bundleHandlers().inspector.zipPath, '-d', dir])
+  t.equal(unzip.status, 0, 'unzipped')
+  const script = `const { handler } = await import(${JSON.stringify(join(dir, 'index.mjs'))}); process.stdout.write(JSON.stringify(await handler(JSON.parse(process.argv[1])))); process.exit(0)`
+  const run = spawnSync(process.execPath, ['--input-type=module', '-e', script, JSON.stringify(objectCreatedEvent(UPLOADS, 'in/eicar'))], {
+    cwd: dir,
+    // a clean environment, as Lambda gives: only the emulator endpoint, credentials and the function's variables
+    env: { PATH: process.env.PATH, ...emulator.env(), ...inspectionEnvironment(w.config.inspection) },
+    encoding: 'utf8',
+    timeout: 120_000,
+  })
+  t.equal(run.status, 0, run.stderr)
+  const result = JSON.parse(run.stdout) as InspectionResult
+  t.match(result.verdict, { verdict: 'hit', sha256: sha256Hex(EICAR), rules: [{ rule: 'eicar_test_file' }] })
 })
