@@ -238,8 +238,9 @@ t.test('the Lambda bundle inspects on its own: handler, worker and WebAssembly f
   const dir = mkdtempSync(join(tmpdir(), 'inspector-lambda-'))
   const unzip = spawnSync('unzip', ['-q', bundleHandlers().inspector.zipPath, '-d', dir])
   t.equal(unzip.status, 0, 'unzipped')
-  const script = `const { handler } = await import(${JSON.stringify(join(dir, 'index.mjs'))}); process.stdout.write(JSON.stringify(await handler(JSON.parse(process.argv[1])))); process.exit(0)`
-  const run = spawnSync(process.execPath, ['--input-type=module', '-e', script, JSON.stringify(objectCreatedEvent(UPLOADS, 'in/eicar'))], {
+  // what the Lambda runtime does: import index.mjs, call handler (a file: workers inherit execArgv)
+  writeFileSync(join(dir, 'invoke.mjs'), "const { handler } = await import('./index.mjs'); process.stdout.write(JSON.stringify(await handler(JSON.parse(process.argv[2])))); process.exit(0)\n")
+  const run = spawnSync(process.execPath, ['invoke.mjs', JSON.stringify(objectCreatedEvent(UPLOADS, 'in/eicar'))], {
     cwd: dir,
     // a clean environment, as Lambda gives: only the emulator endpoint, credentials and the function's variables
     env: { PATH: process.env.PATH, ...emulator.env(), ...inspectionEnvironment(w.config.inspection) },
