@@ -2,8 +2,10 @@ import t from 'tap'
 import { mkdtempSync, writeFileSync, mkdirSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { DeleteObjectCommand } from '@aws-sdk/client-s3'
-import { ReceiveMessageCommand } from '@aws-sdk/client-sqs'
+import { DeleteObjectCommand, PutBucketNotificationConfigurationCommand } from '@aws-sdk/client-s3'
+import { CreateQueueCommand, GetQueueAttributesCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs'
+import { EventBridgeClient, PutRuleCommand, PutTargetsCommand } from '@aws-sdk/client-eventbridge'
+import { inspectionUploadPattern } from '../stacks/inspection.js'
 import { useEmulator } from './fixtures/emulator.js'
 import { runCli } from './fixtures/cli.js'
 import { EICAR, KNOWN_BAD, KNOWN_BAD_SHA256, TEST_RULES, UPLOADS, inspectionTestConfig, inspectionWorld, objectCreatedEvent, type InspectionWorld } from './fixtures/inspection/inspection.js'
@@ -250,4 +252,25 @@ t.test('the Lambda bundle inspects on its own: handler, worker and WebAssembly f
   t.equal(run.status, 0, run.stderr)
   const result = JSON.parse(run.stdout) as InspectionResult
   t.match(result.verdict, { verdict: 'hit', sha256: sha256Hex(EICAR), rules: [{ rule: 'eicar_test_file' }] })
+})
+
+t.test("S3's own Object Created event, matched by the stack's uploads pattern, is what the inspector takes", async (t) => {
+  const w = await inspectionWorld(emulator)
+  const events = new EventBridgeClient(emulator.clientConfig())
+  // notifications on, as the owning account's stack sets them; the rule's pattern is the stack's
+  await w.s3.send(new PutBucketNotificationConfigurationCommand({ Bucket: UPLOADS, NotificationConfiguration: { EventBridgeConfiguration: {} } }))
+  const queueUrl = (await w.sqs.send(new CreateQueueCommand({ QueueName: 'uploads-seen' }))).QueueUrl as string
+  const queueArn = (await w.sqs.send(new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['QueueArn'] }))).Attributes?.QueueArn
+  await events.send(new PutRuleCommand({ Name: 'uploads', EventPattern: JSON.stringify(inspectionUploadPattern(w.config.inspection.buckets)) }))
+  // (moto does not run Lambda targets: a queue stands in for the inspector)
+  await events.send(new PutTargetsCommand({ Rule: 'uploads', Targets: [{ Id: 'q', Arn: queueArn }] }))
+  await w.upload('out/ignored.txt', 'outside the inspected prefix')
+  const versionId = await w.upload('in/dropper.js', EICAR)
+  const got = await w.sqs.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 2 }))
+  const delivered = (got.Messages ?? []).map((m) => JSON.parse(m.Body as string) as Record<string, unknown>)
+  t.equal(delivered.length, 1, 'only the upload under in/ matched')
+  w.runtime.invokeAsync('inspector', delivered[0])
+  await w.runtime.idle()
+  const r = resultOf(w.runtime.outcomes.find((o) => o.key === 'inspector') as InvocationOutcome)
+  t.match(r.verdict, { verdict: 'hit', object: { key: 'in/dropper.js', versionId } })
 })
