@@ -2,7 +2,8 @@
  * Lambda handler of the bucket-config collector. Accepts its own event
  * `{caseId, bucket, account?, region?, id?}` or the EventBridge-delivered CloudTrail event
  * of a bucket policy / ACL / public access block / versioning / lifecycle / encryption
- * change (case id from FORENSICS_CASE_ID_TEMPLATE when the event names none). Returns the
+ * change, or of an S3 data event on a sensitive bucket by a principal outside its allow-list
+ * (the containment trigger; case id from FORENSICS_CASE_ID_TEMPLATE when the event names none). Returns the
  * committed capture with its findings; throws only when nothing could be committed.
  *
  * Environment: FORENSICS_EVIDENCE_BUCKET, FORENSICS_SIGNING_KEY (kms:<key> | file:<pem>),
@@ -16,7 +17,7 @@ import { BUCKET_CONFIG_COLLECTOR, captureBucketConfig, type BucketConfigRequest 
 import { committedResult, type CaptureHandlerResult } from '../forensics/bucket-config/collector-runtime.js'
 import { evidenceFromEnv } from '../forensics/runtime/handler-env.js'
 import { openSourceClients } from '../forensics/bucket-config/source-access.js'
-import { BUCKET_CONFIG_EVENT_NAMES, DEFAULT_CASE_ID_TEMPLATE, caseIdFromTemplate, isCloudTrailEvent, parseCloudTrailEvent } from '../forensics/bucket-config/trigger-event.js'
+import { BUCKET_CONFIG_EVENT_NAMES, DEFAULT_CASE_ID_TEMPLATE, S3_DATA_EVENT_NAMES, caseIdFromTemplate, isCloudTrailEvent, parseCloudTrailEvent } from '../forensics/bucket-config/trigger-event.js'
 
 /** The collector's own event. */
 export interface BucketConfigEvent {
@@ -43,7 +44,7 @@ const optString = (e: Record<string, unknown>, f: string): string | undefined =>
 /** Turns any accepted event into a capture request; throws a ValidationError otherwise. */
 export function bucketConfigRequest(event: unknown, env: NodeJS.ProcessEnv, context?: LambdaContextLike): BucketConfigRequest {
   if (isCloudTrailEvent(event)) {
-    const t = parseCloudTrailEvent(event, BUCKET_CONFIG_EVENT_NAMES)
+    const t = parseCloudTrailEvent(event, [...BUCKET_CONFIG_EVENT_NAMES, ...S3_DATA_EVENT_NAMES])
     const caseId = typeof event.caseId === 'string' ? event.caseId : caseIdFromTemplate(env.FORENSICS_CASE_ID_TEMPLATE ?? DEFAULT_CASE_ID_TEMPLATE, t)
     return {
       caseId,

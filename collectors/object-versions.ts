@@ -20,7 +20,7 @@ import { sha256Hex } from '../forensics/hash.js'
 import { committedResult, type CaptureHandlerResult } from '../forensics/bucket-config/collector-runtime.js'
 import { evidenceFromEnv } from '../forensics/runtime/handler-env.js'
 import { openSourceClients } from '../forensics/bucket-config/source-access.js'
-import { BUCKET_CONFIG_EVENT_NAMES, DEFAULT_CASE_ID_TEMPLATE, caseIdFromTemplate, isCloudTrailEvent, parseCloudTrailEvent } from '../forensics/bucket-config/trigger-event.js'
+import { BUCKET_CONFIG_EVENT_NAMES, DEFAULT_CASE_ID_TEMPLATE, S3_DATA_EVENT_NAMES, caseIdFromTemplate, isCloudTrailEvent, parseCloudTrailEvent } from '../forensics/bucket-config/trigger-event.js'
 import { captureObjectVersions, OBJECT_VERSIONS_COLLECTOR, type ObjectVersionsRequest } from '../forensics/object-versions/capture-object-versions.js'
 import type { FanOutPlan } from '../forensics/object-versions/fan-out.js'
 import { handlePageRecords } from '../forensics/object-versions/page-records.js'
@@ -48,8 +48,9 @@ function time(v: unknown, field: string): Date | undefined {
 /** Turns an own or CloudTrail event into a capture request; throws a ValidationError otherwise. */
 export function objectVersionsRequest(event: unknown, env: NodeJS.ProcessEnv, context?: LambdaContextLike): ObjectVersionsRequest {
   if (isCloudTrailEvent(event)) {
-    const t = parseCloudTrailEvent(event, [...OBJECT_EVENT_NAMES, ...BUCKET_CONFIG_EVENT_NAMES])
-    const objectLevel = (OBJECT_EVENT_NAMES as readonly string[]).includes(t.eventName)
+    const t = parseCloudTrailEvent(event, [...new Set([...OBJECT_EVENT_NAMES, ...BUCKET_CONFIG_EVENT_NAMES, ...S3_DATA_EVENT_NAMES])])
+    // a data event on a sensitive bucket (containment) captures the touched object's versions when it names one
+    const objectLevel = (OBJECT_EVENT_NAMES as readonly string[]).includes(t.eventName) || ((S3_DATA_EVENT_NAMES as readonly string[]).includes(t.eventName) && t.key !== undefined)
     if (objectLevel && !t.key) throw new ValidationError(`CloudTrail ${t.eventName} event has no requestParameters.key`, { field: 'detail.requestParameters.key' })
     return {
       caseId: typeof event.caseId === 'string' ? event.caseId : caseIdFromTemplate(env.FORENSICS_CASE_ID_TEMPLATE ?? DEFAULT_CASE_ID_TEMPLATE, t),

@@ -5,13 +5,15 @@
  */
 import { join } from 'node:path'
 import { App, type Construct } from './cdktf.js'
-import { repositoryRoot, type BundleOptions, type HandlerBundle } from './bundle.js'
+import { repositoryRoot, type BundleKey, type BundleOptions, type HandlerBundle } from './bundle.js'
+import { containmentBuckets, containmentPatterns } from './containment.js'
 import { ForensicsStack } from './forensics-stack.js'
 import { MemberAccountStack } from './member-account-stack.js'
 import { loadConfigFile, parseConfig, type ForensicsConfig } from '../forensics/config.js'
 import { INSPECTION_PATTERN_KEY, inspectionUploadPattern } from './inspection.js'
-import { FUNCTION_KEYS, intakeEventBusArn, resourceNames, type FunctionKey } from '../forensics/routing.js'
+import { FUNCTION_KEYS, intakeEventBusArn, resourceNames } from '../forensics/routing.js'
 import { triggerPatterns } from './triggers.js'
+import { containmentRoute } from '../forensics/containment/route.js'
 
 /** The stacks of one app. */
 export interface ForensicsStacks {
@@ -21,7 +23,7 @@ export interface ForensicsStacks {
 
 /** Options for {@link addForensicsStacks}. */
 export interface AddStacksOptions {
-  bundles?: Record<FunctionKey, HandlerBundle>
+  bundles?: Record<BundleKey, HandlerBundle>
   bundleOptions?: BundleOptions
 }
 
@@ -29,8 +31,12 @@ export interface AddStacksOptions {
 export function addForensicsStacks(app: Construct, config: ForensicsConfig, options: AddStacksOptions = {}): ForensicsStacks {
   const forensics = new ForensicsStack(app, config.name, { config, ...options })
   const names = resourceNames(config)
-  // the inspector reads only buckets of its own account (or ones whose policy admits it)
-  const captureRoleNames = FUNCTION_KEYS.filter((k) => k !== 'custody-recorder' && k !== 'inspector').map((k) => names.functions[k])
+  const captureRoleNames = [
+    // the inspector reads only buckets of its own account (or ones whose policy admits it)
+    ...FUNCTION_KEYS.filter((k) => k !== 'custody-recorder' && k !== 'inspector').map((k) => names.functions[k]),
+    // the containment function acts in member accounts through the member role
+    ...(config.containment.enabled ? [containmentRoute(config).functionName] : []),
+  ]
   const members = config.memberAccounts.map((memberAccountId) => {
     const stack = new MemberAccountStack(app, `${config.name}-member-${memberAccountId}`, {
       memberAccountId,
@@ -39,6 +45,7 @@ export function addForensicsStacks(app: Construct, config: ForensicsConfig, opti
       roleName: names.memberRole,
       externalId: config.memberRole.externalId,
       captureRoleNames,
+      ...(config.containment.enabled ? { containment: { buckets: containmentBuckets(config) } } : {}),
       forwarding: {
         name: config.name,
         regions: config.regions,
@@ -46,6 +53,7 @@ export function addForensicsStacks(app: Construct, config: ForensicsConfig, opti
         forwarderRoleName: names.eventForwarderRole,
         patterns: {
           ...triggerPatterns(config.watchedBuckets),
+          ...containmentPatterns(config),
           ...(config.inspection.enabled ? { [INSPECTION_PATTERN_KEY]: inspectionUploadPattern(config.inspection.buckets) } : {}),
         },
         ...(config.inspection.enabled ? { inspectedBuckets: config.inspection.buckets } : {}),

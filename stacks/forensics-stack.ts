@@ -7,13 +7,14 @@ import {
   AwsProvider, CloudwatchEventBus, CloudwatchEventBusPolicy, Construct, LambdaCodeSigningConfig, LambdaEventSourceMapping, SqsQueue,
   TerraformOutput, TerraformStack,
 } from './cdktf.js'
-import { bundleHandlers, type BundleOptions, type HandlerBundle } from './bundle.js'
+import { bundleHandlers, type BundleKey, type BundleOptions, type HandlerBundle } from './bundle.js'
+import { Containment, containmentPatterns } from './containment.js'
 import { CaptureFunction } from './capture-function.js'
 import { DrillSchedule } from './drill-schedule.js'
 import { EventForwarding } from './event-forwarding.js'
 import { EvidenceLocker } from './evidence-locker.js'
 import { FailureAlerts } from './failure-alerts.js'
-import { functionStatements, type PermissionContext } from './permissions.js'
+import { destinationAccess, evidenceAccess, functionStatements, type PermissionContext } from './permissions.js'
 import { PlatformKey } from './platform-key.js'
 import { SiemTargets } from './siem.js'
 import { policyDocument } from './policy.js'
@@ -21,13 +22,14 @@ import { Triggers, triggerPatterns } from './triggers.js'
 import type { ForensicsConfig } from '../forensics/config.js'
 import { inspectionEnvironment } from '../forensics/inspection/inspection-env.js'
 import { INSPECTION_PATTERN_KEY, InspectionNotifications, InspectionTrigger, inspectionUploadPattern } from './inspection.js'
+import { containmentRoute } from '../forensics/containment/route.js'
 import { asyncInvokeRoutes, enabledFunctionKeys, intakeEventBusArn, resourceNames, type DestinationRef, type FunctionKey } from '../forensics/routing.js'
 
 /** Options for {@link ForensicsStack}. */
 export interface ForensicsStackOptions {
   config: ForensicsConfig
   /** Prebuilt bundles; default: {@link bundleHandlers} with `bundleOptions`. */
-  bundles?: Record<FunctionKey, HandlerBundle>
+  bundles?: Record<BundleKey, HandlerBundle>
   bundleOptions?: BundleOptions
 }
 
@@ -54,6 +56,8 @@ export class ForensicsStack extends TerraformStack {
   readonly forwarding: EventForwarding
   readonly drill?: DrillSchedule
   readonly inspection?: InspectionTrigger
+  /** only with `containment.enabled` */
+  readonly containment?: Containment
 
   constructor(scope: Construct, id: string, options: ForensicsStackOptions) {
     super(scope, id)
@@ -138,8 +142,11 @@ export class ForensicsStack extends TerraformStack {
         ...(signing ? { codeSigningConfigArn: signing.arn } : {}),
       })
     }
+    if (config.containment.enabled) {
+      this.containment = new Containment(this, 'containment', { config, bundle: bundles.containment, kmsKeyArn, environment: common, ...(signing ? { codeSigningConfigArn: signing.arn } : {}) })
+    }
     // the inspector writes no evidence (the capture it chains into does)
-    const roleArns = deployed.filter((k) => k !== 'inspector').map((k) => this.functions[k].role.arn)
+    const roleArns = [...deployed.filter((k) => k !== 'inspector').map((k) => this.functions[k].role.arn), ...(this.containment ? [this.containment.function.role.arn] : [])]
 
     this.evidence = new EvidenceLocker(this, 'evidence', {
       name: config.name, accountId, region,
@@ -155,6 +162,7 @@ export class ForensicsStack extends TerraformStack {
 
     const destinationArn = (ref: DestinationRef): string => {
       if (ref.type === 'lambda') {
+        if (this.containment && ref.functionName === containmentRoute(config).functionName) return this.containment.function.arn
         const key = deployed.find((k) => names.functions[k] === ref.functionName)
         if (!key) throw new Error(`routing table names an unknown function ${ref.functionName}`)
         return this.functions[key].arn
@@ -189,6 +197,16 @@ export class ForensicsStack extends TerraformStack {
       fn.routeAsync(route, { onSuccessArn: destinationArn(route.onSuccess), onFailureArn: destinationArn(route.onFailure) })
     }
 
+    if (this.containment) {
+      const route = containmentRoute(config)
+      this.containment.function.attachPolicy([
+        ...evidenceAccess(route, context),
+        ...this.containment.statements({ evidenceBucketArn: this.evidence.bucket.arn, accessLogBucketArn: `arn:aws:s3:::${names.accessLogBucket}` }),
+        ...destinationAccess(route, context),
+      ])
+      this.containment.function.routeAsync(route, { onSuccessArn: destinationArn(route.onSuccess), onFailureArn: destinationArn(route.onFailure) })
+    }
+
     new LambdaEventSourceMapping(this, 'object-versions-fan-out-mapping', {
       eventSourceArn: this.fanOutQueue.arn,
       functionName: this.functions['object-versions'].arn,
@@ -214,6 +232,7 @@ export class ForensicsStack extends TerraformStack {
     }
     const patterns: Record<string, Record<string, unknown>> = {
       ...triggerPatterns(config.watchedBuckets),
+      ...containmentPatterns(config),
       ...(config.inspection.enabled ? { [INSPECTION_PATTERN_KEY]: inspectionUploadPattern(config.inspection.buckets) } : {}),
     }
     this.forwarding = new EventForwarding(this, 'forwarding', {
@@ -230,6 +249,14 @@ export class ForensicsStack extends TerraformStack {
       objectVersions: this.target('object-versions'),
       cloudTrailSlice: this.target('cloudtrail-slice'),
       deadLetterQueueArn: this.failures.queue.arn,
+    })
+    this.containment?.addAccessRules({
+      name: config.name,
+      eventBusName: this.intakeBus.name,
+      bucketConfig: this.target('bucket-config'),
+      objectVersions: this.target('object-versions'),
+      deadLetterQueueArn: this.failures.queue.arn,
+      patterns: Object.values(containmentPatterns(config)),
     })
 
     if (config.inspection.enabled) {

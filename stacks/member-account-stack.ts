@@ -9,6 +9,7 @@ import { InspectionNotifications } from './inspection.js'
 import type { InspectedBucket } from '../forensics/inspection/inspection-config.js'
 import { BUCKET_CONFIG_READS, OBJECT_VERSION_READS } from './permissions.js'
 import { policyDocument } from './policy.js'
+import { memberContainmentStatements } from './containment.js'
 
 /** Options for {@link MemberAccountStack}. */
 export interface MemberAccountStackOptions {
@@ -19,6 +20,8 @@ export interface MemberAccountStackOptions {
   externalId: string
   /** Role names (in the forensics account) allowed to assume the member role. */
   captureRoleNames: string[]
+  /** With `containment.enabled`: the buckets the member role may contain (it gains the containment actions only then). */
+  containment?: { buckets: string[] }
 }
 
 /** What the member account forwards to the forensics account. */
@@ -62,6 +65,13 @@ export class MemberCaptureRole extends Construct {
         { Sid: 'AccountLevelReads', Effect: 'Allow', Action: ['s3:GetAccountPublicAccessBlock', 'cloudtrail:LookupEvents'], Resource: '*' },
       ]),
     })
+    if (o.containment) {
+      new IamRolePolicy(this, 'containment-policy', {
+        name: 'containment',
+        role: this.role.id,
+        policy: policyDocument(memberContainmentStatements({ memberAccountId: o.memberAccountId, buckets: o.containment.buckets, memberRoleName: o.roleName })),
+      })
+    }
   }
 }
 

@@ -20,6 +20,17 @@ export const BUCKET_CONFIG_EVENT_NAMES = [
   'DeleteBucketEncryption',
 ] as const
 
+/**
+ * CloudTrail S3 data events on a sensitive bucket (`containment.sensitiveBuckets`) that the
+ * EventBridge rule forwards when the caller is outside the bucket's allow-list: they start a
+ * capture of the bucket configuration (and of the touched object's versions), and the
+ * containment function acts on that capture.
+ */
+export const S3_DATA_EVENT_NAMES = [
+  'GetObject', 'PutObject', 'DeleteObject', 'DeleteObjects', 'CopyObject', 'HeadObject', 'ListObjects', 'ListObjectsV2', 'ListObjectVersions',
+  'GetObjectAcl', 'PutObjectAcl', 'GetObjectTagging', 'PutObjectTagging', 'RestoreObject', 'SelectObjectContent', 'CreateMultipartUpload', 'UploadPart', 'CompleteMultipartUpload',
+] as const
+
 /** What a CloudTrail-triggered capture needs from the event. */
 export interface CloudTrailTrigger {
   /** CloudTrail's eventID (stable across EventBridge redeliveries) */
