@@ -7,7 +7,8 @@ import { join } from 'node:path'
 import { createHash } from 'node:crypto'
 import { Testing, TerraformStack } from '../stacks/cdktf.js'
 import { bundleHandlers, CaptureFunction, ForensicsStack, repositoryRoot, synthesizeForensicsApp, resolveConfig } from '../stacks/index.js'
-import { enabledFunctionKeys, FUNCTION_KEYS, routeFor } from '../forensics/routing.js'
+import { enabledFunctionKeys, routeFor } from '../forensics/routing.js'
+import { BUNDLE_KEYS } from '../stacks/bundle.js'
 import { parseConfig } from '../forensics/config.js'
 
 const example = readFileSync(join(repositoryRoot, 'forensics.config.json'), 'utf8')
@@ -16,8 +17,9 @@ const scratch = mkdtempSync(join(tmpdir(), 'forensics-stacks-'))
 
 t.test('one esbuild run bundles every handler into a content-addressed directory', async (t) => {
   const bundles = bundleHandlers()
-  t.same(Object.keys(bundles), [...FUNCTION_KEYS])
-  for (const key of FUNCTION_KEYS) {
+  // every routed function plus containment, which is bundled whether or not it is deployed
+  t.same(Object.keys(bundles), [...BUNDLE_KEYS])
+  for (const key of BUNDLE_KEYS) {
     const b = bundles[key]
     t.match(b.dir, new RegExp(`${key}-${b.sha256.slice(0, 16)}$`))
     t.ok(existsSync(join(b.dir, 'index.mjs')))
