@@ -215,6 +215,9 @@ t.test('forensics inspect: folders, S3 objects, JSON, exit codes', async (t) => 
   t.equal(corrupt.stdout, '', 'nothing inspected')
   t.equal((await runCli(['inspect', '--rules', rules])).code, 2, 'nothing to inspect')
   t.equal((await runCli(['inspect', '--from-dir', dir])).code, 2, 'no rules')
+  const empty = await runCli(['inspect', '--from-dir', mkdtempSync(join(tmpdir(), 'inspect-empty-')), '--rules', rules])
+  t.equal(empty.code, 2, 'an empty folder is not a clean one')
+  t.match(empty.stderr, /holds no files/)
   t.equal((await runCli(['inspect', 'file.txt', '--rules', rules])).code, 2, 'local files need --from-dir')
 
   // S3 objects and an S3 rule location, through the standard endpoint environment

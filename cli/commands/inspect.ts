@@ -80,6 +80,7 @@ export const inspectCommand: Command = {
     const rules = await Promise.all(rulePaths.map((p) => readTextLocation(p, needsS3 ? s3() : undefined)))
     const iocs = await Promise.all(iocPaths.map((p) => readTextLocation(p, needsS3 ? s3() : undefined)))
     const objects = await objectsToInspect({ positionals: args.positionals, dir }, s3)
+    if (objects.length === 0) throw new UsageError(`${dir} holds no files: nothing to inspect (an empty folder is not a clean one)`)
     const inspector = await Inspector.open({ rules, iocs, maxObjectBytes, timeBudgetMs })
     const verdicts: Verdict[] = []
     try {
