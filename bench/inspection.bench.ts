@@ -9,13 +9,13 @@ import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { randomBytes } from 'node:crypto'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { peakRssMiB, report, timeIt } from './lib.js'
+import { peakRssMiB, report, setting, timeIt } from './lib.js'
 import { EICAR, TEST_RULES } from '../test/fixtures/inspection/inspection.js'
 import { Inspector } from '../forensics/inspection/inspector.js'
 import { localFile } from '../forensics/inspection/object-sources.js'
 import { countVerdicts, type Verdict } from '../forensics/inspection/inspect-object.js'
 
-const TOTAL_MIB = Number(process.env.BENCH_INSPECTION_MIB ?? 256)
+const TOTAL_MIB = setting('BENCH_INSPECTION_MIB', 256, 2)
 const dir = mkdtempSync(join(tmpdir(), 'inspection-bench-'))
 try {
   // sizes from 64 KiB to 16 MiB; every 16th file carries the EICAR string in the middle
