@@ -19,6 +19,11 @@ import { parseDestinationRecord, type DestinationRecord } from '../forensics/run
 import { evidenceFromEnv, siemFromEnv } from '../forensics/runtime/handler-env.js'
 import { captureSummary, toSiemFinding } from '../forensics/siem/siem-finding.js'
 import type { SiemMessage, SiemPublisher } from '../forensics/siem/siem-publisher.js'
+import { inspectionResultOf, routeInspectionResult, type RoutedInspection } from '../forensics/inspection/route-inspection.js'
+import { LambdaAsyncInvoker, type AsyncInvoker } from '../forensics/drill/invoker.js'
+import { LambdaClient } from '@aws-sdk/client-lambda'
+import { sdkSettingsFromEnv } from '../forensics/aws/sdk-config.js'
+import type { FunctionKey } from '../forensics/routing.js'
 
 /** Collector name and version recorded as the custody actor. */
 export const RECORDER = { name: 'custody-recorder', version: '1.0.0' } as const
@@ -30,6 +35,8 @@ export interface CustodyRecorderDeps {
   siem: SiemPublisher
   /** the recorder's own principal, recorded as the custody actor */
   principalArn?: string
+  /** starts the object-versions capture an inspection hit chains into */
+  invoker?: AsyncInvoker
 }
 
 /** What one destination record led to. */
@@ -37,6 +44,7 @@ export type CustodyRecorderResult =
   | { kind: 'capture'; caseId: string; captureId: string; manifestKey: string; custody: { seq: number; hash: string; created: boolean }; published: number }
   | { kind: 'drill'; caseId: string; reportKey: string; custody: { seq: number; hash: string; created: boolean } }
   | { kind: 'pending'; caseId: string; captureId: string }
+  | RoutedInspection
 
 const MANIFEST_KEY = /^cases\/([A-Za-z0-9._-]{1,64})\/captures\/([a-z0-9][a-z0-9-]{0,40}-[0-9a-f]{20})\/manifest\.json$/
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v)
@@ -88,6 +96,10 @@ export function createCustodyRecorder(deps: CustodyRecorderDeps): (event: unknow
     }
     const actor = { tool: `${RECORDER.name}/${RECORDER.version}`, requestId: rc.requestId, ...(deps.principalArn ? { principalArn: deps.principalArn } : {}) }
 
+    // an upload inspection commits no capture: it is routed (SIEM, chained capture), not sealed
+    const inspection = inspectionResultOf(record.responsePayload)
+    if (inspection) return routeInspectionResult(inspection, deps)
+
     const drill = drillReportOf(record.responsePayload)
     if (drill) {
       const chain = new CustodyChain(deps.store, deps.signer, drill.caseId)
@@ -138,12 +150,25 @@ export function createCustodyRecorder(deps: CustodyRecorderDeps): (event: unknow
   }
 }
 
+/** The invoker for chained captures, when FORENSICS_CAPTURE_FUNCTIONS (JSON: key → function name) is set. */
+export function invokerFromEnv(env: NodeJS.ProcessEnv): { invoker?: AsyncInvoker } {
+  const raw = env.FORENSICS_CAPTURE_FUNCTIONS
+  if (!raw) return {}
+  let names: Record<FunctionKey, string>
+  try {
+    names = JSON.parse(raw) as Record<FunctionKey, string>
+  } catch (cause) {
+    throw new ValidationError(`FORENSICS_CAPTURE_FUNCTIONS is not JSON: ${(cause as Error).message}`, { cause, field: 'FORENSICS_CAPTURE_FUNCTIONS' })
+  }
+  return { invoker: new LambdaAsyncInvoker(new LambdaClient(sdkSettingsFromEnv(env)), names) }
+}
+
 let fromEnv: Promise<(event: unknown) => Promise<CustodyRecorderResult>> | undefined
 
 /** Lambda entry point: dependencies from the environment (see forensics/runtime/handler-env.ts). */
 export async function handler(event: unknown): Promise<CustodyRecorderResult> {
   fromEnv ??= evidenceFromEnv()
-    .then(({ store, signer }) => createCustodyRecorder({ store, signer, siem: siemFromEnv() }))
+    .then(({ store, signer }) => createCustodyRecorder({ store, signer, siem: siemFromEnv(), ...invokerFromEnv(process.env) }))
     .catch((e: unknown) => {
       fromEnv = undefined
       throw e

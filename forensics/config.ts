@@ -6,6 +6,7 @@
  */
 import { readFileSync } from 'node:fs'
 import { ValidationError } from './errors.js'
+import { parseInspectionSection, type InspectionConfig } from './inspection/inspection-config.js'
 
 /** Object Lock retention mode of the evidence bucket. */
 export type RetentionMode = 'COMPLIANCE' | 'GOVERNANCE'
@@ -105,6 +106,8 @@ export interface ForensicsConfig {
   capture: CaptureConfig
   memberRole: MemberRoleConfig
   codeSigning?: CodeSigningConfig
+  /** Upload inspection (YARA rules and hash IOCs); see forensics/inspection/inspection-config.ts. */
+  inspection: InspectionConfig
   containment: ContainmentConfig
 }
 
@@ -166,8 +169,8 @@ const TOPIC_ARN = /^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[\w-]{1,256}$/
 /** Retention values CloudWatch Logs accepts. */
 export const LOG_RETENTION_DAYS = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653] as const
 
-/** Collects issues while walking the raw input. */
-class Checker {
+/** Collects issues while walking the raw input (sections in their own modules use it too). */
+export class Checker {
   readonly issues: ConfigIssue[] = []
   constructor(private readonly root: Record<string, unknown>) {}
 
@@ -178,9 +181,14 @@ class Checker {
   /** Value at a dotted path, or undefined. */
   get(field: string): unknown {
     let v: unknown = this.root
+    // `a.b[2].c`: list items are addressed by index
     for (const part of field.split('.')) {
+      const m = /^([^[]*)(?:\[(\d+)\])?$/.exec(part)
+      const name = m ? m[1] : part
+      const index = m?.[2]
       if (v === null || typeof v !== 'object' || Array.isArray(v)) return undefined
-      v = (v as Record<string, unknown>)[part]
+      v = (v as Record<string, unknown>)[name]
+      if (index !== undefined) v = Array.isArray(v) ? v[Number(index)] : undefined
     }
     return v
   }
@@ -346,6 +354,7 @@ export function parseConfig(input: unknown): ForensicsConfig {
     }
   }
 
+  const inspection = parseInspectionSection(c, { forensics: forensicsAccountId, members: memberAccounts })
   const containment = parseContainment(c, name, watchedBuckets, canaryBucket)
 
   if (c.issues.length > 0) {
@@ -356,7 +365,7 @@ export function parseConfig(input: unknown): ForensicsConfig {
   }
   return {
     name, forensicsAccountId, region, regions, memberAccounts, evidence, watchedBuckets,
-    cloudTrailArchive, drill, siem, capture, memberRole, ...(codeSigning ? { codeSigning } : {}), containment,
+    cloudTrailArchive, drill, siem, capture, memberRole, ...(codeSigning ? { codeSigning } : {}), inspection, containment,
   }
 }
 

@@ -8,10 +8,20 @@ import type { ForensicsConfig } from './config.js'
 import { containmentFunctionName } from './containment/route.js'
 
 /** Every Lambda function the toolkit deploys, by its collector file name. */
-export const FUNCTION_KEYS = ['bucket-config', 'object-versions', 'cloudtrail-slice', 'custody-recorder', 'drill'] as const
+export const FUNCTION_KEYS = ['bucket-config', 'object-versions', 'cloudtrail-slice', 'custody-recorder', 'drill', 'inspector'] as const
 
 /** One of {@link FUNCTION_KEYS}. */
 export type FunctionKey = (typeof FUNCTION_KEYS)[number]
+
+/** Functions deployed only when their config section enables them. */
+const OPTIONAL_KEYS: Partial<Record<FunctionKey, (config: ForensicsConfig) => boolean>> = {
+  inspector: (config) => config.inspection.enabled,
+}
+
+/** The functions a config deploys: every key, minus optional ones it does not enable. */
+export function enabledFunctionKeys(config: ForensicsConfig): FunctionKey[] {
+  return FUNCTION_KEYS.filter((k) => OPTIONAL_KEYS[k]?.(config) ?? true)
+}
 
 /** The capture functions proper (the ones whose success the custody recorder seals). */
 export const CAPTURE_KEYS = ['bucket-config', 'object-versions', 'cloudtrail-slice'] as const satisfies readonly FunctionKey[]
@@ -91,6 +101,8 @@ const WRITE_PREFIXES: Record<FunctionKey, string[]> = {
   'cloudtrail-slice': ['cases/*/captures/*'],
   'custody-recorder': ['cases/*/custody/*'],
   drill: ['drills/*', 'cases/drill-*/custody/*'],
+  // the inspector only reads; a hit's evidence is written by the object-versions capture it chains into
+  inspector: [],
 }
 
 /**
@@ -101,7 +113,9 @@ const WRITE_PREFIXES: Record<FunctionKey, string[]> = {
  * - the custody recorder: OnSuccess → the SIEM event bus (a recorder routing to itself
  *   would loop) or, with `containment.enabled`, the containment function (its row:
  *   forensics/containment/route.ts), OnFailure → the dead-letter queue;
- * - the drill is not retried: a drill that fails must fail loudly, once.
+ * - the drill is not retried: a drill that fails must fail loudly, once;
+ * - the inspector (only with inspection.enabled): OnSuccess → custody recorder, which sends
+ *   hits to the SIEM and chains the capture (forensics/inspection/route-inspection.ts).
  */
 export function asyncInvokeRoutes(config: ForensicsConfig): AsyncInvokeRoute[] {
   const names = resourceNames(config)
@@ -110,7 +124,7 @@ export function asyncInvokeRoutes(config: ForensicsConfig): AsyncInvokeRoute[] {
   const toSiem: DestinationRef = { type: 'eventbridge', eventBusName: names.siemEventBus }
   // capture → custody recorder → containment: only sealed captures are ever contained
   const afterRecorder: DestinationRef = config.containment?.enabled ? { type: 'lambda', functionName: containmentFunctionName(config) } : toSiem
-  return FUNCTION_KEYS.map((key) => ({
+  return enabledFunctionKeys(config).map((key) => ({
     key,
     functionName: names.functions[key],
     maximumRetryAttempts: key === 'drill' ? 0 : config.capture.maximumRetryAttempts,
@@ -121,7 +135,9 @@ export function asyncInvokeRoutes(config: ForensicsConfig): AsyncInvokeRoute[] {
   }))
 }
 
-/** The row for one function. */
+/** The row for one function (throws for a function the config does not enable). */
 export function routeFor(config: ForensicsConfig, key: FunctionKey): AsyncInvokeRoute {
-  return asyncInvokeRoutes(config).find((r) => r.key === key) as AsyncInvokeRoute
+  const route = asyncInvokeRoutes(config).find((r) => r.key === key)
+  if (!route) throw new Error(`${key} is not deployed with this config (see enabledFunctionKeys)`)
+  return route
 }

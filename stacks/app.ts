@@ -10,6 +10,7 @@ import { containmentBuckets, containmentPatterns } from './containment.js'
 import { ForensicsStack } from './forensics-stack.js'
 import { MemberAccountStack } from './member-account-stack.js'
 import { loadConfigFile, parseConfig, type ForensicsConfig } from '../forensics/config.js'
+import { INSPECTION_PATTERN_KEY, inspectionUploadPattern } from './inspection.js'
 import { FUNCTION_KEYS, intakeEventBusArn, resourceNames } from '../forensics/routing.js'
 import { triggerPatterns } from './triggers.js'
 import { containmentRoute } from '../forensics/containment/route.js'
@@ -31,7 +32,8 @@ export function addForensicsStacks(app: Construct, config: ForensicsConfig, opti
   const forensics = new ForensicsStack(app, config.name, { config, ...options })
   const names = resourceNames(config)
   const captureRoleNames = [
-    ...FUNCTION_KEYS.filter((k) => k !== 'custody-recorder').map((k) => names.functions[k]),
+    // the inspector reads only buckets of its own account (or ones whose policy admits it)
+    ...FUNCTION_KEYS.filter((k) => k !== 'custody-recorder' && k !== 'inspector').map((k) => names.functions[k]),
     // the containment function acts in member accounts through the member role
     ...(config.containment.enabled ? [containmentRoute(config).functionName] : []),
   ]
@@ -49,7 +51,12 @@ export function addForensicsStacks(app: Construct, config: ForensicsConfig, opti
         regions: config.regions,
         intakeBusArn: intakeEventBusArn(config),
         forwarderRoleName: names.eventForwarderRole,
-        patterns: { ...triggerPatterns(config.watchedBuckets), ...containmentPatterns(config) },
+        patterns: {
+          ...triggerPatterns(config.watchedBuckets),
+          ...containmentPatterns(config),
+          ...(config.inspection.enabled ? { [INSPECTION_PATTERN_KEY]: inspectionUploadPattern(config.inspection.buckets) } : {}),
+        },
+        ...(config.inspection.enabled ? { inspectedBuckets: config.inspection.buckets } : {}),
       },
     })
     // The trust policy names the capture roles, and the forwarding rules target the intake

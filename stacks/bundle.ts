@@ -13,7 +13,7 @@ import { createHash } from 'node:crypto'
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { zipSingleFile } from './zip.js'
+import { zipFiles } from './zip.js'
 import { FUNCTION_KEYS } from '../forensics/routing.js'
 
 /** Every bundled handler: the routed functions plus containment (deployed only with `containment.enabled`). */
@@ -29,9 +29,9 @@ export interface HandlerBundle {
   key: BundleKey
   /** Directory holding `index.mjs` (handler `index.handler`) and the code ZIP. */
   dir: string
-  /** The deployable ZIP holding `index.mjs`. */
+  /** The deployable ZIP holding `index.mjs` (and the function's assets). */
   zipPath: string
-  /** SHA-256 (hex) of `index.mjs`. */
+  /** SHA-256 (hex) of `index.mjs` (of every file, named, for a function with assets). */
   sha256: string
   /** Base64 SHA-256 of the ZIP: what Lambda reports as CodeSha256 (`source_code_hash`). */
   codeSha256: string
@@ -54,10 +54,21 @@ interface CacheFile {
   bundles: Record<BundleKey, HandlerBundle>
 }
 
+/**
+ * Files a function needs beside `index.mjs`: extra esbuild entry points (worker threads)
+ * and files copied as they are (WebAssembly), by their name in the ZIP.
+ */
+const EXTRA_ENTRIES: Partial<Record<BundleKey, Record<string, string>>> = {
+  inspector: { 'inspection-worker': 'forensics/inspection/scan-worker.ts' },
+}
+const EXTRA_FILES: Partial<Record<BundleKey, Record<string, string>>> = {
+  inspector: { 'yara_x_js_bg.wasm': 'node_modules/@virustotal/yara-x/pkg/yara_x_js_bg.wasm' },
+}
+
 const memo = new Map<string, Record<BundleKey, HandlerBundle>>()
 
 /** Bump when the bundle layout or ZIP writer changes: invalidates cached bundles. */
-const BUNDLE_FORMAT = 2
+const BUNDLE_FORMAT = 3
 
 // ESM bundles of CommonJS dependencies (the AWS SDK) still call `require` for Node
 // built-ins; give them one.
@@ -114,7 +125,10 @@ export function bundleHandlers(options: BundleOptions = {}): Record<BundleKey, H
     throw new Error(`cannot bundle the Lambda handlers: missing ${missing.map((k) => entries[k]).join(', ')}; each must export \`handler\``)
   }
   const buildOptions: BuildOptions & { write: false; metafile: true } = {
-    entryPoints: Object.fromEntries(BUNDLE_KEYS.map((k) => [`${k}/index`, entries[k]])),
+    entryPoints: Object.fromEntries(BUNDLE_KEYS.flatMap((k) => [
+      [`${k}/index`, entries[k]],
+      ...Object.entries(EXTRA_ENTRIES[k] ?? {}).map(([name, file]) => [`${k}/${name}`, resolve(root, file)]),
+    ])),
     bundle: true,
     platform: 'node',
     target: 'node22',
@@ -146,18 +160,30 @@ export function bundleHandlers(options: BundleOptions = {}): Record<BundleKey, H
     /* c8 ignore next */
     if (!file || !meta) throw new Error(`esbuild produced no bundle for ${entries[key]}`)
     if (!meta.exports.includes('handler')) throw new Error(`${entries[key]} does not export \`handler\`: Lambda would fail to start ${key}`)
-    const sha256 = createHash('sha256').update(file.contents).digest('hex')
+    const files: { name: string; content: Uint8Array }[] = [{ name: 'index.mjs', content: file.contents }]
+    for (const name of Object.keys(EXTRA_ENTRIES[key] ?? {})) {
+      const extra = result.outputFiles.find((f) => f.path === join(outDir, '.staging', key, `${name}.mjs`))
+      /* c8 ignore next */
+      if (!extra) throw new Error(`esbuild produced no ${name}.mjs for ${key}`)
+      files.push({ name: `${name}.mjs`, content: extra.contents })
+    }
+    for (const [name, from] of Object.entries(EXTRA_FILES[key] ?? {})) files.push({ name, content: readFileSync(resolve(root, from)) })
+    // the directory and the hash cover every file of the function
+    const hash = createHash('sha256')
+    for (const f of files) hash.update(f.name).update('\0').update(f.content)
+    const sha256 = files.length === 1 ? createHash('sha256').update(file.contents).digest('hex') : hash.digest('hex')
     const dir = join(outDir, `${key}-${sha256.slice(0, 16)}`)
     const zipPath = join(dir, `${key}.zip`)
-    writeDirOnce(dir, { 'index.mjs': file.contents, [`${key}.zip`]: zipSingleFile('index.mjs', file.contents) })
+    writeDirOnce(dir, { ...Object.fromEntries(files.map((f) => [f.name, f.content])), [`${key}.zip`]: zipFiles(files) })
     bundles[key] = {
       key, dir, sha256, zipPath,
       // Hash the ZIP on disk: an existing directory may hold one written by an earlier version.
       codeSha256: createHash('sha256').update(readFileSync(zipPath)).digest('base64'),
-      bytes: file.contents.length,
+      bytes: files.reduce((n, f) => n + f.content.length, 0),
     }
   }
-  const inputs = Object.fromEntries(Object.keys(result.metafile.inputs).map((p) => {
+  const copied = FUNCTION_KEYS.flatMap((k) => Object.values(EXTRA_FILES[k] ?? {}))
+  const inputs = Object.fromEntries([...Object.keys(result.metafile.inputs), ...copied].map((p) => {
     const abs = resolve(root, p)
     return [abs, fingerprint(abs)]
   }))

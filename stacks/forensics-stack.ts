@@ -20,8 +20,10 @@ import { SiemTargets } from './siem.js'
 import { policyDocument } from './policy.js'
 import { Triggers, triggerPatterns } from './triggers.js'
 import type { ForensicsConfig } from '../forensics/config.js'
+import { inspectionEnvironment } from '../forensics/inspection/inspection-env.js'
+import { INSPECTION_PATTERN_KEY, InspectionNotifications, InspectionTrigger, inspectionUploadPattern } from './inspection.js'
 import { containmentRoute } from '../forensics/containment/route.js'
-import { asyncInvokeRoutes, FUNCTION_KEYS, intakeEventBusArn, resourceNames, type DestinationRef, type FunctionKey } from '../forensics/routing.js'
+import { asyncInvokeRoutes, enabledFunctionKeys, intakeEventBusArn, resourceNames, type DestinationRef, type FunctionKey } from '../forensics/routing.js'
 
 /** Options for {@link ForensicsStack}. */
 export interface ForensicsStackOptions {
@@ -37,6 +39,7 @@ const DESCRIPTIONS: Record<FunctionKey, string> = {
   'cloudtrail-slice': 'Captures a CloudTrail slice from the archive and LookupEvents',
   'custody-recorder': 'Appends the custody entry of each capture and forwards it to the SIEM',
   drill: 'Runs the forensics drill on the canary bucket',
+  inspector: 'Inspects uploads with YARA rules and hash IOCs; hits become findings and locked evidence',
 }
 
 /** Everything deployed into the forensics account. */
@@ -52,6 +55,7 @@ export class ForensicsStack extends TerraformStack {
   readonly intakeBus: CloudwatchEventBus
   readonly forwarding: EventForwarding
   readonly drill?: DrillSchedule
+  readonly inspection?: InspectionTrigger
   /** only with `containment.enabled` */
   readonly containment?: Containment
 
@@ -106,7 +110,12 @@ export class ForensicsStack extends TerraformStack {
         FORENSICS_TRAIL_ARCHIVE: `s3://${archive.bucket}/${archive.prefix}`,
         ...(archive.organizationId ? { FORENSICS_ORGANIZATION_ID: archive.organizationId } : {}),
       },
-      'custody-recorder': { FORENSICS_SIEM_EVENT_BUS: names.siemEventBus, FORENSICS_SIEM_TOPIC_ARN: this.siem.topic.arn },
+      'custody-recorder': {
+        FORENSICS_SIEM_EVENT_BUS: names.siemEventBus,
+        FORENSICS_SIEM_TOPIC_ARN: this.siem.topic.arn,
+        // inspection hits chain into object-versions captures started by the recorder
+        ...(config.inspection.enabled ? { FORENSICS_CAPTURE_FUNCTIONS: JSON.stringify({ 'object-versions': names.functions['object-versions'] }) } : {}),
+      },
       drill: {
         FORENSICS_CANARY_BUCKET: config.drill.canaryBucket ?? '',
         FORENSICS_CAPTURE_FUNCTIONS: JSON.stringify(names.functions),
@@ -115,9 +124,11 @@ export class ForensicsStack extends TerraformStack {
         FORENSICS_SIEM_EVENT_BUS: names.siemEventBus,
         FORENSICS_SIEM_TOPIC_ARN: this.siem.topic.arn,
       },
+      inspector: inspectionEnvironment(config.inspection),
     }
     this.functions = {} as Record<FunctionKey, CaptureFunction>
-    for (const key of FUNCTION_KEYS) {
+    const deployed = enabledFunctionKeys(config)
+    for (const key of deployed) {
       this.functions[key] = new CaptureFunction(this, key, {
         functionName: names.functions[key],
         description: DESCRIPTIONS[key],
@@ -134,7 +145,8 @@ export class ForensicsStack extends TerraformStack {
     if (config.containment.enabled) {
       this.containment = new Containment(this, 'containment', { config, bundle: bundles.containment, kmsKeyArn, environment: common, ...(signing ? { codeSigningConfigArn: signing.arn } : {}) })
     }
-    const roleArns = [...FUNCTION_KEYS.map((k) => this.functions[k].role.arn), ...(this.containment ? [this.containment.function.role.arn] : [])]
+    // the inspector writes no evidence (the capture it chains into does)
+    const roleArns = [...deployed.filter((k) => k !== 'inspector').map((k) => this.functions[k].role.arn), ...(this.containment ? [this.containment.function.role.arn] : [])]
 
     this.evidence = new EvidenceLocker(this, 'evidence', {
       name: config.name, accountId, region,
@@ -151,7 +163,7 @@ export class ForensicsStack extends TerraformStack {
     const destinationArn = (ref: DestinationRef): string => {
       if (ref.type === 'lambda') {
         if (this.containment && ref.functionName === containmentRoute(config).functionName) return this.containment.function.arn
-        const key = FUNCTION_KEYS.find((k) => names.functions[k] === ref.functionName)
+        const key = deployed.find((k) => names.functions[k] === ref.functionName)
         if (!key) throw new Error(`routing table names an unknown function ${ref.functionName}`)
         return this.functions[key].arn
       }
@@ -175,8 +187,9 @@ export class ForensicsStack extends TerraformStack {
       deadLetterQueueArn: this.failures.queue.arn,
       siemTopicArn: this.siem.topic.arn,
       siemEventBusArn: this.siem.bus.arn,
-      functionArns: Object.fromEntries(FUNCTION_KEYS.map((k) => [k, this.functions[k].arn])) as Record<FunctionKey, string>,
+      functionArns: Object.fromEntries(deployed.map((k) => [k, this.functions[k].arn])) as Record<FunctionKey, string>,
       destinationArn,
+      ...(config.inspection.enabled ? { inspection: { buckets: config.inspection.buckets, ruleObjects: [...config.inspection.rules, ...config.inspection.iocs] } } : {}),
     }
     for (const route of routes) {
       const fn = this.functions[route.key]
@@ -217,7 +230,11 @@ export class ForensicsStack extends TerraformStack {
         }]),
       })
     }
-    const patterns = { ...triggerPatterns(config.watchedBuckets), ...containmentPatterns(config) }
+    const patterns: Record<string, Record<string, unknown>> = {
+      ...triggerPatterns(config.watchedBuckets),
+      ...containmentPatterns(config),
+      ...(config.inspection.enabled ? { [INSPECTION_PATTERN_KEY]: inspectionUploadPattern(config.inspection.buckets) } : {}),
+    }
     this.forwarding = new EventForwarding(this, 'forwarding', {
       name: config.name, accountId, homeRegion: region, regions: config.regions,
       intakeBusArn: intakeEventBusArn(config), roleName: names.eventForwarderRole, patterns, defaultTags: tags,
@@ -241,6 +258,17 @@ export class ForensicsStack extends TerraformStack {
       deadLetterQueueArn: this.failures.queue.arn,
       patterns: Object.values(containmentPatterns(config)),
     })
+
+    if (config.inspection.enabled) {
+      this.inspection = new InspectionTrigger(this, 'inspection', {
+        name: config.name,
+        buckets: config.inspection.buckets,
+        inspector: this.target('inspector'),
+        deadLetterQueueArn: this.failures.queue.arn,
+        eventBusName: this.intakeBus.name,
+      })
+      new InspectionNotifications(this, 'inspection-notifications', { accountId, buckets: config.inspection.buckets })
+    }
 
     if (config.drill.enabled && config.drill.canaryBucket) {
       this.drill = new DrillSchedule(this, 'drill-schedule', {

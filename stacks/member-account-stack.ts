@@ -5,6 +5,8 @@
  */
 import { AwsProvider, Construct, IamRole, IamRolePolicy, TerraformStack } from './cdktf.js'
 import { EventForwarding } from './event-forwarding.js'
+import { InspectionNotifications } from './inspection.js'
+import type { InspectedBucket } from '../forensics/inspection/inspection-config.js'
 import { BUCKET_CONFIG_READS, OBJECT_VERSION_READS } from './permissions.js'
 import { policyDocument } from './policy.js'
 import { memberContainmentStatements } from './containment.js'
@@ -31,6 +33,8 @@ export interface MemberForwardingOptions {
   intakeBusArn: string
   forwarderRoleName: string
   patterns: Record<string, Record<string, unknown>>
+  /** inspected buckets (all accounts; this stack enables notifications on its own) */
+  inspectedBuckets?: readonly InspectedBucket[]
 }
 
 /** Read-only capture role in one member account. */
@@ -87,5 +91,8 @@ export class MemberAccountStack extends TerraformStack {
       name: f.name, accountId: o.memberAccountId, homeRegion: o.region, regions: f.regions,
       intakeBusArn: f.intakeBusArn, roleName: f.forwarderRoleName, patterns: f.patterns, defaultTags: tags,
     })
+    if (f.inspectedBuckets?.some((b) => b.account === o.memberAccountId)) {
+      new InspectionNotifications(this, 'inspection-notifications', { accountId: o.memberAccountId, buckets: f.inspectedBuckets })
+    }
   }
 }

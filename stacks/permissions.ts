@@ -25,6 +25,14 @@ export interface PermissionContext {
   functionArns: Record<FunctionKey, string>
   /** Resolves a routing destination to its ARN. */
   destinationArn: (ref: DestinationRef) => string
+  /** Upload inspection, when enabled: what the inspector reads. */
+  inspection?: InspectionAccess
+}
+
+/** What the inspector reads: uploads in the inspected buckets/prefixes, and its rule objects. */
+export interface InspectionAccess {
+  buckets: { bucket: string; prefixes: string[] }[]
+  ruleObjects: { bucket: string; key: string }[]
 }
 
 /** Bucket-level reads that describe who can reach a bucket (DESIGN.md "bucket-config"). */
@@ -104,7 +112,8 @@ function bucketConfigReads(c: PermissionContext): PolicyStatement[] {
 }
 
 function objectVersionReads(c: PermissionContext): PolicyStatement[] {
-  const buckets = targetBuckets(c)
+  // an inspection hit chains into an object-versions capture of the inspected key
+  const buckets = [...new Set([...targetBuckets(c), ...(c.inspection?.buckets.map((b) => b.bucket) ?? [])])]
   return [
     ...(buckets.length > 0
       ? [
@@ -192,14 +201,33 @@ function drillActions(c: PermissionContext): PolicyStatement[] {
   ]
 }
 
+/** The inspector reads uploads (only under the inspected prefixes) and its rule files / IOC lists. */
+function inspectorReads(c: PermissionContext): PolicyStatement[] {
+  const i = c.inspection
+  if (!i) return []
+  const uploads = i.buckets.flatMap((b) => (b.prefixes.length === 0 ? [`${bucketArn(b.bucket)}/*`] : b.prefixes.map((p) => `${bucketArn(b.bucket)}/${p}*`)))
+  return [
+    { Sid: 'ReadInspectedUploads', Effect: 'Allow', Action: ['s3:GetObject', 's3:GetObjectVersion'], Resource: uploads },
+    ...(i.ruleObjects.length > 0 ? [{ Sid: 'ReadInspectionRules', Effect: 'Allow' as const, Action: 's3:GetObject', Resource: i.ruleObjects.map((o) => `${bucketArn(o.bucket)}/${o.key}`) }] : []),
+  ]
+}
+
+/** The recorder starts the object-versions capture an inspection hit chains into. */
+function chainedCaptures(c: PermissionContext): PolicyStatement[] {
+  return c.inspection ? [{ Sid: 'ChainInspectionCaptures', Effect: 'Allow', Action: 'lambda:InvokeFunction', Resource: c.functionArns['object-versions'] }] : []
+}
+
 /** The full statement list for one function's role. */
 export function functionStatements(route: AsyncInvokeRoute, c: PermissionContext): PolicyStatement[] {
   const own: Record<FunctionKey, () => PolicyStatement[]> = {
     'bucket-config': () => [...bucketConfigReads(c), ...memberAccess(c)],
     'object-versions': () => [...objectVersionReads(c), ...memberAccess(c)],
     'cloudtrail-slice': () => [...cloudTrailReads(c), ...memberAccess(c)],
-    'custody-recorder': () => siemPublish(c),
+    'custody-recorder': () => [...siemPublish(c), ...chainedCaptures(c)],
     drill: () => [...drillActions(c), ...siemPublish(c)],
+    inspector: () => inspectorReads(c),
   }
-  return [...evidenceAccess(route, c), ...own[route.key](), ...destinationAccess(route, c)]
+  // the inspector touches no evidence: the capture it chains into writes it
+  const evidence = route.key === 'inspector' ? [] : evidenceAccess(route, c)
+  return [...evidence, ...own[route.key](), ...destinationAccess(route, c)]
 }

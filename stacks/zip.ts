@@ -1,5 +1,5 @@
 /**
- * A deterministic single-file ZIP writer for Lambda code. cdktf's own directory archiving
+ * A deterministic ZIP writer for Lambda code (one file, or a handler with its assets). cdktf's own directory archiving
  * starts one child Node.js process per asset; writing the archive here keeps synth in one
  * process and makes the archive bytes (and so Lambda's CodeSha256) a function of the code
  * alone: fixed timestamp, fixed permissions, no extra fields.
@@ -29,52 +29,64 @@ const DOS_DATE = (0 << 9) | (1 << 5) | 1
 
 /** A ZIP archive holding one file (`name`, mode 0644) compressed with deflate. */
 export function zipSingleFile(name: string, content: Uint8Array): Buffer {
-  const fileName = Buffer.from(name, 'utf8')
-  const data = deflateRawSync(content, { level: 6 })
-  const crc = crc32(content)
+  return zipFiles([{ name, content }])
+}
 
-  const local = Buffer.alloc(30)
-  local.writeUInt32LE(0x04034b50, 0)
-  local.writeUInt16LE(20, 4) // version needed: 2.0 (deflate)
-  local.writeUInt16LE(0x0800, 6) // UTF-8 names
-  local.writeUInt16LE(8, 8) // deflate
-  local.writeUInt16LE(DOS_TIME, 10)
-  local.writeUInt16LE(DOS_DATE, 12)
-  local.writeUInt32LE(crc, 14)
-  local.writeUInt32LE(data.length, 18)
-  local.writeUInt32LE(content.length, 22)
-  local.writeUInt16LE(fileName.length, 26)
-  local.writeUInt16LE(0, 28)
+/** A ZIP archive of several files (in the given order, mode 0644), each compressed with deflate. */
+export function zipFiles(files: readonly { name: string; content: Uint8Array }[]): Buffer {
+  const locals: Buffer[] = []
+  const centrals: Buffer[] = []
+  let offset = 0
+  for (const { name, content } of files) {
+    const fileName = Buffer.from(name, 'utf8')
+    const data = deflateRawSync(content, { level: 6 })
+    const crc = crc32(content)
 
-  const central = Buffer.alloc(46)
-  central.writeUInt32LE(0x02014b50, 0)
-  central.writeUInt16LE((3 << 8) | 20, 4) // made by: Unix, 2.0 (so the mode below applies)
-  central.writeUInt16LE(20, 6)
-  central.writeUInt16LE(0x0800, 8)
-  central.writeUInt16LE(8, 10)
-  central.writeUInt16LE(DOS_TIME, 12)
-  central.writeUInt16LE(DOS_DATE, 14)
-  central.writeUInt32LE(crc, 16)
-  central.writeUInt32LE(data.length, 20)
-  central.writeUInt32LE(content.length, 24)
-  central.writeUInt16LE(fileName.length, 28)
-  central.writeUInt16LE(0, 30) // extra
-  central.writeUInt16LE(0, 32) // comment
-  central.writeUInt16LE(0, 34) // disk
-  central.writeUInt16LE(0, 36) // internal attributes
-  central.writeUInt32LE((0o100644 << 16) >>> 0, 38) // regular file, rw-r--r--
-  central.writeUInt32LE(0, 42) // local header offset
+    const local = Buffer.alloc(30)
+    local.writeUInt32LE(0x04034b50, 0)
+    local.writeUInt16LE(20, 4) // version needed: 2.0 (deflate)
+    local.writeUInt16LE(0x0800, 6) // UTF-8 names
+    local.writeUInt16LE(8, 8) // deflate
+    local.writeUInt16LE(DOS_TIME, 10)
+    local.writeUInt16LE(DOS_DATE, 12)
+    local.writeUInt32LE(crc, 14)
+    local.writeUInt32LE(data.length, 18)
+    local.writeUInt32LE(content.length, 22)
+    local.writeUInt16LE(fileName.length, 26)
+    local.writeUInt16LE(0, 28)
 
-  const centralOffset = local.length + fileName.length + data.length
-  const centralSize = central.length + fileName.length
+    const central = Buffer.alloc(46)
+    central.writeUInt32LE(0x02014b50, 0)
+    central.writeUInt16LE((3 << 8) | 20, 4) // made by: Unix, 2.0 (so the mode below applies)
+    central.writeUInt16LE(20, 6)
+    central.writeUInt16LE(0x0800, 8)
+    central.writeUInt16LE(8, 10)
+    central.writeUInt16LE(DOS_TIME, 12)
+    central.writeUInt16LE(DOS_DATE, 14)
+    central.writeUInt32LE(crc, 16)
+    central.writeUInt32LE(data.length, 20)
+    central.writeUInt32LE(content.length, 24)
+    central.writeUInt16LE(fileName.length, 28)
+    central.writeUInt16LE(0, 30) // extra
+    central.writeUInt16LE(0, 32) // comment
+    central.writeUInt16LE(0, 34) // disk
+    central.writeUInt16LE(0, 36) // internal attributes
+    central.writeUInt32LE((0o100644 << 16) >>> 0, 38) // regular file, rw-r--r--
+    central.writeUInt32LE(offset, 42) // local header offset
+
+    locals.push(local, fileName, data)
+    centrals.push(central, fileName)
+    offset += local.length + fileName.length + data.length
+  }
+  const centralSize = centrals.reduce((n, b) => n + b.length, 0)
   const end = Buffer.alloc(22)
   end.writeUInt32LE(0x06054b50, 0)
   end.writeUInt16LE(0, 4)
   end.writeUInt16LE(0, 6)
-  end.writeUInt16LE(1, 8)
-  end.writeUInt16LE(1, 10)
+  end.writeUInt16LE(files.length, 8)
+  end.writeUInt16LE(files.length, 10)
   end.writeUInt32LE(centralSize, 12)
-  end.writeUInt32LE(centralOffset, 16)
+  end.writeUInt32LE(offset, 16)
   end.writeUInt16LE(0, 20)
-  return Buffer.concat([local, fileName, data, central, fileName, end])
+  return Buffer.concat([...locals, ...centrals, end])
 }

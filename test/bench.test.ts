@@ -37,7 +37,7 @@ t.test('every benchmark runs in smoke mode and prints each ratio next to its goa
   t.ok(lines.length >= 12, `${lines.length} ratios reported`)
   t.equal(rows.length, lines.length, 'one table row per reported ratio')
   const names = new Set(lines.map((m) => m[1]))
-  t.same([...names].sort(), ['bundle', 'cloudtrail-slice', 'evidence-store', 'object-versions', 'synth'])
+  t.same([...names].sort(), ['bundle', 'cloudtrail-slice', 'evidence-store', 'inspection', 'object-versions', 'synth'])
   for (const m of lines) {
     const value = Number(m[3])
     t.ok(Number.isFinite(value) && value > 0, `${m[1]}: ${m[2]} is a measurement (${value})`)

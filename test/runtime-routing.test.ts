@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs'
 import { Testing } from '../stacks/cdktf.js'
 import { addForensicsStacks } from '../stacks/app.js'
 import { parseConfig, type ForensicsConfig } from '../forensics/config.js'
-import { FUNCTION_KEYS, asyncInvokeRoutes } from '../forensics/routing.js'
+import { asyncInvokeRoutes, enabledFunctionKeys } from '../forensics/routing.js'
 import { LocalRuntime } from '../forensics/runtime/local-runtime.js'
 import { localDrillConfig, LOCAL_DRILL_CONFIG } from '../forensics/drill/local-config.js'
 import { projectRoot } from '../forensics/local/emulator.js'
@@ -53,7 +53,7 @@ function localRouting(config: ForensicsConfig): Row[] {
   // built exactly as cli/commands/drill-local.ts builds the local drill's runtime
   const runtime = new LocalRuntime({ routes: asyncInvokeRoutes(config), handlers: {}, sender: { send: async () => undefined }, region: config.region, accountId: config.forensicsAccountId })
   const name = (d: { type: string; functionName?: string; queueName?: string; eventBusName?: string; topicName?: string }): string => `${d.type}:${d.functionName ?? d.queueName ?? d.eventBusName ?? d.topicName}`
-  return FUNCTION_KEYS.map((k) => runtime.route(k))
+  return enabledFunctionKeys(config).map((k) => runtime.route(k))
     .map((r) => ({ functionName: r.functionName, maximumRetryAttempts: r.maximumRetryAttempts, maximumEventAgeInSeconds: r.maximumEventAgeInSeconds, onSuccess: name(r.onSuccess), onFailure: name(r.onFailure) }))
     .sort((a, b) => a.functionName.localeCompare(b.functionName))
 }
@@ -62,7 +62,7 @@ t.test('the local runtime routes exactly like the synthesized event invoke confi
   const { config } = localDrillConfig(projectRoot, {})
   const deployed = synthesizedRouting(config)
   const local = localRouting(config)
-  t.equal(deployed.length, FUNCTION_KEYS.length, 'one event invoke config per function')
+  t.equal(deployed.length, enabledFunctionKeys(config).length, 'one event invoke config per deployed function')
   t.same(local, deployed)
   // and the table is not trivially equal: it has retries, ages and all three destination kinds
   t.ok(deployed.some((r) => r.onSuccess.startsWith('lambda:')) && deployed.some((r) => r.onSuccess.startsWith('eventbridge:')) && deployed.every((r) => r.onFailure.startsWith('sqs:')))
@@ -76,4 +76,8 @@ t.test('a changed config changes both sides the same way', async (t) => {
   t.ok(deployed.some((r) => r.maximumRetryAttempts === 1 && r.maximumEventAgeInSeconds === 120))
   t.ok(deployed.some((r) => r.onSuccess === 'eventbridge:x-bus'))
   t.same(localRouting(parseConfig(LOCAL_DRILL_CONFIG)), synthesizedRouting(parseConfig(LOCAL_DRILL_CONFIG)), 'the built-in local config too')
+  const inspecting = parseConfig({ ...raw, inspection: { enabled: true, buckets: [{ bucket: 'uploads-bucket' }], rules: ['s3://rules-bucket/r.yar'] } })
+  const rows = synthesizedRouting(inspecting)
+  t.same(localRouting(inspecting), rows, 'with the inspector')
+  t.ok(rows.some((r) => r.functionName === 'forensics-inspector' && r.onSuccess === 'lambda:forensics-custody-recorder'))
 })

@@ -6,9 +6,10 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createHash } from 'node:crypto'
 import { Testing, TerraformStack } from '../stacks/cdktf.js'
-import { BUNDLE_KEYS } from '../stacks/bundle.js'
 import { bundleHandlers, CaptureFunction, ForensicsStack, repositoryRoot, synthesizeForensicsApp, resolveConfig } from '../stacks/index.js'
-import { FUNCTION_KEYS, routeFor } from '../forensics/routing.js'
+import { enabledFunctionKeys, routeFor } from '../forensics/routing.js'
+import { BUNDLE_KEYS } from '../stacks/bundle.js'
+import { parseConfig } from '../forensics/config.js'
 
 const example = readFileSync(join(repositoryRoot, 'forensics.config.json'), 'utf8')
 const config = resolveConfig({ inline: JSON.parse(example) })
@@ -16,8 +17,8 @@ const scratch = mkdtempSync(join(tmpdir(), 'forensics-stacks-'))
 
 t.test('one esbuild run bundles every handler into a content-addressed directory', async (t) => {
   const bundles = bundleHandlers()
+  // every routed function plus containment, which is bundled whether or not it is deployed
   t.same(Object.keys(bundles), [...BUNDLE_KEYS])
-  t.same(BUNDLE_KEYS, [...FUNCTION_KEYS, 'containment'], 'the routed functions plus containment (deployed only when enabled)')
   for (const key of BUNDLE_KEYS) {
     const b = bundles[key]
     t.match(b.dir, new RegExp(`${key}-${b.sha256.slice(0, 16)}$`))
@@ -26,7 +27,16 @@ t.test('one esbuild run bundles every handler into a content-addressed directory
     t.match(readFileSync(join(b.dir, 'index.mjs'), 'utf8'), /export\s*\{[^}]*\bhandler\b[^}]*\}/, `${key} bundle exports handler`)
     t.equal(createHash('sha256').update(readFileSync(b.zipPath)).digest('base64'), b.codeSha256, 'codeSha256 is the ZIP hash')
     const unzipped = spawnSync('unzip', ['-p', b.zipPath, 'index.mjs'], { maxBuffer: 256 * 1024 * 1024 })
-    t.equal(createHash('sha256').update(unzipped.stdout).digest('hex'), b.sha256, `${key}.zip holds index.mjs (checked with unzip)`)
+    const indexSha = createHash('sha256').update(readFileSync(join(b.dir, 'index.mjs'))).digest('hex')
+    t.equal(createHash('sha256').update(unzipped.stdout).digest('hex'), indexSha, `${key}.zip holds index.mjs (checked with unzip)`)
+    const listed = spawnSync('unzip', ['-Z1', b.zipPath], { encoding: 'utf8' }).stdout.trim().split('\n')
+    if (key === 'inspector') {
+      // the YARA worker and the WebAssembly engine travel with the handler
+      t.same(listed, ['index.mjs', 'inspection-worker.mjs', 'yara_x_js_bg.wasm'], 'inspector.zip lists its assets')
+    } else {
+      t.same(listed, ['index.mjs'])
+      t.equal(indexSha, b.sha256, 'a single-file bundle is named by the hash of index.mjs')
+    }
   }
   t.equal(bundleHandlers(), bundles, 'memoized within the process')
   const elsewhere = bundleHandlers({ outDir: join(scratch, 'bundles') })
@@ -76,7 +86,7 @@ t.test('synthesizeForensicsApp writes Terraform JSON and assets for every stack'
   t.same(manifest.stacks['forensics-member-222222222222'].dependencies, ['forensics'], 'member stacks deploy after the forensics stack')
   for (const s of Object.keys(manifest.stacks)) t.ok(existsSync(join(outdir, 'stacks', s, 'cdk.tf.json')), `${s}/cdk.tf.json`)
   const assets = readdirSync(join(outdir, 'stacks', 'forensics', 'assets'))
-  t.equal(assets.length, FUNCTION_KEYS.length, 'one code asset per function')
+  t.equal(assets.length, enabledFunctionKeys(parseConfig(JSON.parse(example))).length, 'one code asset per deployed function')
 })
 
 t.test('invalid config fails synth with the field named', async (t) => {

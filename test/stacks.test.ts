@@ -5,12 +5,14 @@ import { AWS_PROVIDER_VERSIONS, Testing } from '../stacks/cdktf.js'
 import { satisfiesConstraint } from '../forensics/rehearsal/version-constraint.js'
 import { addForensicsStacks, PROTECTED_EVIDENCE_ACTIONS, S3_ACCESS_CHANGE_EVENTS, s3AccessChangePattern, guardDutyS3FindingPattern, LAMBDA_RUNTIME } from '../stacks/index.js'
 import { parseConfig, type ForensicsConfig } from '../forensics/config.js'
-import { asyncInvokeRoutes, resourceNames, FUNCTION_KEYS, type DestinationRef } from '../forensics/routing.js'
+import { asyncInvokeRoutes, resourceNames, enabledFunctionKeys, type DestinationRef } from '../forensics/routing.js'
 import type { PolicyStatement } from '../stacks/policy.js'
 
 const raw = JSON.parse(readFileSync(new URL('../forensics.config.json', import.meta.url), 'utf8')) as Record<string, unknown>
 const config = parseConfig(raw)
 const names = resourceNames(config)
+/** The functions this config deploys (the inspector only with inspection.enabled: test/stacks-inspection.test.ts). */
+const FUNCTION_KEYS = enabledFunctionKeys(config)
 
 type Resources = Record<string, Record<string, Record<string, unknown>>>
 interface Synth { text: string; resource: Resources; provider: Record<string, unknown[]>; output: Record<string, unknown> }

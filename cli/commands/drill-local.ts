@@ -154,7 +154,7 @@ export async function runLocalDrill(opts: LocalDrillOptions): Promise<LocalDrill
       }),
       { afterCapture: corruptHook(store, opts.corruptArtifact), onOutcome: (o) => (outcome = o) },
     )
-    const handlers: Record<FunctionKey, AsyncHandler> = {
+    const handlers: Partial<Record<FunctionKey, AsyncHandler>> = {
       ...localCollectorHandlers(collectorDeps),
       ...opts.collectors?.(collectorDeps),
       'custody-recorder': createCustodyRecorder({ store, signer, siem }),

@@ -20,6 +20,7 @@ export const commands: CommandEntry[] = [
   { name: 'capture object-versions', summary: 'capture every version and delete marker of keys or a prefix, bytes included', load: async () => (await import('./capture-object-versions.js')).captureObjectVersionsCommand },
   { name: 'capture cloudtrail', summary: 'capture a CloudTrail slice (S3 archive + LookupEvents) with a digest verdict per log file', load: async () => (await import('./capture-cloudtrail.js')).captureCloudTrailCommand },
   { name: 'slice', summary: 'offline CloudTrail slice of a folder of log files; prints matching events as JSON lines', load: async () => (await import('./slice.js')).sliceCommand },
+  { name: 'inspect', summary: 'inspect S3 objects or a folder with YARA rules and SHA-256 IOC lists (offline triage)', load: async () => (await import('./inspect.js')).inspectCommand },
   { name: 'bundle', summary: 'download a case as a verifiable zip or tar.gz (artifacts, manifests, custody, SHA256SUMS, public key, report)', load: async () => (await import('./bundle.js')).bundleCommand },
   { name: 'report', summary: 'write the case report (report.html: timeline, findings, custody, artifacts) without bundling', load: async () => (await import('./report.js')).reportCommand },
   { name: 'verify', summary: 'verify a bundle offline: hashes, SHA256SUMS, manifest signatures, custody chain, missing and unlisted files', load: async () => (await import('./verify.js')).verifyCommand },
