@@ -1,8 +1,8 @@
 /**
  * Lambda handler of the bucket-config collector. Accepts its own event
- * `{caseId, bucket, account?, region?, id?}` or the EventBridge-delivered CloudTrail event
- * of a bucket policy / ACL / public access block / versioning / lifecycle / encryption
- * change (case id from FORENSICS_CASE_ID_TEMPLATE when the event names none). Returns the
+ * `{caseId, bucket, account?, region?, id?}` or the EventBridge events the trigger table
+ * routes to it (forensics/contract/triggers.ts: CloudTrail policy / ACL / public access
+ * block / encryption / ownership changes; case id by the contract's one rule). Returns the
  * committed capture with its findings; throws only when nothing could be committed.
  *
  * Environment: FORENSICS_EVIDENCE_BUCKET, FORENSICS_SIGNING_KEY (kms:<key> | file:<pem>),
@@ -16,7 +16,7 @@ import { BUCKET_CONFIG_COLLECTOR, captureBucketConfig, type BucketConfigRequest 
 import { committedResult, type CaptureHandlerResult } from '../forensics/bucket-config/collector-runtime.js'
 import { evidenceFromEnv } from '../forensics/runtime/handler-env.js'
 import { openSourceClients } from '../forensics/bucket-config/source-access.js'
-import { BUCKET_CONFIG_EVENT_NAMES, DEFAULT_CASE_ID_TEMPLATE, caseIdFromTemplate, isCloudTrailEvent, parseCloudTrailEvent } from '../forensics/bucket-config/trigger-event.js'
+import { caseIdOf, isTriggerEvent, parseTriggerEvent, triggerOf } from '../forensics/contract/triggers.js'
 
 /** The collector's own event. */
 export interface BucketConfigEvent {
@@ -42,15 +42,15 @@ const optString = (e: Record<string, unknown>, f: string): string | undefined =>
 
 /** Turns any accepted event into a capture request; throws a ValidationError otherwise. */
 export function bucketConfigRequest(event: unknown, env: NodeJS.ProcessEnv, context?: LambdaContextLike): BucketConfigRequest {
-  if (isCloudTrailEvent(event)) {
-    const t = parseCloudTrailEvent(event, BUCKET_CONFIG_EVENT_NAMES)
-    const caseId = typeof event.caseId === 'string' ? event.caseId : caseIdFromTemplate(env.FORENSICS_CASE_ID_TEMPLATE ?? DEFAULT_CASE_ID_TEMPLATE, t)
+  if (isTriggerEvent(event)) {
+    // exactly what the trigger table routes here (forensics/contract/triggers.ts)
+    const t = parseTriggerEvent(event, 'bucket-config')
     return {
-      caseId,
-      bucket: t.bucket,
+      caseId: caseIdOf(event, t, env.FORENSICS_CASE_ID_TEMPLATE),
+      bucket: t.buckets[0],
       accountId: t.account || undefined,
       region: t.region || undefined,
-      trigger: { source: `cloudtrail:${t.eventName}`, id: `cloudtrail:${t.eventId}` },
+      trigger: triggerOf(t),
       actor: { principalArn: t.principalArn, requestId: t.requestId },
     }
   }

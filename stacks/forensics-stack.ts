@@ -210,9 +210,7 @@ export class ForensicsStack extends TerraformStack {
       name: config.name,
       eventBusName: this.intakeBus.name,
       watchedBuckets: config.watchedBuckets,
-      bucketConfig: this.target('bucket-config'),
-      objectVersions: this.target('object-versions'),
-      cloudTrailSlice: this.target('cloudtrail-slice'),
+      targets: Object.fromEntries(FUNCTION_KEYS.map((k) => [k, this.target(k)])),
       deadLetterQueueArn: this.failures.queue.arn,
     })
 

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { AWS_PROVIDER_VERSIONS, Testing } from '../stacks/cdktf.js'
 import { satisfiesConstraint } from '../forensics/rehearsal/version-constraint.js'
-import { addForensicsStacks, PROTECTED_EVIDENCE_ACTIONS, S3_ACCESS_CHANGE_EVENTS, s3AccessChangePattern, guardDutyS3FindingPattern, LAMBDA_RUNTIME } from '../stacks/index.js'
+import { addForensicsStacks, PROTECTED_EVIDENCE_ACTIONS, S3_ACCESS_CHANGE_EVENTS, triggerPatterns, LAMBDA_RUNTIME } from '../stacks/index.js'
 import { parseConfig, type ForensicsConfig } from '../forensics/config.js'
 import { asyncInvokeRoutes, resourceNames, FUNCTION_KEYS, type DestinationRef } from '../forensics/routing.js'
 import type { PolicyStatement } from '../stacks/policy.js'
@@ -199,16 +199,16 @@ t.test('failures land in an encrypted DLQ with an alarm to SNS', async (t) => {
 
 t.test('rules: CloudTrail S3 access changes → bucket-config; GuardDuty S3 findings → object-versions and cloudtrail-slice', async (t) => {
   const [accessId, access] = find('aws_cloudwatch_event_rule', (r) => r.name === 'forensics-s3-access-changes')
-  t.same(JSON.parse(access.event_pattern as string), s3AccessChangePattern(config.watchedBuckets))
+  t.same(JSON.parse(access.event_pattern as string), triggerPatterns(config.watchedBuckets)['s3-access-changes'])
   t.match(JSON.parse(access.event_pattern as string), {
     source: ['aws.s3'],
     'detail-type': ['AWS API Call via CloudTrail'],
     detail: { eventSource: ['s3.amazonaws.com'], eventName: [...S3_ACCESS_CHANGE_EVENTS], requestParameters: { bucketName: ['payments-data-prod', 'customer-exports-prod'] } },
   })
-  for (const e of ['PutBucketPolicy', 'DeleteBucketPolicy', 'PutBucketAcl', 'PutBucketPublicAccessBlock', 'PutBucketEncryption']) t.ok(S3_ACCESS_CHANGE_EVENTS.includes(e as never), e)
+  for (const e of ['PutBucketPolicy', 'DeleteBucketPolicy', 'PutBucketAcl', 'PutBucketPublicAccessBlock', 'DeleteBucketPublicAccessBlock', 'PutBucketOwnershipControls', 'DeleteBucketOwnershipControls', 'PutBucketEncryption']) t.ok(S3_ACCESS_CHANGE_EVENTS.includes(e as never), e)
   const [gdId, gd] = find('aws_cloudwatch_event_rule', (r) => r.name === 'forensics-guardduty-s3')
   t.same(JSON.parse(gd.event_pattern as string), { source: ['aws.guardduty'], 'detail-type': ['GuardDuty Finding'], detail: { resource: { resourceType: ['S3Bucket'] } } })
-  t.same(guardDutyS3FindingPattern(), JSON.parse(gd.event_pattern as string))
+  t.same(triggerPatterns([])['guardduty-s3'], JSON.parse(gd.event_pattern as string))
   const captureRules = [accessId, gdId].map((id) => ref('aws_cloudwatch_event_rule', id, 'name'))
   const targets = Object.values(R.aws_cloudwatch_event_target).filter((x) => captureRules.includes(String(x.rule)))
   const targetOf = (rule: string): string[] => targets.filter((x) => x.rule === ref('aws_cloudwatch_event_rule', rule, 'name')).map((x) => String(x.arn)).sort()
