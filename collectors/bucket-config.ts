@@ -16,6 +16,7 @@ import { BUCKET_CONFIG_COLLECTOR, captureBucketConfig, type BucketConfigRequest 
 import { committedResult, type CaptureHandlerResult } from '../forensics/bucket-config/collector-runtime.js'
 import { evidenceFromEnv } from '../forensics/runtime/handler-env.js'
 import { openSourceClients } from '../forensics/bucket-config/source-access.js'
+import { checkFunctionEnv } from '../forensics/contract/env.js'
 import { caseIdOf, isTriggerEvent, parseTriggerEvent, triggerOf } from '../forensics/contract/triggers.js'
 
 /** The collector's own event. */
@@ -80,5 +81,7 @@ export function createBucketConfigHandler(env: NodeJS.ProcessEnv): (event: unkno
 
 /** Lambda entry point. */
 export async function handler(event: unknown, context?: LambdaContextLike): Promise<CaptureHandlerResult> {
+  // the environment the stack writes, checked against the function's schema (forensics/contract/env.ts)
+  checkFunctionEnv('bucket-config', process.env)
   return createBucketConfigHandler(process.env)(event, context)
 }

@@ -19,6 +19,7 @@ import { parseArchiveUrl } from '../forensics/cloudtrail/archive-layout.js'
 import { captureCloudTrailSlice, type SliceCaptureRequest, type SliceCaptureResult } from '../forensics/cloudtrail/capture-slice.js'
 import { makeWindow, normalizeFilters, type SliceFilters } from '../forensics/cloudtrail/filters.js'
 import type { SliceDeps } from '../forensics/cloudtrail/slice.js'
+import { checkFunctionEnv } from '../forensics/contract/env.js'
 import { caseIdOf, isTriggerEvent, parseTriggerEvent, triggerOf } from '../forensics/contract/triggers.js'
 
 /** The collector's own event. */
@@ -143,6 +144,8 @@ let cached: ((event: unknown) => Promise<CloudTrailSliceResponse>) | undefined
 
 /** The Lambda entry point. */
 export async function handler(event: unknown): Promise<CloudTrailSliceResponse> {
+  // the environment the stack writes, checked against the function's schema (forensics/contract/env.ts)
+  checkFunctionEnv('cloudtrail-slice', process.env)
   cached ??= createHandler(defaultDeps(process.env))
   return cached(event)
 }

@@ -19,6 +19,7 @@ import { sha256Hex } from '../forensics/hash.js'
 import { committedResult, type CaptureHandlerResult } from '../forensics/bucket-config/collector-runtime.js'
 import { evidenceFromEnv } from '../forensics/runtime/handler-env.js'
 import { openSourceClients } from '../forensics/bucket-config/source-access.js'
+import { checkFunctionEnv } from '../forensics/contract/env.js'
 import { caseIdOf, isTriggerEvent, parseTriggerEvent, triggerOf } from '../forensics/contract/triggers.js'
 import { captureObjectVersions, OBJECT_VERSIONS_COLLECTOR, type ObjectVersionsRequest } from '../forensics/object-versions/capture-object-versions.js'
 import type { FanOutPlan } from '../forensics/object-versions/fan-out.js'
@@ -83,8 +84,9 @@ export function objectVersionsRequest(event: unknown, env: NodeJS.ProcessEnv, co
   }
 }
 
+// a spread visits holes too (`every` skips them: found by fuzzing, `{Records: [,]}` crashed)
 function isSqsEvent(event: unknown): event is { Records: SqsRecord[] } {
-  return isObj(event) && Array.isArray(event.Records) && event.Records.length > 0 && event.Records.every((r) => isObj(r) && r.eventSource === 'aws:sqs')
+  return isObj(event) && Array.isArray(event.Records) && event.Records.length > 0 && [...(event.Records as unknown[])].every((r) => isObj(r) && r.eventSource === 'aws:sqs')
 }
 
 /** The handler's answer to an own or CloudTrail event. */
@@ -117,5 +119,7 @@ async function handlePages(env: NodeJS.ProcessEnv, records: SqsRecord[]): Promis
 
 /** Lambda entry point. */
 export async function handler(event: unknown, context?: LambdaContextLike): Promise<ObjectVersionsHandlerResult | SqsBatchResponse> {
+  // the environment the stack writes, checked against the function's schema (forensics/contract/env.ts)
+  checkFunctionEnv('object-versions', process.env)
   return createObjectVersionsHandler(process.env)(event, context)
 }

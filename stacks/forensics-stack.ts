@@ -5,7 +5,7 @@
  */
 import {
   AwsProvider, CloudwatchEventBus, CloudwatchEventBusPolicy, Construct, LambdaCodeSigningConfig, LambdaEventSourceMapping, SqsQueue,
-  TerraformOutput, TerraformStack,
+  TerraformOutput, TerraformStack, Token,
 } from './cdktf.js'
 import { bundleHandlers, type BundleOptions, type HandlerBundle } from './bundle.js'
 import { CaptureFunction } from './capture-function.js'
@@ -19,6 +19,7 @@ import { SiemTargets } from './siem.js'
 import { policyDocument } from './policy.js'
 import { Triggers, triggerPatterns } from './triggers.js'
 import type { ForensicsConfig } from '../forensics/config.js'
+import { renderFunctionEnv, type EnvName } from '../forensics/contract/env.js'
 import { asyncInvokeRoutes, FUNCTION_KEYS, intakeEventBusArn, resourceNames, type DestinationRef, type FunctionKey } from '../forensics/routing.js'
 
 /** Options for {@link ForensicsStack}. */
@@ -85,31 +86,29 @@ export class ForensicsStack extends TerraformStack {
         })
       : undefined
 
-    const common: Record<string, string> = {
+    const archive = config.cloudTrailArchive
+    const trailArchive = `s3://${archive.bucket}${archive.prefix ? `/${archive.prefix}` : ''}`
+    const evidence = {
       FORENSICS_EVIDENCE_BUCKET: names.evidenceBucket,
       FORENSICS_SIGNING_KEY: `kms:alias/${config.name}-signing`,
       FORENSICS_RETENTION_MODE: config.evidence.mode,
       FORENSICS_RETENTION_DAYS: String(config.evidence.retentionDays),
-      FORENSICS_MEMBER_ROLE_NAME: names.memberRole,
-      FORENSICS_MEMBER_EXTERNAL_ID: config.memberRole.externalId,
-      FORENSICS_REGIONS: config.regions.join(','),
     }
-    const archive = config.cloudTrailArchive
-    const extra: Record<FunctionKey, Record<string, string>> = {
-      'bucket-config': {},
-      'object-versions': { FORENSICS_FANOUT_QUEUE_URL: this.fanOutQueue.url },
-      'cloudtrail-slice': {
-        FORENSICS_TRAIL_ARCHIVE: `s3://${archive.bucket}/${archive.prefix}`,
-        ...(archive.organizationId ? { FORENSICS_ORGANIZATION_ID: archive.organizationId } : {}),
-      },
-      'custody-recorder': { FORENSICS_SIEM_EVENT_BUS: names.siemEventBus, FORENSICS_SIEM_TOPIC_ARN: this.siem.topic.arn },
+    const member = { FORENSICS_MEMBER_ROLE_NAME: names.memberRole, FORENSICS_MEMBER_EXTERNAL_ID: config.memberRole.externalId }
+    const siem = { FORENSICS_SIEM_EVENT_BUS: names.siemEventBus, FORENSICS_SIEM_TOPIC_ARN: this.siem.topic.arn }
+    // each function's environment, rendered through its schema (forensics/contract/env.ts):
+    // a missing or invalid required value, or a variable nobody reads, fails the synth
+    const values: Record<FunctionKey, Partial<Record<EnvName, string>>> = {
+      'bucket-config': { ...evidence, ...member },
+      'object-versions': { ...evidence, ...member, FORENSICS_FANOUT_QUEUE_URL: this.fanOutQueue.url },
+      'cloudtrail-slice': { ...evidence, FORENSICS_TRAIL_ARCHIVE: trailArchive },
+      'custody-recorder': { ...evidence, ...siem },
       drill: {
-        FORENSICS_CANARY_BUCKET: config.drill.canaryBucket ?? '',
+        ...evidence, ...siem,
+        FORENSICS_CANARY_BUCKET: config.drill.canaryBucket,
         FORENSICS_CAPTURE_FUNCTIONS: JSON.stringify(names.functions),
-        FORENSICS_FUNCTION_PREFIX: config.name,
         FORENSICS_DLQ_URL: this.failures.queue.url,
-        FORENSICS_SIEM_EVENT_BUS: names.siemEventBus,
-        FORENSICS_SIEM_TOPIC_ARN: this.siem.topic.arn,
+        FORENSICS_TRAIL_ARCHIVE: trailArchive,
       },
     }
     this.functions = {} as Record<FunctionKey, CaptureFunction>
@@ -123,7 +122,7 @@ export class ForensicsStack extends TerraformStack {
         reservedConcurrency: config.capture.reservedConcurrency,
         timeoutSeconds: config.capture.timeoutSeconds,
         memoryMb: config.capture.memoryMb,
-        environment: { ...common, FORENSICS_FUNCTION: key, ...extra[key] },
+        environment: renderFunctionEnv(key, values[key], { isUnresolved: (v) => Token.isUnresolved(v) }),
         ...(signing ? { codeSigningConfigArn: signing.arn } : {}),
       })
     }

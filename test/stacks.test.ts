@@ -1,4 +1,5 @@
 import t from 'tap'
+import { FUNCTION_ENV, functionEnvNames, type EnvName } from '../forensics/contract/env.js'
 import { readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { AWS_PROVIDER_VERSIONS, Testing } from '../stacks/cdktf.js'
@@ -140,12 +141,16 @@ t.test('every function: Node.js 22 on arm64, own role, X-Ray, reserved concurren
     }), `${key}: runtime, architecture, tracing, concurrency`)
     const fn = R.aws_lambda_function[id]
     t.match(fn, { runtime: 'nodejs22.x', architectures: ['arm64'], kms_key_arn: /aws_kms_key\.platform-key/, filename: new RegExp(`^assets/.*/${key}\\.zip$`), source_code_hash: /^[A-Za-z0-9+/]{43}=$/ }, `${key} function`)
-    t.match(fn.environment, { variables: { FORENSICS_EVIDENCE_BUCKET: names.evidenceBucket, FORENSICS_SIGNING_KEY: 'kms:alias/forensics-signing', FORENSICS_FUNCTION: key } })
+    t.match(fn.environment, { variables: { FORENSICS_EVIDENCE_BUCKET: names.evidenceBucket, FORENSICS_SIGNING_KEY: 'kms:alias/forensics-signing' } })
     const env = (fn.environment as { variables: Record<string, string> }).variables
+    // exactly the function's schema: every required variable, nothing nobody reads
+    const schema = functionEnvNames(key)
+    for (const name of FUNCTION_ENV[key].required) t.ok(env[name], `${key} gets ${name}`)
+    t.same(Object.keys(env).filter((n) => !schema.includes(n as EnvName)), [], `${key}: no variable outside its schema`)
     if (key === 'cloudtrail-slice') t.equal(env.FORENSICS_TRAIL_ARCHIVE, 's3://org-cloudtrail-archive-111111111111/cloudtrail')
     if (key === 'custody-recorder') t.match(env, { FORENSICS_SIEM_EVENT_BUS: 'forensics-siem', FORENSICS_SIEM_TOPIC_ARN: /aws_sns_topic\.siem_topic/ })
     if (key === 'drill') {
-      t.match(env, { FORENSICS_CANARY_BUCKET: 'forensics-canary-111111111111', FORENSICS_DLQ_URL: /aws_sqs_queue\.failures_dlq.*\.url/, FORENSICS_FUNCTION_PREFIX: 'forensics' })
+      t.match(env, { FORENSICS_CANARY_BUCKET: 'forensics-canary-111111111111', FORENSICS_DLQ_URL: /aws_sqs_queue\.failures_dlq.*\.url/, FORENSICS_TRAIL_ARCHIVE: 's3://org-cloudtrail-archive-111111111111/cloudtrail' })
       t.same(JSON.parse(env.FORENSICS_CAPTURE_FUNCTIONS), names.functions)
     }
     t.ok(Testing.toHaveResourceWithProperties(forensics.text, 'aws_cloudwatch_log_group', { name: `/aws/lambda/${name}`, retention_in_days: 365 }))
