@@ -22,7 +22,7 @@ import { CreateBucketCommand, HeadObjectCommand, PutBucketVersioningCommand, Put
 import { synthesizeForensicsApp } from '../stacks/app.js'
 import { parseConfig } from '../forensics/config.js'
 import { LOCAL_DRILL_CONFIG } from '../forensics/drill/local-config.js'
-import { GUARDDUTY_S3_FINDING_TYPES, S3_ACCESS_CHANGE_EVENTS, TRIGGERS } from '../forensics/contract/triggers.js'
+import { GUARDDUTY_S3_FINDING_TYPES, renderTriggerTable, S3_ACCESS_CHANGE_EVENTS, TRIGGERS } from '../forensics/contract/triggers.js'
 import { readDeploymentPlan } from '../forensics/runtime/synthesized-plan.js'
 import { PlanDeployment } from '../forensics/runtime/plan-deployment.js'
 import { asyncInvokeRoutes, type AsyncInvokeRoute, type FunctionKey } from '../forensics/routing.js'
@@ -187,4 +187,13 @@ t.test('mutations: the plan renaming a variable or routing an event the handler 
   t.ok((await deployment.run('object-versions', find('object-versions').event)).ok, 'the unmutated function still captures')
   s3.destroy()
   events.destroy()
+})
+
+t.test('README: the trigger → function → destinations table is the one the contract generates', async (t) => {
+  const readme = readFileSync(join(import.meta.dirname, '..', 'README.md'), 'utf8')
+  const m = /<!-- trigger-table:start -->\n([\s\S]*?)\n<!-- trigger-table:end -->/.exec(readme)
+  t.ok(m, 'README.md has the generated table between its markers')
+  const local = parseConfig(LOCAL_DRILL_CONFIG)
+  t.equal(m?.[1], renderTriggerTable(asyncInvokeRoutes(local), local.name), 'regenerate it with renderTriggerTable(asyncInvokeRoutes(config), config.name) for the built-in local config')
+  t.throws(() => renderTriggerTable([], 'x'), { name: 'ValidationError', message: /trigger s3-access-changes targets bucket-config, which has no routing-table row/ })
 })

@@ -17,7 +17,7 @@
  */
 import { ValidationError } from '../errors.js'
 import { validateCaseId } from '../keys.js'
-import type { FunctionKey } from '../routing.js'
+import type { AsyncInvokeRoute, DestinationRef, FunctionKey } from '../routing.js'
 
 /** `detail-type` of the CloudTrail events EventBridge delivers. */
 export const CLOUDTRAIL_DETAIL_TYPE = 'AWS API Call via CloudTrail'
@@ -67,7 +67,7 @@ export interface TriggerRow {
   /** `detail` fields (dotted paths; `[]` = in some element) a routed event must carry */
   requiredDetail: readonly string[]
   /** how each target turns the event into a capture (README) */
-  captures: string
+  captures: Partial<Record<FunctionKey, string>>
 }
 
 /** The table. */
@@ -80,7 +80,7 @@ export const TRIGGERS: readonly TriggerRow[] = [
     eventNames: S3_ACCESS_CHANGE_EVENTS,
     targets: ['bucket-config'],
     requiredDetail: ['eventName', 'requestParameters.bucketName'],
-    captures: 'bucket-config snapshots the bucket named in requestParameters.bucketName',
+    captures: { 'bucket-config': 'snapshots the configuration of the bucket in `requestParameters.bucketName`' },
   },
   {
     id: 'guardduty-s3',
@@ -90,7 +90,10 @@ export const TRIGGERS: readonly TriggerRow[] = [
     findingTypes: GUARDDUTY_S3_FINDING_TYPES,
     targets: ['object-versions', 'cloudtrail-slice'],
     requiredDetail: ['id', 'type', 'resource.s3BucketDetails[].name', 'service.eventFirstSeen', 'service.eventLastSeen'],
-    captures: 'object-versions copies every version of the finding\'s bucket; cloudtrail-slice slices first/last seen ±1 h by its access key (else the bucket)',
+    captures: {
+      'object-versions': 'copies every version of the finding\'s bucket (`FORENSICS_OBJECT_VERSIONS_PREFIX`)',
+      'cloudtrail-slice': 'slices the archive and LookupEvents from first to last seen ±1 h, by the finding\'s access key (else its bucket)',
+    },
   },
 ]
 
@@ -265,4 +268,30 @@ export function caseIdOf(event: Obj, facts: TriggerFacts, template: string | und
 /** The trigger recorded in a manifest (source and idempotency id) for a routed event. */
 export function triggerOf(facts: TriggerFacts): { source: string; id: string } {
   return facts.origin === 'ct' ? { source: `cloudtrail:${facts.eventName}`, id: `cloudtrail:${facts.eventId}` } : { source: `guardduty:${facts.eventName}`, id: `guardduty:${facts.deliveryId}` }
+}
+
+/** How a destination reads in the README. */
+function destinationText(d: DestinationRef): string {
+  if (d.type === 'lambda') return `\`${d.functionName}\` (Lambda)`
+  if (d.type === 'sqs') return `\`${d.queueName}\` (SQS dead-letter queue)`
+  return `\`${d.eventBusName}\` (EventBridge bus)`
+}
+
+/**
+ * The README's trigger → function → destinations table, generated from {@link TRIGGERS}
+ * and the routing table (test/contract.test.ts keeps README.md in sync with it).
+ */
+export function renderTriggerTable(routes: readonly AsyncInvokeRoute[], name: string): string {
+  const lines = ['| rule | matches | function | captures | OnSuccess | OnFailure |', '|---|---|---|---|---|---|']
+  for (const row of TRIGGERS) {
+    const matches = row.eventNames
+      ? `CloudTrail ${row.eventNames.map((e) => `\`${e}\``).join(', ')} on a watched bucket`
+      : `${row.detailType} on an S3 bucket (proven: ${(row.findingTypes ?? []).map((f) => `\`${f}\``).join(', ')})`
+    for (const key of row.targets) {
+      const route = routes.find((r) => r.key === key)
+      if (!route) throw new ValidationError(`trigger ${row.id} targets ${key}, which has no routing-table row`, { field: key })
+      lines.push(`| \`${name}-${row.id}\` | ${matches} | \`${route.functionName}\` | ${row.captures[key] ?? ''} | ${destinationText(route.onSuccess)} | ${destinationText(route.onFailure)} |`)
+    }
+  }
+  return lines.join('\n')
 }
