@@ -3,7 +3,7 @@
  *  - `forensics bundle` (zip) vs. `aws s3 cp --recursive` + `zip -r` of the case prefix
  *    (goal ≥ 1.0×), with the peak RSS of the bundling process (constant memory);
  *  - `forensics verify` vs. `sha256sum -c SHA256SUMS` on the same unpacked bundle
- *    (goal ≥ 0.9×).
+ *    (goal ≥ 1.0×, issue 17).
  * Both sides run as separate processes timed by /usr/bin/time (wall clock, max RSS), so
  * process start-up counts on both sides. Sizes: BENCH_BUNDLE_SMALL (count of 32 KiB JSON
  * artifacts, default 400) and BENCH_BUNDLE_LARGE_MIB (four binary artifacts of this size,
@@ -18,7 +18,7 @@ import { startEmulator } from '../forensics/local/emulator.js'
 import { lockedStore } from '../test/fixtures/evidence.js'
 import { seedCapture, testSignerWithPem, type SeedArtifact } from '../test/fixtures/bundle-case.js'
 import { verifyBundleFile } from '../forensics/bundle/verify-bundle.js'
-import { report, timeIt, tsRegister } from './lib.js'
+import { report, setting, timeIt, tsRegister } from './lib.js'
 
 const root = join(fileURLToPath(import.meta.url), '..', '..')
 const MiB = 1024 * 1024
@@ -47,8 +47,8 @@ function jsonArtifact(i: number): string {
 }
 
 async function main(): Promise<void> {
-  const smallCount = Number(process.env.BENCH_BUNDLE_SMALL ?? 400)
-  const largeMiB = Number(process.env.BENCH_BUNDLE_LARGE_MIB ?? 32)
+  const smallCount = setting('BENCH_BUNDLE_SMALL', 400, 10)
+  const largeMiB = setting('BENCH_BUNDLE_LARGE_MIB', 32, 1)
   const emulator = await startEmulator()
   const dir = mkdtempSync(join(tmpdir(), 'bench-bundle-'))
   try {
@@ -81,6 +81,10 @@ async function main(): Promise<void> {
     const unpacked = join(dir, 'unpacked')
     mkdirSync(unpacked)
     await timed(['unzip', '-q', bundleFile], { cwd: unpacked })
+    // one untimed run of each first: files in the page cache, the CLI's modules transpiled
+    // once (scripts/ts-hooks.mjs caches them, as any installed build would be)
+    await timed(['sha256sum', '-c', '--quiet', 'SHA256SUMS'], { cwd: unpacked })
+    await timed([...cli, 'verify', bundleFile, '--json'], { cwd: root })
     const sums = await timed(['sha256sum', '-c', '--quiet', 'SHA256SUMS'], { cwd: unpacked })
     const verify = await timed([...cli, 'verify', bundleFile, '--json'], { cwd: root })
     const verified = JSON.parse(verify.out) as { ok: boolean; members: number }
@@ -111,8 +115,8 @@ async function main(): Promise<void> {
       },
       ratios: [
         { label: 'bundle zip vs aws s3 cp + zip -r (speed)', value: baseline / ours.seconds, goal: 1.0 },
-        { label: 'verify zip (CLI) vs sha256sum -c (speed)', value: sums.seconds / verify.seconds, goal: 0.9 },
-        { label: 'verify zip (in-process) vs sha256sum -c', value: sums.seconds / inProcess, goal: 0.9 },
+        { label: 'verify zip (CLI) vs sha256sum -c (speed)', value: sums.seconds / verify.seconds, goal: 1.0 },
+        { label: 'verify zip (in-process) vs sha256sum -c', value: sums.seconds / inProcess, goal: 1.0 },
       ],
     })
   } finally {

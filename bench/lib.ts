@@ -8,6 +8,24 @@ import { randomBytes } from 'node:crypto'
 import { Readable } from 'node:stream'
 import { fileURLToPath } from 'node:url'
 
+/**
+ * Smoke mode (`BENCH_SMOKE=1`, `bench/run.ts --smoke`): every benchmark runs end to end on
+ * tiny inputs, so the suite (test/bench.test.ts) keeps them working. Its ratios say nothing
+ * about the goals.
+ */
+export const SMOKE = process.env.BENCH_SMOKE === '1'
+
+/** A size setting: the environment variable when set, else the full or the smoke default. */
+export function setting(name: string, full: number, smoke: number): number {
+  const raw = process.env[name]
+  if (raw !== undefined && raw !== '') {
+    const n = Number(raw)
+    if (!Number.isFinite(n) || n <= 0) throw new Error(`${name} must be a positive number, got ${raw}`)
+    return n
+  }
+  return SMOKE ? smoke : full
+}
+
 /** `node --import <this>` runs the project's TypeScript (scripts/ts-hooks.mjs). */
 export const tsRegister = fileURLToPath(new URL('../scripts/ts-register.mjs', import.meta.url))
 
@@ -58,11 +76,16 @@ export async function sampleRss(fn: () => Promise<unknown>, everyMs = 25): Promi
   }
 }
 
+/** True when a ratio meets its goal. */
+export function goalMet(r: Ratio): boolean {
+  return r.lowerIsBetter ? r.value <= r.goal : r.value >= r.goal
+}
+
 /** Prints a result for bench/run.ts and a human line. */
 export function report(result: BenchResult): void {
   for (const r of result.ratios) {
-    const met = r.lowerIsBetter ? r.value <= r.goal : r.value >= r.goal
-    process.stderr.write(`  ${result.name}: ${r.label} = ${r.value.toFixed(2)} (goal ${r.lowerIsBetter ? '≤' : '≥'} ${r.goal}) ${met ? 'met' : 'NOT MET'}\n`)
+    if (!Number.isFinite(r.value) || r.value <= 0) throw new Error(`${result.name}: ratio ${r.label} is ${r.value}, not a measurement`)
+    process.stderr.write(`  ${result.name}: ${r.label} = ${r.value.toFixed(2)} (goal ${r.lowerIsBetter ? '≤' : '≥'} ${r.goal}) ${goalMet(r) ? 'met' : 'NOT MET'}${SMOKE ? ' (smoke sizes)' : ''}\n`)
   }
   process.stdout.write(`BENCH ${JSON.stringify(result)}\n`)
 }

@@ -6,6 +6,9 @@
  *    the limit, so requests per version decide) and behind the latency proxy adding S3-like
  *    time to first byte (BENCH_LATENCY_MS, default 20; concurrency decides); requests per
  *    version are counted by the proxy;
+ *  - the emulator's own capacity (GetObject/s with 16 in flight, no proxy): with every
+ *    request costing the emulator CPU on the same two cores, capacity ÷ requests per version
+ *    is the most any capture can reach here, whatever its concurrency;
  *  - peak RSS while capturing one 2 GiB version (own child process; the source object is
  *    uploaded with a streamed multipart upload, never held in memory).
  */
@@ -18,15 +21,16 @@ import { startFaultProxy } from '../forensics/local/fault-proxy.js'
 import { S3EvidenceStore } from '../forensics/s3-evidence-store.js'
 import { LocalSigner } from '../forensics/signer.js'
 import { captureObjectVersions } from '../forensics/object-versions/capture-object-versions.js'
+import { forEachBounded } from '../forensics/object-versions/bounded.js'
 import { createLockedBucket } from '../test/fixtures/evidence.js'
 import { createVersionedBucket, seedObjects, signingKeyFile } from '../test/fixtures/collectors.js'
-import { report, timeIt, sampleRss, tsRegister, generatedStream } from './lib.js'
+import { report, timeIt, sampleRss, setting, tsRegister, generatedStream } from './lib.js'
 
 const MiB = 1024 * 1024
 
 
 async function rssChild(): Promise<void> {
-  const size = Number(process.env.BENCH_BIG_MIB ?? 2048) * MiB
+  const size = setting('BENCH_BIG_MIB', 2048, 16) * MiB
   const emulator = await startEmulator()
   try {
     const s3 = new S3Client(emulator.clientConfig())
@@ -78,7 +82,7 @@ async function sideBySide(emulatorEndpoint: string, clientConfig: ReturnType<Awa
     let stored = 0
     const mid = proxy.stats.requests
     const oursSeconds = await timeIt(async () => {
-      const out = await captureObjectVersions({ store, signer }, s3, { caseId: `bench-${tag}`, bucket: 'src', prefix: 'small/', trigger: { source: 'bench', id: `small-${tag}` } }, { concurrency: Number(process.env.BENCH_CONCURRENCY ?? 16) })
+      const out = await captureObjectVersions({ store, signer }, s3, { caseId: `bench-${tag}`, bucket: 'src', prefix: 'small/', trigger: { source: 'bench', id: `small-${tag}` } }, { concurrency: setting('BENCH_CONCURRENCY', 16, 16) })
       if (out.kind === 'committed') stored = Number(out.result.manifest.summary?.stored ?? 0)
     })
     const oursRequests = proxy.stats.requests - mid
@@ -92,14 +96,21 @@ async function sideBySide(emulatorEndpoint: string, clientConfig: ReturnType<Awa
 
 async function main(): Promise<void> {
   if (process.argv.includes('--rss-child')) return rssChild()
-  const count = Number(process.env.BENCH_VERSIONS ?? 2000)
-  const latencyMs = Number(process.env.BENCH_LATENCY_MS ?? 20)
+  const count = setting('BENCH_VERSIONS', 2000, 20)
+  const latencyMs = setting('BENCH_LATENCY_MS', 20, 20)
   const emulator = await startEmulator()
   try {
     const s3 = new S3Client(emulator.clientConfig())
     await createLockedBucket(s3, 'evidence')
     await createVersionedBucket(s3, 'src')
     await seedObjects(s3, 'src', 'small/', count)
+    const keys = Array.from({ length: count }, (_, i) => `small/${String(i).padStart(5, '0')}`)
+    const capacitySeconds = await timeIt(() =>
+      forEachBounded(keys, { concurrency: 16 }, async (key) => {
+        const got = await s3.send(new GetObjectCommand({ Bucket: 'src', Key: key }))
+        await got.Body!.transformToByteArray()
+      }),
+    )
     s3.destroy()
     // bare: the emulator's CPU bounds both sides, so requests per version decide;
     // with S3-like latency to first byte, concurrency decides
@@ -122,6 +133,8 @@ async function main(): Promise<void> {
         'latency: ours versions/s': +(count / slow.oursSeconds).toFixed(1),
         'requests per version: naive': +(bare.naiveRequests / count).toFixed(2),
         'requests per version: ours': +(bare.oursRequests / count).toFixed(2),
+        'emulator capacity: GetObject/s, 16 in flight': +(count / capacitySeconds).toFixed(1),
+        'emulator ceiling: versions/s at our requests/version': +(count / capacitySeconds / (bare.oursRequests / count)).toFixed(1),
         bigVersionMiB: Math.round(big.sourceBytes / MiB),
         bigCaptureSeconds: +big.seconds.toFixed(1),
         bigSourceUploadSeconds: +big.uploadSeconds.toFixed(1),

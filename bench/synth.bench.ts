@@ -14,10 +14,10 @@ import { tmpdir } from 'node:os'
 import { join, dirname, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { performance } from 'node:perf_hooks'
-import { report, tsRegister } from './lib.js'
+import { report, setting, tsRegister } from './lib.js'
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..')
-const runs = Math.max(1, Number(process.env.BENCH_SYNTH_RUNS ?? 5))
+const runs = Math.max(1, Math.round(setting('BENCH_SYNTH_RUNS', 5, 1)))
 const scratch = mkdtempSync(join(tmpdir(), 'forensics-synth-bench-'))
 
 /** Runs `node <args>` and returns its wall time in seconds. */

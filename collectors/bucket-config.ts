@@ -2,7 +2,8 @@
  * Lambda handler of the bucket-config collector. Accepts its own event
  * `{caseId, bucket, account?, region?, id?}` or the EventBridge events the trigger table
  * routes to it (forensics/contract/triggers.ts: CloudTrail policy / ACL / public access
- * block / encryption / ownership changes; case id by the contract's one rule). Returns the
+ * block / encryption / ownership changes, and S3 data events on a sensitive bucket by a caller
+ * outside its allow-list, the containment trigger; case id by the contract's one rule). Returns the
  * committed capture with its findings; throws only when nothing could be committed.
  *
  * Environment: FORENSICS_EVIDENCE_BUCKET, FORENSICS_SIGNING_KEY (kms:<key> | file:<pem>),

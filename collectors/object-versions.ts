@@ -3,7 +3,9 @@
  * - its own event `{caseId, bucket, keys?|key?|prefix?, since?, until?, account?, region?, id?}`;
  * - the EventBridge events the trigger table routes to it (forensics/contract/triggers.ts):
  *   a GuardDuty S3 finding captures every version of the finding's bucket(s)
- *   (FORENSICS_OBJECT_VERSIONS_PREFIX, default all keys); case id by the contract's rule;
+ *   (FORENSICS_OBJECT_VERSIONS_PREFIX, default all keys); a data event on a sensitive bucket
+ *   (containment) captures the versions of the key it names, else of the bucket; case id by
+ *   the contract's rule;
  * - SQS events from its own fan-out queue (pages of versions); answers with partial batch
  *   failures, and the worker that completes the last page commits the capture and appends
  *   its `captured` custody entry (an SQS-triggered run has no OnSuccess destination).
@@ -51,7 +53,8 @@ export function objectVersionsRequest(event: unknown, env: NodeJS.ProcessEnv, co
     return {
       caseId: caseIdOf(event, t, env.FORENSICS_CASE_ID_TEMPLATE),
       bucket: t.buckets[0],
-      prefix: env.FORENSICS_OBJECT_VERSIONS_PREFIX ?? '',
+      // a data event on a sensitive bucket (containment) captures the touched object's versions when it names one
+      ...(t.trigger === 'sensitive-access' && t.key !== undefined ? { keys: [t.key] } : { prefix: env.FORENSICS_OBJECT_VERSIONS_PREFIX ?? '' }),
       accountId: t.account || undefined,
       region: t.region || undefined,
       trigger: triggerOf(t),

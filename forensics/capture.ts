@@ -7,6 +7,7 @@
  */
 import type { Readable } from 'node:stream'
 import { canonicalBytes } from './canonical-json.js'
+import { CustodyChain, recordCaptured, type CustodyEntry } from './custody.js'
 import { IntegrityError, ValidationError } from './errors.js'
 import { EvidenceExistsError, type EvidenceStore } from './evidence-store.js'
 import { hexToBase64, sha256Hex } from './hash.js'
@@ -29,6 +30,8 @@ export interface CaptureSpec {
   trigger: { source: string; id: string }
   actor?: { principalArn?: string; requestId?: string }
   target: Record<string, unknown>
+  /** the committed capture of the same request this one refreshes */
+  supersedes?: string
 }
 
 /** Options of one artifact. */
@@ -54,6 +57,11 @@ export interface CaptureContext {
   adoptArtifact(path: string, stored: { versionId: string; sha256: string; size: number; confirmed?: boolean }, opts?: ArtifactOptions): Promise<ArtifactRecord>
   /** Records what could not be captured; the capture becomes `partial`. */
   recordError(error: CaptureErrorRecord): void
+  /**
+   * Records that something captured could not be proven (e.g. a log file without a valid
+   * digest): the capture becomes `unverified` unless it is `partial` already.
+   */
+  markUnverified(reason: string): void
   /** Findings for the SIEM. */
   readonly findings: Finding[]
   /** Free-form summary stored in the manifest. */
@@ -136,6 +144,7 @@ export async function runCapture(deps: CaptureDeps, spec: CaptureSpec, body: (ct
   const startedAt = now().toISOString()
   const artifacts: ArtifactRecord[] = []
   const errors: CaptureErrorRecord[] = []
+  const unverified: string[] = []
   const paths = new Set<string>()
   const claimPath = (path: string): void => {
     validateArtifactPath(path)
@@ -149,6 +158,9 @@ export async function runCapture(deps: CaptureDeps, spec: CaptureSpec, body: (ct
     summary: undefined,
     recordError: (e) => {
       errors.push({ what: String(e.what), code: String(e.code), message: String(e.message) })
+    },
+    markUnverified: (reason) => {
+      unverified.push(reason)
     },
     addArtifact: async (path, data, opts = {}) => {
       claimPath(path)
@@ -191,11 +203,12 @@ export async function runCapture(deps: CaptureDeps, spec: CaptureSpec, body: (ct
     trigger: { ...spec.trigger },
     actor: { ...(spec.actor ?? {}) },
     target: spec.target,
+    ...(spec.supersedes ? { supersedes: spec.supersedes } : {}),
     startedAt,
     endedAt: now().toISOString(),
     artifacts: artifacts.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0)),
     errors,
-    status: errors.length ? 'partial' : 'complete',
+    status: errors.length ? 'partial' : unverified.length ? 'unverified' : 'complete',
     findings: ctx.findings,
     summary: ctx.summary,
     signing: { keyId: signer.keyId, algorithm: SIGNATURE_ALGORITHM },
@@ -222,6 +235,16 @@ export async function runCapture(deps: CaptureDeps, spec: CaptureSpec, body: (ct
   }
   await ensureDetachedSignature(store, signer, { caseId, captureId, manifestSha256: stored.sha256, embedded: signature })
   return { manifest, manifestKey: key, manifestVersionId: stored.versionId, manifestSha256: stored.sha256, created: true, embeddedSignature: signature }
+}
+
+/**
+ * Seals a committed capture into its case's custody chain: the one `captured` entry every
+ * committed capture gets, whichever path ran it (the CLI calls this right after the
+ * commit; in AWS the custody recorder appends the same entry through `recordCaptured`).
+ * Idempotent: a capture already in the chain keeps its entry.
+ */
+export async function sealCapture(deps: CaptureDeps, result: CaptureResult, actor: CustodyEntry['actor']): Promise<{ entry: CustodyEntry; created: boolean }> {
+  return recordCaptured(new CustodyChain(deps.store, deps.signer, result.manifest.caseId), { ...result, captureId: result.manifest.captureId }, actor)
 }
 
 /**

@@ -46,6 +46,8 @@ export interface DrillConfig {
   timezone: string
   /** Bucket the drill creates its canary incident in; required when `enabled`. */
   canaryBucket?: string
+  /** The drill's containment phase on the canary: `dry-run` (default) records a plan, `apply` quarantines then releases, `off` skips it. */
+  containment: 'off' | 'dry-run' | 'apply'
 }
 
 /** Where findings and summaries go. */
@@ -103,6 +105,40 @@ export interface ForensicsConfig {
   capture: CaptureConfig
   memberRole: MemberRoleConfig
   codeSigning?: CodeSigningConfig
+  containment: ContainmentConfig
+}
+
+/** A containment action (forensics/containment). */
+export type ContainmentAction = 'quarantine-bucket' | 'revoke-principal' | 'alert'
+/** Every containment action, in the order they run. */
+export const CONTAINMENT_ACTIONS: readonly ContainmentAction[] = ['quarantine-bucket', 'revoke-principal', 'alert']
+/** Finding severities in rising order. */
+export const SEVERITIES = ['info', 'low', 'medium', 'high', 'critical'] as const
+
+/** A bucket whose data events are watched: access by anyone outside `allowedPrincipals` starts containment. */
+export interface SensitiveBucketConfig {
+  bucket: string
+  /** principal ARNs (`*` and `?` wildcards) allowed to read and write it */
+  allowedPrincipals: string[]
+}
+
+/** Containment: what may be done to a bucket and a principal once evidence is captured. */
+export interface ContainmentConfig {
+  /** off by default: nothing is deployed and the member role gains no containment actions */
+  enabled: boolean
+  /** bucket-config findings at or above this severity start containment (default `high`) */
+  minSeverity: (typeof SEVERITIES)[number]
+  /** true (default): plans are recorded as evidence, nothing is changed */
+  dryRun: boolean
+  /** actions taken (default all) */
+  actions: ContainmentAction[]
+  sensitiveBuckets: SensitiveBucketConfig[]
+  /** principals never revoked (ARN patterns); break-glass, the forensics roles and the member role are always added */
+  neverContain: string[]
+  /** the security team's topic; default: a new topic `<name>-containment-alerts` */
+  alertTopicArn?: string
+  /** e-mail subscribed to the new topic (only without alertTopicArn) */
+  alertEmail?: string
 }
 
 /** One problem found by {@link parseConfig}. */
@@ -125,6 +161,8 @@ const KMS_KEY_ARN = /^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[a-zA-Z0-9-]+$/
 const EVENT_NAME = /^[\w.-]{1,256}$/
 const TOPIC_NAME = /^[\w-]{1,256}$/
 const EMAIL = /^[^@\s]+@[^@\s]+\.[^@\s]+$/
+const PRINCIPAL_PATTERN = /^arn:aws[a-z-]*:(iam|sts)::(\d{12}|\*):[\w+=,.@/*?:-]+$/
+const TOPIC_ARN = /^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[\w-]{1,256}$/
 /** Retention values CloudWatch Logs accepts. */
 export const LOG_RETENTION_DAYS = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653] as const
 
@@ -215,7 +253,7 @@ export function parseConfig(input: unknown): ForensicsConfig {
     throw new ValidationError('forensics config must be a JSON object (see forensics.config.json)', { field: '(root)' })
   }
   const c = new Checker(input as Record<string, unknown>)
-  for (const section of ['evidence', 'cloudTrailArchive', 'drill', 'siem', 'capture', 'memberRole', 'codeSigning']) c.object(section)
+  for (const section of ['evidence', 'cloudTrailArchive', 'drill', 'siem', 'capture', 'memberRole', 'codeSigning', 'containment']) c.object(section)
 
   const name = c.string('name', NAME, 'lowercase letters, digits and hyphens, 2–24 characters, starting with a letter', 'forensics')
   const forensicsAccountId = c.string('forensicsAccountId', ACCOUNT_ID, 'a 12-digit AWS account id')
@@ -270,6 +308,7 @@ export function parseConfig(input: unknown): ForensicsConfig {
     schedule: c.string('drill.schedule', SCHEDULE, 'an EventBridge Scheduler expression such as cron(0 6 ? * MON *) or rate(7 days)', 'cron(0 6 ? * MON *)'),
     timezone: c.string('drill.timezone', /^[A-Za-z_]+(\/[A-Za-z_+-]+)*$/, 'an IANA time zone such as UTC or Europe/Berlin', 'UTC'),
     ...(canaryBucket !== undefined ? { canaryBucket } : {}),
+    containment: c.string('drill.containment', /^(off|dry-run|apply)$/, 'off, dry-run or apply', 'dry-run') as DrillConfig['containment'],
   }
 
   const alertEmail = c.optionalString('siem.alertEmail', EMAIL, 'an e-mail address')
@@ -307,6 +346,8 @@ export function parseConfig(input: unknown): ForensicsConfig {
     }
   }
 
+  const containment = parseContainment(c, name, watchedBuckets, canaryBucket)
+
   if (c.issues.length > 0) {
     const lines = c.issues.map((i) => `  ${i.field}: ${i.message}`).join('\n')
     throw new ValidationError(`invalid forensics config (${c.issues.length} problem${c.issues.length > 1 ? 's' : ''}):\n${lines}`, {
@@ -315,7 +356,55 @@ export function parseConfig(input: unknown): ForensicsConfig {
   }
   return {
     name, forensicsAccountId, region, regions, memberAccounts, evidence, watchedBuckets,
-    cloudTrailArchive, drill, siem, capture, memberRole, ...(codeSigning ? { codeSigning } : {}),
+    cloudTrailArchive, drill, siem, capture, memberRole, ...(codeSigning ? { codeSigning } : {}), containment,
+  }
+}
+
+/** The `containment` section (see {@link ContainmentConfig}). */
+function parseContainment(c: Checker, name: string, watchedBuckets: string[], canaryBucket: string | undefined): ContainmentConfig {
+  const actions = c.stringList('containment.actions', /^(quarantine-bucket|revoke-principal|alert)$/, 'quarantine-bucket, revoke-principal or alert', [...CONTAINMENT_ACTIONS]) as ContainmentAction[]
+  const raw = c.get('containment.sensitiveBuckets')
+  const sensitiveBuckets: SensitiveBucketConfig[] = []
+  if (raw !== undefined && !Array.isArray(raw)) c.fail('containment.sensitiveBuckets', 'must be a list of {bucket, allowedPrincipals}')
+  for (const [i, item] of (Array.isArray(raw) ? raw : []).entries()) {
+    const field = `containment.sensitiveBuckets.${i}`
+    if (item === null || typeof item !== 'object' || Array.isArray(item)) {
+      c.fail(`containment.sensitiveBuckets[${i}]`, 'must be an object {bucket, allowedPrincipals}')
+      continue
+    }
+    const entry = item as Record<string, unknown>
+    const bucket = typeof entry.bucket === 'string' && BUCKET.test(entry.bucket) ? entry.bucket : ''
+    if (!bucket) c.fail(`${field}.bucket`, `${JSON.stringify(entry.bucket ?? null)} is not valid: an S3 bucket name`)
+    // the evidence and log buckets are the toolkit's own: containment must never touch them
+    else if (bucket.startsWith(`${name}-evidence-`) || bucket.startsWith(`${name}-access-logs-`)) c.fail(`${field}.bucket`, `${bucket} is the toolkit's own bucket; containment never changes the evidence or access-log bucket`)
+    else if (bucket === canaryBucket) c.fail(`${field}.bucket`, `${bucket} is the drill's canary bucket; the drill contains it by itself (drill.containment)`)
+    else if (sensitiveBuckets.some((s) => s.bucket === bucket)) c.fail(`${field}.bucket`, `${bucket} is listed twice`)
+    const allowed = entry.allowedPrincipals ?? []
+    const allowedPrincipals: string[] = []
+    if (!Array.isArray(allowed)) c.fail(`${field}.allowedPrincipals`, 'must be a list of principal ARN patterns')
+    else {
+      allowed.forEach((p, j) => {
+        if (typeof p === 'string' && PRINCIPAL_PATTERN.test(p)) allowedPrincipals.push(p)
+        else c.fail(`${field}.allowedPrincipals[${j}]`, `${JSON.stringify(p)} is not valid: a principal ARN pattern such as arn:aws:iam::111111111111:role/app-*`)
+      })
+    }
+    sensitiveBuckets.push({ bucket, allowedPrincipals })
+  }
+  for (const s of sensitiveBuckets) {
+    if (!watchedBuckets.includes(s.bucket)) c.fail('containment.sensitiveBuckets', `${s.bucket} is not in watchedBuckets: a sensitive bucket must be watched (its configuration is captured before any containment)`)
+  }
+  const alertTopicArn = c.optionalString('containment.alertTopicArn', TOPIC_ARN, 'an SNS topic ARN such as arn:aws:sns:eu-west-1:111111111111:security-team')
+  const alertEmail = c.optionalString('containment.alertEmail', EMAIL, 'an e-mail address')
+  if (alertTopicArn && alertEmail) c.fail('containment.alertEmail', 'subscribe the e-mail to your own alertTopicArn; alertEmail is only used for the topic the stack creates')
+  return {
+    enabled: c.boolean('containment.enabled', false),
+    minSeverity: c.string('containment.minSeverity', /^(info|low|medium|high|critical)$/, 'info, low, medium, high or critical', 'high') as ContainmentConfig['minSeverity'],
+    dryRun: c.boolean('containment.dryRun', true),
+    actions: CONTAINMENT_ACTIONS.filter((a) => actions.includes(a)),
+    sensitiveBuckets,
+    neverContain: c.stringList('containment.neverContain', PRINCIPAL_PATTERN, 'principal ARN patterns such as arn:aws:iam::*:role/OrganizationAccountAccessRole'),
+    ...(alertTopicArn ? { alertTopicArn } : {}),
+    ...(alertEmail ? { alertEmail } : {}),
   }
 }
 

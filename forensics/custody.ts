@@ -16,8 +16,8 @@ import { withRetry } from './retry.js'
 /** Schema id of a custody entry. */
 export const CUSTODY_SCHEMA = 'forensics.custody/v1'
 
-/** What happened to the evidence. */
-export type CustodyAction = 'captured' | 'bundled' | 'verified' | 'drill' | 'note'
+/** What happened to the evidence (`contained` / `released`: a containment action applied / undone, see forensics/containment). */
+export type CustodyAction = 'captured' | 'bundled' | 'verified' | 'drill' | 'note' | 'contained' | 'released'
 
 /** What an entry is about. */
 export interface CustodySubject {
@@ -58,7 +58,7 @@ export interface ChainFinding {
   message: string
 }
 
-const ACTIONS: readonly CustodyAction[] = ['captured', 'bundled', 'verified', 'drill', 'note']
+const ACTIONS: readonly CustodyAction[] = ['captured', 'bundled', 'verified', 'drill', 'note', 'contained', 'released']
 
 /** The hash of an entry: SHA-256 of its canonical form without `hash` and `signature`. */
 export function custodyEntryHash(entry: Omit<CustodyEntry, 'hash' | 'signature'> & Partial<Pick<CustodyEntry, 'hash' | 'signature'>>): string {

@@ -37,6 +37,17 @@ export interface Finding {
   detail?: Record<string, unknown>
 }
 
+/**
+ * How complete and how proven a capture is: `complete` = everything captured and every
+ * provable source proven; `partial` = something could not be captured (see `errors`);
+ * `unverified` = everything captured, but not every source could be proven (e.g. a
+ * CloudTrail log file without a valid digest; the verdicts are in `summary` and findings).
+ */
+export type CaptureStatus = 'complete' | 'partial' | 'unverified'
+
+/** Every capture status, in order of weight. */
+export const CAPTURE_STATUSES: readonly CaptureStatus[] = ['complete', 'unverified', 'partial']
+
 /** A capture manifest. */
 export interface Manifest {
   schema: typeof MANIFEST_SCHEMA
@@ -50,7 +61,9 @@ export interface Manifest {
   endedAt: string
   artifacts: ArtifactRecord[]
   errors: CaptureErrorRecord[]
-  status: 'complete' | 'partial'
+  status: CaptureStatus
+  /** the capture of the same request this one refreshes (a `--refresh`) */
+  supersedes?: string
   findings: Finding[]
   summary?: Record<string, unknown>
   signing: { keyId: string; algorithm: string }
@@ -72,7 +85,7 @@ export function parseManifest(bytes: Buffer | string, where: string): Manifest {
   if (!isObj(doc)) return bad('not an object')
   if (doc.schema !== MANIFEST_SCHEMA) bad(`schema is ${JSON.stringify(doc.schema)}`)
   for (const f of ['caseId', 'captureId', 'startedAt', 'endedAt'] as const) if (typeof doc[f] !== 'string') bad(`${f} missing`)
-  if (doc.status !== 'complete' && doc.status !== 'partial') bad('status must be complete or partial')
+  if (!CAPTURE_STATUSES.includes(doc.status as CaptureStatus)) bad(`status must be one of ${CAPTURE_STATUSES.join(', ')}`)
   if (!Array.isArray(doc.artifacts)) return bad('artifacts missing')
   for (const [i, a] of (doc.artifacts as unknown[]).entries()) {
     if (!isObj(a) || typeof a.key !== 'string' || typeof a.path !== 'string' || typeof a.versionId !== 'string' || !isSha256Hex(a.sha256) || typeof a.size !== 'number') {

@@ -5,6 +5,7 @@
  * async contract (retries, maximum event age, OnSuccess / OnFailure destination records).
  */
 import type { ForensicsConfig } from './config.js'
+import { containmentFunctionName } from './containment/route.js'
 
 /** Every Lambda function the toolkit deploys, by its collector file name. */
 export const FUNCTION_KEYS = ['bucket-config', 'object-versions', 'cloudtrail-slice', 'custody-recorder', 'drill'] as const
@@ -98,7 +99,8 @@ const WRITE_PREFIXES: Record<FunctionKey, string[]> = {
  * - captures and the drill: OnSuccess → custody recorder (which appends the custody entry),
  *   OnFailure → the dead-letter queue;
  * - the custody recorder: OnSuccess → the SIEM event bus (a recorder routing to itself
- *   would loop), OnFailure → the dead-letter queue;
+ *   would loop) or, with `containment.enabled`, the containment function (its row:
+ *   forensics/containment/route.ts), OnFailure → the dead-letter queue;
  * - the drill is not retried: a drill that fails must fail loudly, once.
  */
 export function asyncInvokeRoutes(config: ForensicsConfig): AsyncInvokeRoute[] {
@@ -106,12 +108,14 @@ export function asyncInvokeRoutes(config: ForensicsConfig): AsyncInvokeRoute[] {
   const onFailure: DestinationRef = { type: 'sqs', queueName: names.deadLetterQueue }
   const toRecorder: DestinationRef = { type: 'lambda', functionName: names.functions['custody-recorder'] }
   const toSiem: DestinationRef = { type: 'eventbridge', eventBusName: names.siemEventBus }
+  // capture → custody recorder → containment: only sealed captures are ever contained
+  const afterRecorder: DestinationRef = config.containment?.enabled ? { type: 'lambda', functionName: containmentFunctionName(config) } : toSiem
   return FUNCTION_KEYS.map((key) => ({
     key,
     functionName: names.functions[key],
     maximumRetryAttempts: key === 'drill' ? 0 : config.capture.maximumRetryAttempts,
     maximumEventAgeInSeconds: config.capture.maximumEventAgeInSeconds,
-    onSuccess: key === 'custody-recorder' ? toSiem : toRecorder,
+    onSuccess: key === 'custody-recorder' ? afterRecorder : toRecorder,
     onFailure,
     evidenceWritePrefixes: WRITE_PREFIXES[key],
   }))

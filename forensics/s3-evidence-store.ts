@@ -365,6 +365,7 @@ export class S3EvidenceStore implements EvidenceStore {
       // Retention requested at CreateMultipartUpload is applied by S3 on completion; some
       // S3-compatible stores (the emulator among them) drop it, so it is set explicitly
       // when missing — #confirm still requires it to be there.
+      // this head is also the read-back of the write, unless retention has to be set first
       const head = out.VersionId ? await this.head(input.key, out.VersionId) : undefined
       if (head && !head.retainUntil) {
         await withRetry(`retention of ${where}`, () =>
@@ -377,8 +378,9 @@ export class S3EvidenceStore implements EvidenceStore {
             }),
           ),
         )
+        return await this.#confirm(input.key, out.VersionId, sha256, size, composite)
       }
-      return await this.#confirm(input.key, out.VersionId, sha256, size, composite)
+      return await this.#confirm(input.key, out.VersionId, sha256, size, composite, head)
     } catch (e) {
       await Promise.allSettled(inflight)
       await this.#s3.send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: input.key, UploadId: uploadId })).catch(() => undefined)
@@ -387,11 +389,14 @@ export class S3EvidenceStore implements EvidenceStore {
     }
   }
 
-  /** Reads the stored checksum, size and retention back; any difference is an integrity error. */
-  async #confirm(key: string, versionId: string | undefined, sha256: string, size: number, expectedChecksum: string): Promise<StoredEvidence> {
+  /**
+   * Reads the stored checksum, size and retention back (or takes `read`, a head of that very
+   * version read after the write); any difference is an integrity error.
+   */
+  async #confirm(key: string, versionId: string | undefined, sha256: string, size: number, expectedChecksum: string, read?: EvidenceHead): Promise<StoredEvidence> {
     const where = `s3://${this.bucket}/${key}`
     if (!versionId) throw new IntegrityError(`write of ${where} returned no version id: is versioning enabled?`)
-    const head = await this.head(key, versionId)
+    const head = read ?? (await this.head(key, versionId))
     const problems: string[] = []
     if (!head) problems.push(`${where} version ${versionId} is not readable after the write`)
     else {

@@ -13,7 +13,7 @@
 import { createPrivateKey, createPublicKey, createSign, createVerify, generateKeyPairSync, type KeyObject } from 'node:crypto'
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { dirname } from 'node:path'
-import { KMSClient, SignCommand, GetPublicKeyCommand } from '@aws-sdk/client-kms'
+import type { KMSClient } from '@aws-sdk/client-kms'
 import { sha256Hex, isSha256Hex } from './hash.js'
 import { StorageError, ValidationError } from './errors.js'
 
@@ -89,6 +89,12 @@ export class LocalSigner implements Signer {
   }
 }
 
+/**
+ * The KMS commands, loaded on first use: verifying (offline, `forensics verify`) imports
+ * this module but never KMS, and the client package costs its start-up time.
+ */
+const kmsCommands = (): Promise<typeof import('@aws-sdk/client-kms')> => import('@aws-sdk/client-kms')
+
 /** An asymmetric KMS key (`ECC_NIST_P256`, `SIGN_VERIFY`). */
 export class KmsSigner implements Signer {
   readonly keyId: string
@@ -103,6 +109,7 @@ export class KmsSigner implements Signer {
   async signDigest(digestHex: string): Promise<Buffer> {
     assertDigest(digestHex)
     try {
+      const { SignCommand } = await kmsCommands()
       const out = await this.#kms.send(
         new SignCommand({ KeyId: this.keyId, Message: Buffer.from(digestHex, 'ascii'), MessageType: 'RAW', SigningAlgorithm: 'ECDSA_SHA_256' }),
       )
@@ -113,7 +120,7 @@ export class KmsSigner implements Signer {
   }
 
   publicKeyPem(): Promise<string> {
-    this.#pem ??= this.#kms.send(new GetPublicKeyCommand({ KeyId: this.keyId })).then(
+    this.#pem ??= kmsCommands().then(({ GetPublicKeyCommand }) => this.#kms.send(new GetPublicKeyCommand({ KeyId: this.keyId }))).then(
       (out) => createPublicKey({ key: Buffer.from(out.PublicKey!), format: 'der', type: 'spki' }).export({ type: 'spki', format: 'pem' }).toString(),
       (e: unknown) => {
         this.#pem = undefined

@@ -5,12 +5,14 @@
  */
 import { join } from 'node:path'
 import { App, type Construct } from './cdktf.js'
-import { repositoryRoot, type BundleOptions, type HandlerBundle } from './bundle.js'
+import { repositoryRoot, type BundleKey, type BundleOptions, type HandlerBundle } from './bundle.js'
+import { containmentBuckets } from './containment.js'
 import { ForensicsStack } from './forensics-stack.js'
 import { MemberAccountStack } from './member-account-stack.js'
 import { loadConfigFile, parseConfig, type ForensicsConfig } from '../forensics/config.js'
-import { FUNCTION_KEYS, intakeEventBusArn, resourceNames, type FunctionKey } from '../forensics/routing.js'
-import { triggerPatterns } from './triggers.js'
+import { FUNCTION_KEYS, intakeEventBusArn, resourceNames } from '../forensics/routing.js'
+import { triggerPatterns, triggerScope } from './triggers.js'
+import { containmentRoute } from '../forensics/containment/route.js'
 
 /** The stacks of one app. */
 export interface ForensicsStacks {
@@ -20,7 +22,7 @@ export interface ForensicsStacks {
 
 /** Options for {@link addForensicsStacks}. */
 export interface AddStacksOptions {
-  bundles?: Record<FunctionKey, HandlerBundle>
+  bundles?: Record<BundleKey, HandlerBundle>
   bundleOptions?: BundleOptions
 }
 
@@ -28,7 +30,12 @@ export interface AddStacksOptions {
 export function addForensicsStacks(app: Construct, config: ForensicsConfig, options: AddStacksOptions = {}): ForensicsStacks {
   const forensics = new ForensicsStack(app, config.name, { config, ...options })
   const names = resourceNames(config)
-  const captureRoleNames = FUNCTION_KEYS.filter((k) => k !== 'custody-recorder').map((k) => names.functions[k])
+  const captureRoleNames = [
+    ...FUNCTION_KEYS.filter((k) => k !== 'custody-recorder').map((k) => names.functions[k]),
+    // the containment function acts in member accounts through the member role
+    ...(config.containment.enabled ? [containmentRoute(config).functionName] : []),
+  ]
+  const scope = triggerScope(config)
   const members = config.memberAccounts.map((memberAccountId) => {
     const stack = new MemberAccountStack(app, `${config.name}-member-${memberAccountId}`, {
       memberAccountId,
@@ -37,12 +44,13 @@ export function addForensicsStacks(app: Construct, config: ForensicsConfig, opti
       roleName: names.memberRole,
       externalId: config.memberRole.externalId,
       captureRoleNames,
+      ...(config.containment.enabled ? { containment: { buckets: containmentBuckets(config) } } : {}),
       forwarding: {
         name: config.name,
         regions: config.regions,
         intakeBusArn: intakeEventBusArn(config),
         forwarderRoleName: names.eventForwarderRole,
-        patterns: triggerPatterns(config.watchedBuckets),
+        patterns: triggerPatterns(scope.watchedBuckets, scope.sensitiveBuckets),
       },
     })
     // The trust policy names the capture roles, and the forwarding rules target the intake

@@ -14,14 +14,19 @@ import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writ
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { zipSingleFile } from './zip.js'
-import { FUNCTION_KEYS, type FunctionKey } from '../forensics/routing.js'
+import { FUNCTION_KEYS } from '../forensics/routing.js'
+
+/** Every bundled handler: the routed functions plus containment (deployed only with `containment.enabled`). */
+export const BUNDLE_KEYS = [...FUNCTION_KEYS, 'containment'] as const
+/** One of {@link BUNDLE_KEYS}. */
+export type BundleKey = (typeof BUNDLE_KEYS)[number]
 
 /** Repository root (one level above `stacks/`). */
 export const repositoryRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..')
 
 /** One bundled handler. */
 export interface HandlerBundle {
-  key: FunctionKey
+  key: BundleKey
   /** Directory holding `index.mjs` (handler `index.handler`) and the code ZIP. */
   dir: string
   /** The deployable ZIP holding `index.mjs`. */
@@ -38,7 +43,7 @@ export interface BundleOptions {
   /** Repository root the entries are relative to. Default: this repository. */
   root?: string
   /** Entry file per function, relative to `root`. Default: `collectors/<key>.ts`. */
-  entries?: Partial<Record<FunctionKey, string>>
+  entries?: Partial<Record<BundleKey, string>>
   /** Where bundles are written. Default: `<root>/.forensics/build/lambda`. */
   outDir?: string
 }
@@ -46,10 +51,10 @@ export interface BundleOptions {
 interface CacheFile {
   key: string
   inputs: Record<string, string>
-  bundles: Record<FunctionKey, HandlerBundle>
+  bundles: Record<BundleKey, HandlerBundle>
 }
 
-const memo = new Map<string, Record<FunctionKey, HandlerBundle>>()
+const memo = new Map<string, Record<BundleKey, HandlerBundle>>()
 
 /** Bump when the bundle layout or ZIP writer changes: invalidates cached bundles. */
 const BUNDLE_FORMAT = 2
@@ -67,12 +72,12 @@ const fingerprint = (path: string): string => {
   }
 }
 
-function readCache(path: string, key: string): Record<FunctionKey, HandlerBundle> | undefined {
+function readCache(path: string, key: string): Record<BundleKey, HandlerBundle> | undefined {
   try {
     const cache = JSON.parse(readFileSync(path, 'utf8')) as CacheFile
     if (cache.key !== key) return undefined
     if (!Object.entries(cache.inputs).every(([p, f]) => fingerprint(p) === f)) return undefined
-    if (!FUNCTION_KEYS.every((k) => existsSync(cache.bundles[k]?.zipPath ?? ''))) return undefined
+    if (!BUNDLE_KEYS.every((k) => existsSync(cache.bundles[k]?.zipPath ?? ''))) return undefined
     return cache.bundles
   } catch {
     return undefined
@@ -96,20 +101,20 @@ function writeDirOnce(dir: string, files: Record<string, Uint8Array>): void {
  * Bundles every function's handler (once per process, and only when an input changed) and
  * returns where each bundle is. Throws when an entry file is missing, naming the file.
  */
-export function bundleHandlers(options: BundleOptions = {}): Record<FunctionKey, HandlerBundle> {
+export function bundleHandlers(options: BundleOptions = {}): Record<BundleKey, HandlerBundle> {
   const root = resolve(options.root ?? repositoryRoot)
-  const entries = Object.fromEntries(FUNCTION_KEYS.map((k) => [k, resolve(root, options.entries?.[k] ?? `collectors/${k}.ts`)])) as Record<FunctionKey, string>
+  const entries = Object.fromEntries(BUNDLE_KEYS.map((k) => [k, resolve(root, options.entries?.[k] ?? `collectors/${k}.ts`)])) as Record<BundleKey, string>
   const outDir = resolve(options.outDir ?? join(root, '.forensics', 'build', 'lambda'))
   const memoKey = JSON.stringify([entries, outDir])
   const remembered = memo.get(memoKey)
   if (remembered) return remembered
 
-  const missing = FUNCTION_KEYS.filter((k) => !existsSync(entries[k]))
+  const missing = BUNDLE_KEYS.filter((k) => !existsSync(entries[k]))
   if (missing.length > 0) {
     throw new Error(`cannot bundle the Lambda handlers: missing ${missing.map((k) => entries[k]).join(', ')}; each must export \`handler\``)
   }
   const buildOptions: BuildOptions & { write: false; metafile: true } = {
-    entryPoints: Object.fromEntries(FUNCTION_KEYS.map((k) => [`${k}/index`, entries[k]])),
+    entryPoints: Object.fromEntries(BUNDLE_KEYS.map((k) => [`${k}/index`, entries[k]])),
     bundle: true,
     platform: 'node',
     target: 'node22',
@@ -133,8 +138,8 @@ export function bundleHandlers(options: BundleOptions = {}): Record<FunctionKey,
   }
 
   const result = buildSync(buildOptions)
-  const bundles = {} as Record<FunctionKey, HandlerBundle>
-  for (const key of FUNCTION_KEYS) {
+  const bundles = {} as Record<BundleKey, HandlerBundle>
+  for (const key of BUNDLE_KEYS) {
     const outPath = join(outDir, '.staging', key, 'index.mjs')
     const file = result.outputFiles.find((f) => f.path === outPath)
     const meta = Object.entries(result.metafile.outputs).find(([p]) => resolve(root, p) === outPath)?.[1]

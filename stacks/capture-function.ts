@@ -115,7 +115,7 @@ export class CaptureFunction extends Construct {
    * Configures asynchronous invocation from the function's routing-table row: retries,
    * maximum event age, OnSuccess and OnFailure destinations (ARNs resolved by the caller).
    */
-  routeAsync(route: AsyncInvokeRoute, destinations: { onSuccessArn: string; onFailureArn: string }): LambdaFunctionEventInvokeConfig {
+  routeAsync(route: Pick<AsyncInvokeRoute, 'maximumRetryAttempts' | 'maximumEventAgeInSeconds'>, destinations: { onSuccessArn: string; onFailureArn: string }): LambdaFunctionEventInvokeConfig {
     if (this.invokeConfig) throw new Error(`${this.node.path}: async routing already configured`)
     this.invokeConfig = new LambdaFunctionEventInvokeConfig(this, 'async', {
       functionName: this.function.functionName,

@@ -7,26 +7,28 @@ import {
   AwsProvider, CloudwatchEventBus, CloudwatchEventBusPolicy, Construct, LambdaCodeSigningConfig, LambdaEventSourceMapping, SqsQueue,
   TerraformOutput, TerraformStack, Token,
 } from './cdktf.js'
-import { bundleHandlers, type BundleOptions, type HandlerBundle } from './bundle.js'
+import { bundleHandlers, type BundleKey, type BundleOptions, type HandlerBundle } from './bundle.js'
+import { Containment } from './containment.js'
 import { CaptureFunction } from './capture-function.js'
 import { DrillSchedule } from './drill-schedule.js'
 import { EventForwarding } from './event-forwarding.js'
 import { EvidenceLocker } from './evidence-locker.js'
 import { FailureAlerts } from './failure-alerts.js'
-import { functionStatements, type PermissionContext } from './permissions.js'
+import { destinationAccess, evidenceAccess, functionStatements, type PermissionContext } from './permissions.js'
 import { PlatformKey } from './platform-key.js'
 import { SiemTargets } from './siem.js'
 import { policyDocument } from './policy.js'
-import { Triggers, triggerPatterns } from './triggers.js'
+import { Triggers, triggerPatterns, triggerScope } from './triggers.js'
 import type { ForensicsConfig } from '../forensics/config.js'
 import { renderFunctionEnv, type EnvName } from '../forensics/contract/env.js'
+import { containmentRoute } from '../forensics/containment/route.js'
 import { asyncInvokeRoutes, FUNCTION_KEYS, intakeEventBusArn, resourceNames, type DestinationRef, type FunctionKey } from '../forensics/routing.js'
 
 /** Options for {@link ForensicsStack}. */
 export interface ForensicsStackOptions {
   config: ForensicsConfig
   /** Prebuilt bundles; default: {@link bundleHandlers} with `bundleOptions`. */
-  bundles?: Record<FunctionKey, HandlerBundle>
+  bundles?: Record<BundleKey, HandlerBundle>
   bundleOptions?: BundleOptions
 }
 
@@ -51,6 +53,8 @@ export class ForensicsStack extends TerraformStack {
   readonly intakeBus: CloudwatchEventBus
   readonly forwarding: EventForwarding
   readonly drill?: DrillSchedule
+  /** only with `containment.enabled` */
+  readonly containment?: Containment
 
   constructor(scope: Construct, id: string, options: ForensicsStackOptions) {
     super(scope, id)
@@ -126,7 +130,10 @@ export class ForensicsStack extends TerraformStack {
         ...(signing ? { codeSigningConfigArn: signing.arn } : {}),
       })
     }
-    const roleArns = FUNCTION_KEYS.map((k) => this.functions[k].role.arn)
+    if (config.containment.enabled) {
+      this.containment = new Containment(this, 'containment', { config, bundle: bundles.containment, kmsKeyArn, environment: { ...evidence, ...member }, ...(signing ? { codeSigningConfigArn: signing.arn } : {}) })
+    }
+    const roleArns = [...FUNCTION_KEYS.map((k) => this.functions[k].role.arn), ...(this.containment ? [this.containment.function.role.arn] : [])]
 
     this.evidence = new EvidenceLocker(this, 'evidence', {
       name: config.name, accountId, region,
@@ -142,6 +149,7 @@ export class ForensicsStack extends TerraformStack {
 
     const destinationArn = (ref: DestinationRef): string => {
       if (ref.type === 'lambda') {
+        if (this.containment && ref.functionName === containmentRoute(config).functionName) return this.containment.function.arn
         const key = FUNCTION_KEYS.find((k) => names.functions[k] === ref.functionName)
         if (!key) throw new Error(`routing table names an unknown function ${ref.functionName}`)
         return this.functions[key].arn
@@ -175,6 +183,16 @@ export class ForensicsStack extends TerraformStack {
       fn.routeAsync(route, { onSuccessArn: destinationArn(route.onSuccess), onFailureArn: destinationArn(route.onFailure) })
     }
 
+    if (this.containment) {
+      const route = containmentRoute(config)
+      this.containment.function.attachPolicy([
+        ...evidenceAccess(route, context),
+        ...this.containment.statements({ evidenceBucketArn: this.evidence.bucket.arn, accessLogBucketArn: `arn:aws:s3:::${names.accessLogBucket}` }),
+        ...destinationAccess(route, context),
+      ])
+      this.containment.function.routeAsync(route, { onSuccessArn: destinationArn(route.onSuccess), onFailureArn: destinationArn(route.onFailure) })
+    }
+
     new LambdaEventSourceMapping(this, 'object-versions-fan-out-mapping', {
       eventSourceArn: this.fanOutQueue.arn,
       functionName: this.functions['object-versions'].arn,
@@ -198,7 +216,8 @@ export class ForensicsStack extends TerraformStack {
         }]),
       })
     }
-    const patterns = triggerPatterns(config.watchedBuckets)
+    const ruleScope = triggerScope(config)
+    const patterns = triggerPatterns(ruleScope.watchedBuckets, ruleScope.sensitiveBuckets)
     this.forwarding = new EventForwarding(this, 'forwarding', {
       name: config.name, accountId, homeRegion: region, regions: config.regions,
       intakeBusArn: intakeEventBusArn(config), roleName: names.eventForwarderRole, patterns, defaultTags: tags,
@@ -208,7 +227,7 @@ export class ForensicsStack extends TerraformStack {
     this.triggers = new Triggers(this, 'triggers', {
       name: config.name,
       eventBusName: this.intakeBus.name,
-      watchedBuckets: config.watchedBuckets,
+      scope: ruleScope,
       targets: Object.fromEntries(FUNCTION_KEYS.map((k) => [k, this.target(k)])),
       deadLetterQueueArn: this.failures.queue.arn,
     })

@@ -7,6 +7,7 @@ import { AwsProvider, Construct, IamRole, IamRolePolicy, TerraformStack } from '
 import { EventForwarding } from './event-forwarding.js'
 import { BUCKET_CONFIG_READS, OBJECT_VERSION_READS } from './permissions.js'
 import { policyDocument } from './policy.js'
+import { memberContainmentStatements } from './containment.js'
 
 /** Options for {@link MemberAccountStack}. */
 export interface MemberAccountStackOptions {
@@ -17,6 +18,8 @@ export interface MemberAccountStackOptions {
   externalId: string
   /** Role names (in the forensics account) allowed to assume the member role. */
   captureRoleNames: string[]
+  /** With `containment.enabled`: the buckets the member role may contain (it gains the containment actions only then). */
+  containment?: { buckets: string[] }
 }
 
 /** What the member account forwards to the forensics account. */
@@ -58,6 +61,13 @@ export class MemberCaptureRole extends Construct {
         { Sid: 'AccountLevelReads', Effect: 'Allow', Action: ['s3:GetAccountPublicAccessBlock', 'cloudtrail:LookupEvents'], Resource: '*' },
       ]),
     })
+    if (o.containment) {
+      new IamRolePolicy(this, 'containment-policy', {
+        name: 'containment',
+        role: this.role.id,
+        policy: policyDocument(memberContainmentStatements({ memberAccountId: o.memberAccountId, buckets: o.containment.buckets, memberRoleName: o.roleName })),
+      })
+    }
   }
 }
 

@@ -45,7 +45,7 @@ export const OBJECT_VERSION_READS = [
 const bucketArn = (name: string): string => `arn:aws:s3:::${name}`
 
 /** Evidence reads and writes under the function's own prefix. */
-function evidenceAccess(route: AsyncInvokeRoute, c: PermissionContext): PolicyStatement[] {
+export function evidenceAccess(route: Pick<AsyncInvokeRoute, 'evidenceWritePrefixes'>, c: Pick<PermissionContext, 'evidenceBucketArn'>): PolicyStatement[] {
   return [
     // The evidence store checks versioning and Object Lock before it writes.
     {
@@ -66,7 +66,7 @@ function evidenceAccess(route: AsyncInvokeRoute, c: PermissionContext): PolicySt
 }
 
 /** Permission to deliver to the function's async destinations. */
-function destinationAccess(route: AsyncInvokeRoute, c: PermissionContext): PolicyStatement[] {
+export function destinationAccess(route: Pick<AsyncInvokeRoute, 'onSuccess' | 'onFailure'>, c: Pick<PermissionContext, 'destinationArn' | 'platformKeyArn'>): PolicyStatement[] {
   const out: PolicyStatement[] = []
   for (const [sid, ref] of [['OnSuccessDestination', route.onSuccess], ['OnFailureDestination', route.onFailure]] as const) {
     const arn = c.destinationArn(ref)

@@ -5,10 +5,10 @@
  * routing-table row (retries, destinations) applies.
  */
 import { CloudwatchEventRule, CloudwatchEventTarget, Construct, LambdaPermission } from './cdktf.js'
-import { TRIGGERS, triggerPattern, type TriggerId } from '../forensics/contract/triggers.js'
+import { triggerRules, type TriggerScope } from '../forensics/contract/triggers.js'
 import type { FunctionKey } from '../forensics/routing.js'
 
-export { S3_ACCESS_CHANGE_EVENTS, triggerPatterns } from '../forensics/contract/triggers.js'
+export { S3_ACCESS_CHANGE_EVENTS, triggerPatterns, triggerScope } from '../forensics/contract/triggers.js'
 
 /** A function EventBridge may invoke. */
 export interface TriggerTarget {
@@ -19,7 +19,8 @@ export interface TriggerTarget {
 /** Options for {@link Triggers}. */
 export interface TriggersOptions {
   name: string
-  watchedBuckets: string[]
+  /** the watched buckets, and the sensitive ones when containment is on (`triggerScope(config)`) */
+  scope: TriggerScope
   /** every function a row targets */
   targets: Partial<Record<FunctionKey, TriggerTarget>>
   /** Where EventBridge puts events it could not deliver. */
@@ -28,27 +29,28 @@ export interface TriggersOptions {
   eventBusName: string
 }
 
-/** One rule per row of the trigger table, with its targets. */
+/** One rule per row of the trigger table (one per sensitive bucket for its `sensitive-access` row), with its targets. */
 export class Triggers extends Construct {
-  readonly rules: Record<TriggerId, CloudwatchEventRule>
+  /** by rule id (`s3-access-changes`, `guardduty-s3`, `sensitive-access-0`, …) */
+  readonly rules: Record<string, CloudwatchEventRule>
   readonly #eventBusName: string
 
   constructor(scope: Construct, id: string, o: TriggersOptions) {
     super(scope, id)
     this.#eventBusName = o.eventBusName
-    this.rules = {} as Record<TriggerId, CloudwatchEventRule>
-    for (const row of TRIGGERS) {
-      const rule = new CloudwatchEventRule(this, row.id, {
-        name: `${o.name}-${row.id}`,
+    this.rules = {}
+    for (const { id: ruleId, row, pattern } of triggerRules(o.scope)) {
+      const rule = new CloudwatchEventRule(this, ruleId, {
+        name: `${o.name}-${ruleId}`,
         description: `${row.description} → ${row.targets.join(', ')}`,
         eventBusName: o.eventBusName,
-        eventPattern: JSON.stringify(triggerPattern(row, o.watchedBuckets)),
+        eventPattern: JSON.stringify(pattern),
       })
-      this.rules[row.id] = rule
+      this.rules[ruleId] = rule
       for (const key of row.targets) {
         const fn = o.targets[key]
         if (!fn) throw new Error(`trigger ${row.id} targets ${key}, which the stack did not pass to Triggers`)
-        this.target(`${row.id}-${key}`, rule, fn, o.deadLetterQueueArn)
+        this.target(`${ruleId}-${key}`, rule, fn, o.deadLetterQueueArn)
       }
     }
   }

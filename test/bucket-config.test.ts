@@ -178,18 +178,26 @@ t.test('bucket-config on the emulator', async (t) => {
     s3.destroy()
   })
 
-  t.test('a missing bucket ends partial with a clear error; the CLI exits 3', async (t) => {
+  t.test('a missing bucket: the CLI refuses it before writing anything (exit 2); the function records it as partial', async (t) => {
     const { s3, store } = await lockedStore(emulator)
     await s3.send(new CreateBucketCommand({ Bucket: 'gone' }))
     const env = collectorEnv(emulator, key.path)
     t.equal((await runCli(['capture', 'bucket-config', '--case', 'case-gone', '--bucket', 'gone'], env)).code, 0)
     const { DeleteBucketCommand } = await import('@aws-sdk/client-s3')
     await s3.send(new DeleteBucketCommand({ Bucket: 'gone' }))
+    const keysOf = async (): Promise<string[]> => {
+      const out: string[] = []
+      for await (const { key } of store.list('cases/case-gone/')) out.push(key)
+      return out
+    }
+    const before = await keysOf()
     const r = await runCli(['capture', 'bucket-config', '--case', 'case-gone', '--bucket', 'gone'], env)
-    t.equal(r.code, 3)
-    t.match(r.stdout, /captured partial bucket-config of s3:\/\/gone/)
-    t.match(r.stdout, /NoSuchBucket bucket gone does not exist/)
-    t.match(r.stdout, /\[high\] bucket no longer exists/)
+    t.equal(r.code, 2, 'finding 4: a typo is refused, not committed')
+    t.match(r.stderr, /bucket gone does not exist \(NoSuchBucket\); check --bucket, --account and --region\. Nothing was captured\./)
+    t.same(await keysOf(), before, 'no artifact, manifest or custody entry was written')
+    const gone = await createBucketConfigHandler(env)({ caseId: 'case-gone', bucket: 'gone', id: 'y' })
+    t.equal(gone.status, 'partial', 'a bucket deleted during an incident is evidence when an event triggered the capture')
+    t.match(gone.findings, [{ severity: 'high', title: /bucket no longer exists/ }])
     const missing = await createBucketConfigHandler(env)({ caseId: 'case-gone', bucket: 'never-there', id: 'x' })
     t.equal(missing.status, 'partial')
     t.match(missing.errors, [{ code: 'NoSuchBucket' }])
@@ -226,7 +234,8 @@ t.test('bucket-config on the emulator', async (t) => {
     await t.rejects(h({ caseId: 'c', bucket: 'bkt', region: 5 }), { name: 'ValidationError', message: /region must be a non-empty string/ })
     await t.rejects(h({ caseId: '../etc', bucket: 'bkt' }), { name: 'ValidationError', message: /invalid case id/ })
     await t.rejects(h({ caseId: 'c', bucket: 's3://x' }), { name: 'ValidationError', message: /invalid bucket name/ })
-    await t.rejects(h(cloudTrailEvent('GetObject', 'bkt', 'e1')), { name: 'ValidationError', field: 'detail.eventName', message: /"GetObject" is not routed to bucket-config/ })
+    // neither an access change nor a data event (GetObject on a sensitive bucket starts containment's capture)
+    await t.rejects(h(cloudTrailEvent('CreateBucket', 'bkt', 'e1')), { name: 'ValidationError', field: 'detail.eventName', message: /"CreateBucket" is not routed to bucket-config; rule s3-access-changes routes .*; rule sensitive-access routes .*GetObject/ })
     const noBucket = cloudTrailEvent('PutBucketAcl', 'bkt', 'e2')
     ;(noBucket.detail as Record<string, unknown>).requestParameters = {}
     await t.rejects(h(noBucket), { name: 'ValidationError', message: /bucketName/ })

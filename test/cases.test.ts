@@ -35,11 +35,11 @@ t.test('forensics cases and forensics custody', async (t) => {
     const code = await main(argv, env, out.stream, err.stream)
     return { code, out: out.text(), err: err.text() }
   }
-  const seal = async (store: Awaited<ReturnType<typeof lockedStore>>['store'], caseId: string, id: string) => {
+  const seal = async (store: Awaited<ReturnType<typeof lockedStore>>['store'], caseId: string, id: string, custody = true) => {
     const c = await runCapture({ store, signer }, { caseId, collector: { name: 'bucket-config', version: '1' }, trigger: { source: 'test', id }, target: { bucket: 'b' } }, async (ctx) => {
       await ctx.addArtifact('x.json', Buffer.from('{}'))
     })
-    await recordCaptured(new CustodyChain(store, signer, caseId), { ...c, captureId: c.manifest.captureId }, { tool: 'test' })
+    if (custody) await recordCaptured(new CustodyChain(store, signer, caseId), { ...c, captureId: c.manifest.captureId }, { tool: 'test' })
     return c
   }
 
@@ -61,7 +61,7 @@ t.test('forensics cases and forensics custody', async (t) => {
     t.same(JSON.parse((await run(['cases', '--json'], true)).out), doc, '--json on a terminal')
     const table = await run(['cases'], true)
     const lines = table.out.trim().split('\n')
-    t.match(lines[0], /^CASE\s+CAPTURES\s+CUSTODY\s+LAST ACTION\s+LAST TIME$/)
+    t.match(lines[0], /^CASE\s+CAPTURES\s+CUSTODY\s+LAST ACTION\s+LAST TIME\s+DIGEST VERDICTS$/)
     t.match(lines[2], /^case-a\s+2\s+2\s+captured\s+\d{4}-/)
     t.match(lines[3], /^case-b\s+1\s+1\s+captured/)
   })
@@ -80,7 +80,13 @@ t.test('forensics cases and forensics custody', async (t) => {
     t.match(table.out, new RegExp(`0\\s+\\S+\\s+captured\\s+test\\s+${c.manifest.captureId}`))
     t.match(table.out, /1\s+\S+\s+note\s+test\s+looked at it/)
     t.match(table.out, /chain valid: 2 entries/)
-    t.match(await run(['custody', 'nobody'], true), { code: 0, out: /case nobody has no custody entries/ })
+    // finding 6: an unknown case is a usage error, not an empty valid chain
+    t.match(await run(['custody', 'nobody'], true), { code: 2 })
+    // a case with evidence but no custody entry at all does not verify
+    await seal(store, 'case-uncustodied', 'e9', false)
+    const bare = await run(['custody', 'case-uncustodied'], true)
+    t.equal(bare.code, 1)
+    t.match(bare.out, /holds evidence but no custody entries/)
 
     // an entry that is not JSON (written around the chain) breaks it
     await store.put({ key: custodyKey('case-c', 2), body: Buffer.from('not json') })

@@ -114,3 +114,26 @@ t.test('forensics slice --from-dir prints JSON lines', async (t) => {
   t.equal(await main(['slice', '--from-dir', dir, '--start', '2026-11-28T00:00:00Z', '--end', '2026-11-28T01:00:00Z', '--read-only', '--write-only'], process.env, sink().stream, sink().stream), 2)
   t.equal(await main(['slice', '--from-dir', dir, '--end', '2026-11-28T01:00:00Z'], process.env, sink().stream, sink().stream), 2)
 })
+
+t.test('finding 5: slice prints each record as its delivered bytes, in text and --json; --user and bucket ARNs from the CLI', async (t) => {
+  const dir = t.testdir({})
+  const rec = '{"eventTime":"2026-11-28T00:30:00Z","eventID":"x1","userIdentity":{"type":"IAMUser","arn":"arn:aws:iam::111111111111:user/benjamin","userName":"benjamin"},"requestParameters":{"bucketName":"b1"},"v":1.688560107857E9,"big":9007199254740993,"s":"\\u00e9"}'
+  const other = '{"eventTime":"2026-11-28T00:40:00Z","eventID":"x2","userIdentity":{"type":"IAMUser","arn":"arn:aws:iam::111111111111:user/eve","userName":"eve"},"requestParameters":{"bucketName":"b2"}}'
+  writeFileSync(join(dir, 'a.json.gz'), gzipSync(`{"Records":[${rec},${other}]}`))
+  const base = ['--from-dir', dir, '--start', '2026-11-28T00:00:00Z', '--end', '2026-11-28T01:00:00Z']
+  let out = sink()
+  t.equal(await main(['slice', ...base, '--user', 'benjamin'], {}, out.stream, sink().stream), 0)
+  t.equal(out.text(), rec + '\n')
+  out = sink()
+  t.equal(await main(['slice', ...base, '--bucket', 'arn:aws:s3:::b1', '--json'], {}, out.stream, sink().stream), 0)
+  t.match(out.text(), `\n    ${rec}\n`, 'the --json document embeds the record bytes')
+  const doc = JSON.parse(out.text()) as { ok: boolean; slice: { counts: { events: number } }; events: Array<{ eventID: string }> }
+  t.equal(doc.slice.counts.events, 1)
+  t.same(doc.events.map((e) => e.eventID), ['x1'])
+  out = sink()
+  t.equal(await main(['slice', ...base, '--event-name', 'None', '--json'], {}, out.stream, sink().stream), 0)
+  t.same((JSON.parse(out.text()) as { events: unknown[] }).events, [], 'an empty slice is still one JSON document')
+  const err = sink()
+  t.equal(await main(['slice', ...base, '--start', '2023-02-30T00:00:00Z'], {}, sink().stream, err.stream), 2)
+  t.match(err.text(), /2023-02 has no day 30/)
+})

@@ -1,10 +1,11 @@
 import t from 'tap'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { gzipSync } from 'node:zlib'
 import { Writable } from 'node:stream'
-import { S3Client, GetObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3'
+import { S3Client, CreateBucketCommand, GetObjectCommand, ListObjectsV2Command, PutBucketVersioningCommand, PutObjectCommand } from '@aws-sdk/client-s3'
+import { spawnSync } from 'node:child_process'
 import { CloudTrailClient } from '@aws-sdk/client-cloudtrail'
 import { useEmulator } from './fixtures/emulator.js'
 import { createLockedBucket } from './fixtures/evidence.js'
@@ -281,4 +282,186 @@ t.test('collector handler and lookup-only capture', async (t) => {
   t.equal(manifest.target.archive, null)
   t.same(manifest.target.lookupRegions, ['us-east-1'])
   await t.rejects(handler({ caseId: 'x' }), ValidationError)
+})
+
+t.test('CLI CloudTrail captures are evidence-grade (findings 1-4, 6) on the emulator', async (t) => {
+  const emulator = await useEmulator(t, { reset: false })
+  const s3 = new S3Client(emulator.clientConfig())
+  t.teardown(() => s3.destroy())
+  const key = makeTrailKey()
+  const server = await startCloudTrailServer({ publicKeys: [{ der: key.der, fingerprint: key.fingerprint, start: D('2020-01-01T00:00:00Z'), end: D('2030-01-01T00:00:00Z') }] })
+  t.teardown(() => server.close())
+  const events = generateEvents('222222222222', 'us-east-1', D('2026-11-28T00:00:00Z'), D('2026-11-28T04:00:00Z'), 120, 9)
+  const scope = { account: '222222222222', region: 'us-east-1', trailName: 'acct', events }
+  const upload = async (bucket: string, pick: (o: { key: string }) => boolean = () => true): Promise<ReturnType<typeof buildArchive>> => {
+    const a = buildArchive(parseArchiveUrl(`s3://${bucket}/ct`), [scope], key, { fileEveryMs: 3600_000 })
+    await uploadArchive(s3, { ...a, objects: a.objects.filter(pick) })
+    return a
+  }
+  await createLockedBucket(s3, 'evidence-g')
+  const pem = join(tmp, 'g.pem')
+  LocalSigner.fromFile(pem, { create: true })
+  const saved = { ...process.env }
+  Object.assign(process.env, emulator.env(), { AWS_ENDPOINT_URL_CLOUDTRAIL: server.endpoint })
+  t.teardown(() => {
+    for (const k of Object.keys(process.env)) if (!(k in saved)) delete process.env[k]
+    Object.assign(process.env, saved)
+  })
+  const env = { ...process.env, FORENSICS_SIGNING_KEY: `file:${pem}`, FORENSICS_EVIDENCE_BUCKET: 'evidence-g' }
+  const window = ['--start', '2026-11-28T01:00:00Z', '--end', '2026-11-28T03:00:00Z']
+  const run = async (argv: string[]): Promise<{ code: number; doc: Record<string, unknown>; err: string; out: string }> => {
+    const o = sink()
+    const e = sink()
+    const code = await main(argv, env, o.stream, e.stream)
+    let doc: Record<string, unknown> = {}
+    try {
+      doc = JSON.parse(o.text()) as Record<string, unknown>
+    } catch {
+      // text output
+    }
+    return { code, doc, err: e.text(), out: o.text() }
+  }
+  const caseKeys = async (caseId: string): Promise<string[]> => ((await s3.send(new ListObjectsV2Command({ Bucket: 'evidence-g', Prefix: `cases/${caseId}/` }))).Contents ?? []).map((o) => o.Key!)
+  const capture = (caseId: string, archive: string, ...more: string[]): string[] => ['capture', 'cloudtrail', '--case', caseId, ...window, '--archive', archive, '--json', ...more]
+
+  t.test('finding 1: a CLI CloudTrail capture gets its captured custody entry', async (t) => {
+    await upload('trail-ok')
+    const r = await run(capture('g-ok', 's3://trail-ok/ct'))
+    t.equal(r.code, 0, r.err + r.out)
+    t.match(r.doc, { ok: true, status: 'complete', created: true })
+    t.same(Object.keys(r.doc.verdicts as object), ['valid'], 'every file digest-valid')
+    const custody = await run(['custody', 'g-ok', '--json'])
+    t.equal(custody.code, 0)
+    const entries = custody.doc.entries as Array<{ action: string; subject: { captureId?: string; key?: string } }>
+    t.same(entries.map((e) => [e.action, e.subject.captureId]), [['captured', r.doc.captureId]])
+    t.equal(entries[0].subject.key, r.doc.manifestKey)
+    // finding 8: progress on stderr only on a terminal, never with --json or when piped
+    const tty = async (argv: string[]): Promise<string> => {
+      const e = sink()
+      Object.assign(e.stream, { isTTY: true })
+      await main(argv, env, sink().stream, e.stream)
+      return e.text()
+    }
+    t.match(await tty(['capture', 'cloudtrail', '--case', 'g-tty', ...window, '--archive', 's3://trail-ok/ct']), /archive s3:\/\/trail-ok\/ct: 1 account\/region scope\(s\)[\s\S]*log file\(s\)/)
+    t.equal(await tty(capture('g-tty-json', 's3://trail-ok/ct')), '', 'nothing extra with --json')
+    const piped = await run(['capture', 'cloudtrail', '--case', 'g-piped', ...window, '--archive', 's3://trail-ok/ct'])
+    t.equal(piped.code, 0)
+    t.notMatch(piped.err, /scope\(s\)/, 'nothing when piped')
+    const again = await run(capture('g-ok', 's3://trail-ok/ct'))
+    t.equal(again.code, 0)
+    t.equal(((await run(['custody', 'g-ok', '--json'])).doc.entries as unknown[]).length, 1, 'a repeated request keeps its one entry')
+  })
+
+  t.test('finding 2: a tampered log file is hash-mismatch (exit 1, high finding); files without digests are unverified', async (t) => {
+    const a = await upload('trail-tamper')
+    const victim = a.logKeys.find((k) => k.includes('20261128T0205Z'))!
+    await s3.send(new PutObjectCommand({ Bucket: 'trail-tamper', Key: victim, Body: gzipSync(JSON.stringify({ Records: [] })) }))
+    const bad = await run(capture('g-tamper', 's3://trail-tamper/ct'))
+    t.equal(bad.code, 1, bad.err)
+    t.match(bad.doc, { ok: false, status: 'unverified', verdicts: { 'hash-mismatch': 1 } })
+    t.match(bad.doc.findings, [{ type: 'cloudtrail-digest-hash-mismatch', severity: 'high', resource: `s3://trail-tamper/${victim}` }])
+
+    await upload('trail-nodigest', (o) => !o.key.includes('CloudTrail-Digest'))
+    const unproven = await run(capture('g-nodigest', 's3://trail-nodigest/ct'))
+    t.equal(unproven.code, 0, 'unverified is committed and reported, not a failure by default')
+    t.match(unproven.doc, { status: 'unverified', ok: true })
+    t.notOk('valid' in (unproven.doc.verdicts as object), 'no file is valid without digests')
+    t.match(unproven.doc.findings, [{ type: 'cloudtrail-digest-digest-missing', severity: 'medium' }])
+    const strict = await run(capture('g-nodigest', 's3://trail-nodigest/ct', '--require-valid-digests'))
+    t.equal(strict.code, 1, '--require-valid-digests exits 1 on an unverified capture')
+    t.match(strict.doc, { ok: false, created: false, status: 'unverified' })
+    const text = await run(['capture', 'cloudtrail', '--case', 'g-nodigest', ...window, '--archive', 's3://trail-nodigest/ct'])
+    t.match(text.out, /\(unverified\)[\s\S]*digest verdicts: digest-missing \d+[\s\S]*\[medium\] \d+ CloudTrail log file\(s\) have no digest/)
+  })
+
+  t.test('finding 3: --refresh captures late-delivered files as a new capture that supersedes the old one', async (t) => {
+    const late = (k: { key: string }): boolean => k.key.includes('20261128T0205Z')
+    const a = await upload('trail-late', (o) => !late(o))
+    const first = await run(capture('g-late', 's3://trail-late/ct'))
+    t.equal(first.code, 0, first.err)
+    await uploadArchive(s3, { ...a, objects: a.objects.filter(late) })
+    const same = await run(['capture', 'cloudtrail', '--case', 'g-late', ...window, '--archive', 's3://trail-late/ct'])
+    t.match(same.out, /already captured \(add --refresh to capture late-delivered files\)/)
+    const refreshed = await run(capture('g-late', 's3://trail-late/ct', '--refresh'))
+    t.equal(refreshed.code, 0, refreshed.err)
+    t.match(refreshed.doc, { created: true, supersedes: first.doc.captureId })
+    t.not(refreshed.doc.captureId, first.doc.captureId)
+    const changes = refreshed.doc.changes as { files: { added: string[]; removed: string[]; changed: string[] }; events: { before: number; after: number; added: number } }
+    t.same(changes.files, { added: [`s3://trail-late/${a.logKeys.find((k) => late({ key: k }))}`], removed: [], changed: [] })
+    t.equal(changes.events.before, first.doc.events)
+    t.equal(changes.events.after, refreshed.doc.events)
+    t.ok(changes.events.added > 0 && changes.events.after === changes.events.before + changes.events.added, JSON.stringify(changes.events))
+    const second = await run(capture('g-late', 's3://trail-late/ct', '--refresh'))
+    t.match(second.doc, { created: true, supersedes: refreshed.doc.captureId, changes: { files: { added: [], removed: [], changed: [] }, events: { added: 0, removed: 0 } } }, 'a refresh supersedes the latest capture of the request')
+    const entries = (await run(['custody', 'g-late', '--json'])).doc.entries as Array<{ subject: { captureId: string } }>
+    t.same(entries.map((e) => e.subject.captureId), [first.doc.captureId, refreshed.doc.captureId, second.doc.captureId], 'every capture is in custody')
+    const text = await run(['capture', 'cloudtrail', '--case', 'g-late', ...window, '--archive', 's3://trail-late/ct', '--refresh'])
+    t.match(text.out, /supersedes cloudtrail-slice-[0-9a-f]+: files \+0 -0 ~0; events \d+ -> \d+ \(\+0 -0\)/)
+  })
+
+  t.test('finding 4: a wrong --archive is refused before anything is written (exit 2)', async (t) => {
+    await upload('trail-wrong')
+    const wrong = await run(['capture', 'cloudtrail', '--case', 'g-wrong', ...window, '--archive', 's3://trail-wrong/logs'])
+    t.equal(wrong.code, 2)
+    t.match(wrong.err, /--archive s3:\/\/trail-wrong\/logs is not a CloudTrail archive: there is no logs\/AWSLogs\/; s3:\/\/trail-wrong\/logs\/ is empty/)
+    const parent = await run(['capture', 'cloudtrail', '--case', 'g-wrong', ...window, '--archive', 's3://trail-wrong'])
+    t.equal(parent.code, 2)
+    t.match(parent.err, /there is no AWSLogs\/; s3:\/\/trail-wrong\/ holds ct\/: use --archive s3:\/\/trail-wrong\/ct|holds ct\//)
+    const account = await run(['capture', 'cloudtrail', '--case', 'g-wrong', ...window, '--archive', 's3://trail-wrong/ct', '--account', '999999999999'])
+    t.equal(account.code, 2)
+    t.match(account.err, /account\(s\) 999999999999 have no logs .*found 222222222222/)
+    const nobucket = await run(['capture', 'cloudtrail', '--case', 'g-wrong', ...window, '--archive', 's3://no-such-trail-bucket/ct'])
+    t.equal(nobucket.code, 2)
+    t.match(nobucket.err, /NoSuchBucket: bucket no-such-trail-bucket does not exist/)
+    t.same(await caseKeys('g-wrong'), [], 'nothing was written for the case')
+  })
+
+  t.test('acceptance: one case with CLI captures of all three kinds bundles, verifies and passes sha256sum -c', async (t) => {
+    await upload('trail-all')
+    await s3.send(new CreateBucketCommand({ Bucket: 'src-all' }))
+    await s3.send(new PutBucketVersioningCommand({ Bucket: 'src-all', VersioningConfiguration: { Status: 'Enabled' } }))
+    for (const body of ['v1', 'v2']) await s3.send(new PutObjectCommand({ Bucket: 'src-all', Key: 'reports/q1.csv', Body: body }))
+    const kinds = [
+      ['capture', 'bucket-config', '--case', 'g-all', '--bucket', 'src-all', '--json'],
+      ['capture', 'object-versions', '--case', 'g-all', '--bucket', 'src-all', '--prefix', 'reports/', '--json'],
+      capture('g-all', 's3://trail-all/ct'),
+    ]
+    for (const argv of kinds) {
+      const r = await run(argv)
+      t.equal(r.code, 0, `${argv[1]}: ${r.err}${r.out}`)
+      t.equal(r.doc.status, 'complete', argv[1])
+    }
+    const custody = (await run(['custody', 'g-all', '--json'])).doc.entries as Array<{ action: string }>
+    t.same(custody.map((e) => e.action), ['captured', 'captured', 'captured'], 'each kind sealed into custody')
+    const file = join(tmp, 'g-all.zip')
+    const built = await run(['bundle', 'g-all', '-o', file])
+    t.equal(built.code, 0, built.err)
+    const verified = await run(['verify', file])
+    t.equal(verified.code, 0, verified.out + verified.err)
+    const out = join(tmp, 'g-all')
+    mkdirSync(out)
+    const unzip = spawnSync('unzip', ['-q', file], { cwd: out, encoding: 'utf8' })
+    t.equal(unzip.status, 0, unzip.stderr)
+    const sums = spawnSync('sha256sum', ['-c', 'SHA256SUMS'], { cwd: out, encoding: 'utf8' })
+    t.equal(sums.status, 0, sums.stdout + sums.stderr)
+    t.notMatch(sums.stdout, /FAILED/)
+    t.match(readFileSync(join(out, 'REPORT.md'), 'utf8'), /Captures: 3 \(3 complete, 0 unverified, 0 partial\)[\s\S]*CloudTrail digest verdicts: valid \d+/)
+    const cases = (await run(['cases', '--json'])).doc.cases as Array<{ caseId: string; digestVerdicts?: Record<string, number> }>
+    t.match(cases.find((c) => c.caseId === 'g-all'), { digestVerdicts: { valid: Number } })
+    t.match(cases.find((c) => c.caseId === 'g-nodigest'), { digestVerdicts: { 'digest-missing': Number } }, 'forensics cases shows the verdict counts')
+  })
+
+  t.test('finding 6: a partial CloudTrail capture exits 3 like every partial capture; custody of an unknown case exits 2', async (t) => {
+    // no digests: a truncated file that a digest lists would be hash-mismatch (exit 1, which weighs more)
+    const a = await upload('trail-partial', (o) => !o.key.includes('CloudTrail-Digest'))
+    const cut = a.objects.find((o) => o.key.includes('20261128T0205Z'))!
+    await s3.send(new PutObjectCommand({ Bucket: 'trail-partial', Key: cut.key, Body: cut.body.subarray(0, cut.body.length - 30) }))
+    const r = await run(capture('g-partial', 's3://trail-partial/ct'))
+    t.equal(r.code, 3, r.err)
+    t.match(r.doc, { ok: false, status: 'partial', errors: [{ what: `s3://trail-partial/${cut.key}` }] })
+    t.ok((await caseKeys('g-partial')).some((k) => k.endsWith('/manifest.json')), 'the partial capture is committed')
+    const unknown = await run(['custody', 'no-such-case'])
+    t.equal(unknown.code, 2)
+    t.match(unknown.err, /case no-such-case has no evidence and no custody entries in s3:\/\/evidence-g: check the case id/)
+  })
 })

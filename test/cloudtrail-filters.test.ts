@@ -125,3 +125,41 @@ t.test('a sourceIPAddress equal to the filter text matches', async (t) => {
   t.ok(f.matches({ sourceIPAddress: '10.0.0.0/8' }))
   t.notOk(f.matches({ sourceIPAddress: 'AWS Internal' }))
 })
+
+t.test('finding 6: instants are strict ISO 8601: calendar fields are checked, never rolled over', async (t) => {
+  t.throws(() => parseTime('2023-02-30T00:00:00Z', 'start'), { name: 'ValidationError', field: 'start', message: /2023-02 has no day 30/ })
+  t.throws(() => parseTime('2023-02-29', 'start'), /has no day 29/)
+  t.equal(parseTime('2024-02-29T00:00:00Z', 'start'), D('2024-02-29T00:00:00Z'), 'a leap day exists')
+  t.throws(() => parseTime('2023-00-10T00:00:00Z', 'end'), /month 00 does not exist/)
+  t.throws(() => parseTime('2023-01-10T24:00:00Z', 'end'), /out of range/)
+  t.throws(() => parseTime('2023-01-10T10:60Z', 'end'), /out of range/)
+  t.throws(() => parseTime('2023-01-10T10:00:00+25:00', 'end'), /out of range/)
+})
+
+t.test('finding 7: a role ARN or an assumed-role ARN without session matches every session; --user names a user; bucket ARNs', async (t) => {
+  const ev = (arn: string, issuer?: string, extra: Record<string, unknown> = {}): Record<string, unknown> => ({
+    eventTime: '2026-11-28T01:00:00Z',
+    userIdentity: { type: issuer ? 'AssumedRole' : 'IAMUser', arn, ...(issuer ? { sessionContext: { sessionIssuer: { arn: issuer } } } : {}), ...extra },
+    requestParameters: { bucketName: 'logs-bucket' },
+  })
+  const s1 = ev('arn:aws:sts::111111111111:assumed-role/Admin/alice', 'arn:aws:iam::111111111111:role/Admin')
+  const s2 = ev('arn:aws:sts::111111111111:assumed-role/Admin/bob', 'arn:aws:iam::111111111111:role/Admin')
+  const other = ev('arn:aws:sts::111111111111:assumed-role/AdminX/carol', 'arn:aws:iam::111111111111:role/AdminX')
+  const user = ev('arn:aws:iam::111111111111:user/ops/benjamin', undefined, { userName: 'benjamin' })
+  const f = (filters: SliceFilters): ((r: Record<string, unknown>) => boolean) => {
+    const c = compileFilter(normalizeFilters(filters), W)
+    return (r) => c.matches(r) && passesNeedles(Buffer.from(JSON.stringify(r)), c.needles)
+  }
+  const role = f({ principals: ['arn:aws:iam::111111111111:role/Admin'] })
+  t.same([s1, s2, other, user].map(role), [true, true, false, false], 'a role ARN matches all its sessions')
+  const noSession = f({ principals: ['arn:aws:sts::111111111111:assumed-role/Admin'] })
+  t.same([s1, s2, other, user].map(noSession), [true, true, false, false], 'an assumed-role ARN without session matches all its sessions, not AdminX')
+  const one = f({ principals: ['arn:aws:sts::111111111111:assumed-role/Admin/alice'] })
+  t.same([s1, s2].map(one), [true, false], 'with the session only that session')
+  const byName = f({ userNames: ['benjamin'] })
+  t.same([s1, user, ev('arn:aws:iam::111111111111:user/benjaminx')].map(byName), [false, true, false])
+  t.throws(() => normalizeFilters({ principals: ['benjamin'] }), { name: 'ValidationError', message: /for a user name use --user benjamin/ })
+  t.same(normalizeFilters({ buckets: ['arn:aws:s3:::logs-bucket', 'logs-bucket'] }), { buckets: ['logs-bucket'] }, 'a bucket ARN is its name')
+  t.same([s1].map(f({ buckets: ['arn:aws:s3:::logs-bucket'] })), [true])
+  t.throws(() => normalizeFilters({ buckets: ['arn:aws:s3:::logs-bucket/key'] }), { field: 'buckets', message: /--bucket logs-bucket with --key/ })
+})

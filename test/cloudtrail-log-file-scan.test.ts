@@ -105,3 +105,14 @@ t.test('a record closed by a mismatched bracket is a bad record, the next one st
   t.same(r.problems, ['record 1: not a JSON object'])
   t.same(r.matched.map((m) => m.id), ['b'])
 })
+
+t.test('finding 5: matched records keep their exact bytes (exponents, big integers, unicode escapes, key order)', async (t) => {
+  const rec1 = '{"eventVersion":"1.08","eventTime":"2026-11-28T01:00:00Z","eventID":"e1","additionalEventData":{"bytesTransferredOut":1.688560107857E9,"x":12345678901234567890},"zeta":1,"alpha":"caf\\u00e9 \\ud83d\\ude00"}'
+  const rec2 = '{\n  "eventTime": "2026-11-28T02:00:00Z",\r\n  "eventID": "e2", "n": -0.0e+00\n}'
+  const doc = `{"Records":[${rec1},${rec2}]}`
+  const r = await scanLogFile(chunks(gzipSync(doc)), compileFilter({}, W))
+  t.equal(r.matched[0].json, rec1, 'byte for byte as delivered')
+  t.notMatch(r.matched[0].json, /1688560107\.857|12345678901234567000/)
+  t.equal(r.matched[1].json, rec2.replace(/[\r\n]/g, ' '), 'a record over several lines keeps every token; only the line breaks between tokens become spaces')
+  t.same(JSON.parse(r.matched[1].json), JSON.parse(rec2))
+})

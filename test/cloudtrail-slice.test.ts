@@ -105,7 +105,9 @@ t.test('a local folder slice reads .json, .jsonl.gz, .ndjson and .gz files and s
   t.same(o.events.map((x) => x.id), ['1', '2', '3', '4', '5'])
   t.equal(o.duplicatesDropped, 1)
   t.match(o.errors, [{ code: 'BadRecords', what: join(dir, 'sub', 'b.jsonl.gz') }])
-  await t.rejects(sliceDirectory(join(dir, 'nope'), W, {}), { code: 'ENOENT' })
+  await t.rejects(sliceDirectory(join(dir, 'nope'), W, {}), { name: 'ValidationError', field: 'from-dir', message: /nope does not exist or cannot be read \(ENOENT\)/ })
+  await t.rejects(sliceDirectory(join(dir, 'a.json'), W, {}), { name: 'ValidationError', message: /is not a folder/ })
+  await t.rejects(sliceDirectory(t.testdir({ 'notes.txt': 'x' }), W, {}), { name: 'ValidationError', message: /holds no log files/ })
 })
 
 t.test('without a key source, public keys come through the CloudTrail client factory', async (t) => {

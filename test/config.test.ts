@@ -160,3 +160,44 @@ t.test('loadConfigFile reads JSON files and names the file on errors', async (t)
   t.throws(() => loadConfigFile(broken), { name: 'ValidationError', field: '(file)', message: /broken\.json is not valid JSON/ })
   t.throws(() => loadConfigFile(join(dir, 'missing.json')), { name: 'ValidationError', field: '(file)', message: /cannot read forensics config .*missing\.json/ })
 })
+
+t.test('containment: off, dry-run and every action by default; the section is validated field by field', async (t) => {
+  const c = parseConfig(example)
+  t.same(c.containment, { enabled: false, minSeverity: 'high', dryRun: true, actions: ['quarantine-bucket', 'revoke-principal', 'alert'], sensitiveBuckets: [], neverContain: [] })
+  t.equal(c.drill.containment, 'dry-run')
+  const on = parseConfig(
+    withField('containment', {
+      enabled: true,
+      dryRun: false,
+      minSeverity: 'critical',
+      actions: ['alert', 'quarantine-bucket'],
+      sensitiveBuckets: [{ bucket: 'payments-data-prod', allowedPrincipals: ['arn:aws:iam::111111111111:role/payments-*'] }],
+      neverContain: ['arn:aws:iam::*:role/OrganizationAccountAccessRole'],
+      alertTopicArn: 'arn:aws:sns:eu-west-1:111111111111:security-team',
+    }),
+  )
+  t.match(on.containment, { enabled: true, dryRun: false, minSeverity: 'critical', actions: ['quarantine-bucket', 'alert'], alertTopicArn: 'arn:aws:sns:eu-west-1:111111111111:security-team' })
+  t.same(on.containment.sensitiveBuckets, [{ bucket: 'payments-data-prod', allowedPrincipals: ['arn:aws:iam::111111111111:role/payments-*'] }])
+
+  rejects(t, withField('containment.minSeverity', 'severe'), 'containment.minSeverity')
+  rejects(t, withField('containment.actions', ['quarantine-bucket', 'delete-bucket']), 'containment.actions[1]')
+  rejects(t, withField('containment.neverContain', ['alice']), 'containment.neverContain[0]')
+  rejects(t, withField('containment.alertTopicArn', 'security-team'), 'containment.alertTopicArn')
+  rejects(t, withField('containment', { alertTopicArn: 'arn:aws:sns:eu-west-1:111111111111:t', alertEmail: 'sec@example.com' }), 'containment.alertEmail', /only used for the topic the stack creates/)
+  rejects(t, withField('containment.sensitiveBuckets', 'payments-data-prod'), 'containment.sensitiveBuckets', /must be a list/)
+  rejects(t, withField('containment.sensitiveBuckets', ['payments-data-prod']), 'containment.sensitiveBuckets[0]', /must be an object/)
+  rejects(t, withField('containment.sensitiveBuckets', [{ bucket: 'Not_A_Bucket' }]), 'containment.sensitiveBuckets.0.bucket')
+  rejects(t, withField('containment.sensitiveBuckets', [{ bucket: 'unwatched-bucket' }]), 'containment.sensitiveBuckets', /unwatched-bucket is not in watchedBuckets/)
+  rejects(t, withField('containment.sensitiveBuckets', [{ bucket: 'payments-data-prod', allowedPrincipals: 'x' }]), 'containment.sensitiveBuckets.0.allowedPrincipals')
+  rejects(t, withField('containment.sensitiveBuckets', [{ bucket: 'payments-data-prod', allowedPrincipals: ['bob'] }]), 'containment.sensitiveBuckets.0.allowedPrincipals[0]')
+  rejects(t, withField('containment.sensitiveBuckets', [{ bucket: 'payments-data-prod' }, { bucket: 'payments-data-prod' }]), 'containment.sensitiveBuckets.1.bucket', /listed twice/)
+  const own = structuredClone(example) as Record<string, unknown>
+  own.watchedBuckets = ['forensics-evidence-111111111111-eu-west-1', 'forensics-canary-111111111111']
+  own.containment = { sensitiveBuckets: [{ bucket: 'forensics-evidence-111111111111-eu-west-1' }] }
+  rejects(t, own, 'drill.canaryBucket')
+  own.watchedBuckets = ['forensics-evidence-111111111111-eu-west-1']
+  rejects(t, own, 'containment.sensitiveBuckets.0.bucket', /never changes the evidence/)
+  own.containment = { sensitiveBuckets: [{ bucket: 'forensics-canary-111111111111' }] }
+  rejects(t, own, 'containment.sensitiveBuckets.0.bucket', /canary/)
+  rejects(t, withField('drill.containment', 'always'), 'drill.containment')
+})

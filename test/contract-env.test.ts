@@ -1,15 +1,16 @@
 /** The environment contract (forensics/contract/env.ts): the stack renders through it, the handlers check it at cold start. */
 import t from 'tap'
-import { checkFunctionEnv, ENV_VARS, FUNCTION_ENV, functionEnvNames, renderFunctionEnv } from '../forensics/contract/env.js'
+import { checkFunctionEnv, ENV_FUNCTION_KEYS, ENV_VARS, FUNCTION_ENV, functionEnvNames, renderFunctionEnv } from '../forensics/contract/env.js'
 import { FUNCTION_KEYS } from '../forensics/routing.js'
 
 const evidence = { FORENSICS_EVIDENCE_BUCKET: 'ev', FORENSICS_SIGNING_KEY: 'kms:alias/x' }
 
 t.test('every function has a schema of known variables; every variable is read by some function', async (t) => {
-  t.same(Object.keys(FUNCTION_ENV).sort(), [...FUNCTION_KEYS].sort())
-  const used = new Set(FUNCTION_KEYS.flatMap((k) => functionEnvNames(k)))
+  t.same(Object.keys(FUNCTION_ENV).sort(), [...FUNCTION_KEYS, 'containment'].sort(), 'the capture functions and containment')
+  t.same([...ENV_FUNCTION_KEYS].sort(), Object.keys(FUNCTION_ENV).sort())
+  const used = new Set(ENV_FUNCTION_KEYS.flatMap((k) => functionEnvNames(k)))
   t.same(Object.keys(ENV_VARS).filter((n) => !used.has(n as never)), [], 'no variable nobody reads')
-  for (const k of FUNCTION_KEYS) t.same(functionEnvNames(k).slice(0, 2), ['FORENSICS_EVIDENCE_BUCKET', 'FORENSICS_SIGNING_KEY'], `${k} writes evidence`)
+  for (const k of ENV_FUNCTION_KEYS) t.same(functionEnvNames(k).slice(0, 2), ['FORENSICS_EVIDENCE_BUCKET', 'FORENSICS_SIGNING_KEY'], `${k} writes evidence`)
   for (const gone of ['FORENSICS_REGIONS', 'FORENSICS_ORGANIZATION_ID', 'FORENSICS_CLOUDTRAIL_ARCHIVE', 'FORENSICS_FUNCTION', 'FORENSICS_FUNCTION_PREFIX']) t.notOk(gone in ENV_VARS, `${gone}: nothing reads it`)
 })
 
@@ -33,4 +34,10 @@ t.test('checkFunctionEnv: a cold start with a missing or invalid variable fails 
   t.throws(() => checkFunctionEnv('bucket-config', { ...evidence, FORENSICS_SIGNING_KEY: 'alias/x' }), { name: 'ValidationError', field: 'FORENSICS_SIGNING_KEY' })
   t.throws(() => checkFunctionEnv('custody-recorder', { ...evidence, FORENSICS_SIEM_EVENT_BUS: ' ', FORENSICS_SIEM_TOPIC_ARN: 't' }), { field: 'FORENSICS_SIEM_EVENT_BUS', message: /must not be empty/ })
   t.doesNotThrow(() => checkFunctionEnv('object-versions', { ...evidence, FORENSICS_FANOUT_QUEUE_URL: 'q', FORENSICS_OBJECT_VERSIONS_PREFIX: '' }), 'a variable without a check')
+  // containment: its settings are required and a JSON object
+  t.doesNotThrow(() => checkFunctionEnv('containment', { ...evidence, FORENSICS_CONTAINMENT_SETTINGS: '{"dryRun":true}' }))
+  t.throws(() => checkFunctionEnv('containment', evidence), { name: 'ValidationError', field: 'FORENSICS_CONTAINMENT_SETTINGS', message: /FORENSICS_CONTAINMENT_SETTINGS is not set on containment/ })
+  t.throws(() => checkFunctionEnv('containment', { ...evidence, FORENSICS_CONTAINMENT_SETTINGS: '[]' }), { field: 'FORENSICS_CONTAINMENT_SETTINGS', message: /must be a JSON object, got "\[\]"/ })
+  t.throws(() => checkFunctionEnv('containment', { ...evidence, FORENSICS_CONTAINMENT_SETTINGS: '{' }), { field: 'FORENSICS_CONTAINMENT_SETTINGS', message: /must be a JSON object/ })
+  t.throws(() => renderFunctionEnv('containment', { ...evidence, FORENSICS_FANOUT_QUEUE_URL: 'q' }), { field: 'containment.FORENSICS_FANOUT_QUEUE_URL', message: /not in its environment schema/ })
 })

@@ -22,7 +22,7 @@ import { CreateBucketCommand, HeadObjectCommand, PutBucketVersioningCommand, Put
 import { synthesizeForensicsApp } from '../stacks/app.js'
 import { parseConfig } from '../forensics/config.js'
 import { LOCAL_DRILL_CONFIG } from '../forensics/drill/local-config.js'
-import { GUARDDUTY_S3_FINDING_TYPES, renderTriggerTable, S3_ACCESS_CHANGE_EVENTS, TRIGGERS } from '../forensics/contract/triggers.js'
+import { GUARDDUTY_S3_FINDING_TYPES, renderTriggerTable, S3_ACCESS_CHANGE_EVENTS, triggerRules, triggerScope } from '../forensics/contract/triggers.js'
 import { readDeploymentPlan } from '../forensics/runtime/synthesized-plan.js'
 import { PlanDeployment } from '../forensics/runtime/plan-deployment.js'
 import { asyncInvokeRoutes, type AsyncInvokeRoute, type FunctionKey } from '../forensics/routing.js'
@@ -97,10 +97,11 @@ t.test('the synthesized plan is the routing the code has', async (t) => {
   t.match(plan.sha256, /^[0-9a-f]{64}$/)
   const byKey = (xs: AsyncInvokeRoute[]) => [...xs].sort((a, b) => a.key.localeCompare(b.key)).map(({ evidenceWritePrefixes: _w, ...r }) => r)
   t.same(byKey(plan.routes), byKey(asyncInvokeRoutes(config)), 'event invoke configs = the routing table')
-  t.same(plan.rules.map((r) => r.name).sort(), TRIGGERS.map((r) => `${config.name}-${r.id}`).sort())
-  for (const row of TRIGGERS) {
-    const rule = plan.rules.find((r) => r.name === `${config.name}-${row.id}`)!
-    t.same(rule.targets.map((x) => x.functionName).sort(), row.targets.map((k) => `${config.name}-${k}`).sort(), `${row.id} targets`)
+  const rules = triggerRules(triggerScope(config))
+  t.same(plan.rules.map((r) => r.name).sort(), rules.map((r) => `${config.name}-${r.id}`).sort())
+  for (const { id, row } of rules) {
+    const rule = plan.rules.find((r) => r.name === `${config.name}-${id}`)!
+    t.same(rule.targets.map((x) => x.functionName).sort(), row.targets.map((k) => `${config.name}-${k}`).sort(), `${id} targets`)
     t.equal(rule.eventBusName, `${config.name}-intake`)
   }
   t.same(plan.eventSourceMappings, [{ queueName: `${config.name}-object-versions-fanout`, functionName: `${config.name}-object-versions`, batchSize: 1 }])
@@ -116,6 +117,9 @@ t.test('every routed event name and finding type ends in a committed capture, ru
   await s3.send(new CreateBucketCommand({ Bucket: VICTIM }))
   await s3.send(new PutBucketVersioningCommand({ Bucket: VICTIM, VersioningConfiguration: { Status: 'Enabled' } }))
   await s3.send(new PutObjectCommand({ Bucket: VICTIM, Key: 'payroll/2026-11.csv', Body: 'name,amount\nalice,1\n' }))
+  // a trail archive with no log file in the window yet (an archive without AWSLogs/ is refused before any write)
+  const archive = config.cloudTrailArchive
+  await s3.send(new PutObjectCommand({ Bucket: archive.bucket, Key: `${archive.prefix ? `${archive.prefix}/` : ''}AWSLogs/${ACCOUNT}/CloudTrail/${emulator.region}/`, Body: '' }))
   const events = new EventBridgeClient(emulator.clientConfig())
   const bus = `${config.name}-intake`
   const put = async (source: string, detailType: string, detail: Record<string, unknown>): Promise<void> => {

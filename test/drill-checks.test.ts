@@ -15,6 +15,9 @@ import type { EvidenceStore } from '../forensics/evidence-store.js'
 import { useEmulator } from './fixtures/emulator.js'
 import { lockedStore, overrideStore } from './fixtures/evidence.js'
 import { testSignerWithPem } from './fixtures/bundle-case.js'
+import { CreateBucketCommand, PutObjectCommand } from '@aws-sdk/client-s3'
+import { captureCloudTrailSlice } from '../forensics/cloudtrail/capture-slice.js'
+import { createLocalTrailKey, deliverIncidentTrail } from '../forensics/drill/local-trail.js'
 
 t.test('each drill check on constructed contexts', async (t) => {
   const emulator = await useEmulator(t, { reset: false })
@@ -207,5 +210,36 @@ t.test('each drill check on constructed contexts', async (t) => {
     const results = await runDrillChecks(ctxOf({ siemFinding: {} }), [boom, check('siem-public-grant-finding')])
     t.same(results[0], { name: 'boom', verdict: 'fail', summary: 'check could not run: out of range', evidence: { error: 'RangeError', message: 'out of range' } })
     t.equal(results[1].verdict, 'pass')
+  })
+
+  t.test('cloudtrail-slice-provable: the local trail delivers a signed digest, so the slice is complete; a tampered log file is hash-mismatch', async (t) => {
+    const { s3 } = await lockedStore(emulator, { bucket: 'provable-evidence' })
+    await s3.send(new CreateBucketCommand({ Bucket: 'drill-trail' }))
+    const archive = { bucket: 'drill-trail', prefix: 'ct' }
+    const trailKey = createLocalTrailKey()
+    const logKey = await deliverIncidentTrail(s3, archive, { account: '123456789012', region: 'us-east-1' }, canary, trailKey)
+    const window = { start: canary.at.getTime() - 60_000, end: canary.at.getTime() + 60_000 }
+    const sliced = await captureCloudTrailSlice({ store, signer }, { s3, publicKeys: trailKey.publicKeys, workers: 0 }, { caseId, window, filters: {}, archive: { location: archive }, trigger: { source: 'test', id: 'provable' } })
+    t.same(sliced.verdicts, { valid: 1 })
+    t.equal(sliced.manifest.status, 'complete')
+    const { entry } = await recordCaptured(chain, { ...sliced, captureId: sliced.manifest.captureId }, { tool: 'test' })
+    const asDrill = (c: typeof sliced): DrillCapture => ({ phase: 'incident', collector: 'cloudtrail-slice', captureId: c.manifest.captureId, manifestKey: c.manifestKey, manifestVersionId: c.manifestVersionId, manifestSha256: c.manifestSha256, manifest: c.manifest, custody: entry })
+    const ok = await run('cloudtrail-slice-provable', ctxOf({ captures: [asDrill(sliced)] }))
+    t.match(ok, { verdict: 'pass', summary: /^1 log file\(s\) digest-valid; 5 event\(s\) provable$/ })
+
+    // the same file changed after delivery
+    await s3.send(new PutObjectCommand({ Bucket: 'drill-trail', Key: logKey, Body: gzipSync('{"Records":[]}') }))
+    const tampered = await captureCloudTrailSlice({ store, signer }, { s3, publicKeys: trailKey.publicKeys, workers: 0 }, { caseId, window, filters: {}, archive: { location: archive }, trigger: { source: 'test', id: 'tampered' } })
+    t.same(tampered.verdicts, { 'hash-mismatch': 1 })
+    t.match(tampered.manifest.findings, [{ type: 'cloudtrail-digest-hash-mismatch', severity: 'high' }])
+    const bad = await run('cloudtrail-slice-provable', ctxOf({ captures: [asDrill(tampered)] }))
+    t.match(bad, { verdict: 'fail', summary: '1 of 1 log file(s) not digest-valid (hash-mismatch 1); capture status unverified' })
+    // without the trail key nothing is validated
+    const unkeyed = await captureCloudTrailSlice({ store, signer }, { s3, workers: 0 }, { caseId, window, filters: {}, archive: { location: archive }, trigger: { source: 'test', id: 'unkeyed' } })
+    t.match(await run('cloudtrail-slice-provable', ctxOf({ captures: [asDrill(unkeyed)] })), { verdict: 'fail', summary: /not digest-valid \(unvalidated 1\)/ })
+    t.match(await run('cloudtrail-slice-provable', ctxOf({ captures: [] })), { verdict: 'fail', summary: 'no CloudTrail slice capture of the incident' })
+    const empty = { ...asDrill(sliced), manifest: { ...sliced.manifest, summary: {} } }
+    t.match(await run('cloudtrail-slice-provable', ctxOf({ captures: [empty] })), { verdict: 'fail', summary: /scanned no archive log file/ })
+    s3.destroy()
   })
 })

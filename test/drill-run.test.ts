@@ -95,7 +95,7 @@ t.test('nothing sealed: the report fails the capture checks, has no timings or b
   t.equal(report.bundle, undefined)
   t.equal(report.mode, 'deployed')
   t.equal(report.passed, false)
-  t.same(result.failed, ['captures-committed', 'evidence-delete-refused', 'bundle-builds-and-verifies', 'siem-public-grant-finding'])
+  t.same(result.failed, ['captures-committed', 'cloudtrail-slice-provable', 'evidence-delete-refused', 'bundle-builds-and-verifies', 'siem-public-grant-finding'])
   t.match(report.checks.find((c) => c.name === 'failure-reached-dlq'), { verdict: 'pass', summary: 'RetriesExhausted after 3 attempt(s): ValidationError' })
   t.same(report.cleanup, { ok: true, detail: ['removed the public-read bucket policy', 'deleted 4 canary object version(s) under drill/drill-fake-1/'] })
   const stored = JSON.parse((await store.getBytes(result.reportKey, result.reportVersionId)).bytes.toString('utf8')) as DrillReport
@@ -113,8 +113,8 @@ t.test('the handler: a failed drill throws an IntegrityError naming the checks a
     (e: unknown) => e as IntegrityError,
   )
   t.equal(err?.name, 'IntegrityError')
-  t.match(err?.message, /^drill drill-fake-2 failed 4 check\(s\): captures-committed, evidence-delete-refused, bundle-builds-and-verifies, siem-public-grant-finding; report s3:\/\/memory-evidence\/drills\/drill-fake-2\/report\.json$/)
-  t.match(err?.findings, [/^captures-committed: no sealed capture from bucket-config, object-versions, cloudtrail-slice$/, 'evidence-delete-refused: no evidence object to try deleting', /^bundle-builds-and-verifies: /, /^siem-public-grant-finding: /])
+  t.match(err?.message, /^drill drill-fake-2 failed 5 check\(s\): captures-committed, cloudtrail-slice-provable, evidence-delete-refused, bundle-builds-and-verifies, siem-public-grant-finding; report s3:\/\/memory-evidence\/drills\/drill-fake-2\/report\.json$/)
+  t.match(err?.findings, [/^captures-committed: no sealed capture from bucket-config, object-versions, cloudtrail-slice$/, 'cloudtrail-slice-provable: no CloudTrail slice capture of the incident', 'evidence-delete-refused: no evidence object to try deleting', /^bundle-builds-and-verifies: /, /^siem-public-grant-finding: /])
   t.equal(seen[0]?.canaryBucket, 'other-canary', 'the event names the canary bucket')
   t.ok(lines.includes('baseline bucket-config capture not sealed in time; continuing'))
   await t.rejects(handle({ drillId: '../escape' }), { name: 'ValidationError' }, 'an invalid drill id is refused before anything runs')

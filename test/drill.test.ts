@@ -24,10 +24,10 @@ t.test('local drill on the emulator with every real handler', async (t) => {
     const code = await main(['drill', '--out', join(home, 'drills')], env, out.stream, err.stream)
     t.equal(code, 0, err.text().split('\n').slice(-30).join('\n'))
     const text = out.text()
-    for (const name of ['captures-committed', 'artifacts-match-sha256', 'retention-on-evidence', 'evidence-delete-refused', 'bundle-builds-and-verifies', 'custody-chain-valid', 'siem-public-grant-finding', 'failure-reached-dlq']) {
+    for (const name of ['captures-committed', 'cloudtrail-slice-provable', 'artifacts-match-sha256', 'retention-on-evidence', 'evidence-delete-refused', 'bundle-builds-and-verifies', 'custody-chain-valid', 'siem-public-grant-finding', 'failure-reached-dlq', 'containment-planned']) {
       t.match(text, new RegExp(`PASS  ${name}`), name)
     }
-    t.match(text, /drill passed: 8 of 8 checks/)
+    t.match(text, /drill passed: 10 of 10 checks/)
     t.match(text, /time from incident to committed manifest: \d+\.\d s/)
     const bundle = /bundle: (\S+\.zip)/.exec(text)?.[1] as string
     t.ok(existsSync(bundle), 'the bundle is left behind')
@@ -55,7 +55,7 @@ t.test('local drill on the emulator with every real handler', async (t) => {
     const err = sink()
     const code = await main(['drill', '--out', join(home, 'drills-fanout')], { ...env, FORENSICS_FANOUT_THRESHOLD: '1', FORENSICS_FANOUT_PAGE_SIZE: '1' }, out.stream, err.stream)
     t.equal(code, 0, out.text())
-    t.match(out.text(), /drill passed: 8 of 8 checks/)
+    t.match(out.text(), /drill passed: 10 of 10 checks/)
     t.match(err.text(), /fan-out workers handled [1-9]\d* page\(s\), 0 failed/)
     const report = JSON.parse(readFileSync(/report: (\S+report\.json)/.exec(out.text())![1], 'utf8')) as DrillReport
     t.ok(report.captures.some((c) => c.collector === 'object-versions' && c.artifacts >= 3))

@@ -99,8 +99,10 @@ t.test('object-versions on the emulator', async (t) => {
     const { s3, store } = await lockedStore(emulator)
     const env = collectorEnv(emulator, key.path)
     const missing = await runCli(['capture', 'object-versions', '--case', 'case-err', '--bucket', 'no-such-bucket', '--prefix', '', '--json'], env)
-    t.equal(missing.code, 3, 'the CLI exits 3')
-    t.match(missing.json(), { status: 'partial', errors: [{ what: 'ListObjectVersions s3://no-such-bucket', code: 'NoSuchBucket', message: /does not exist/ }] })
+    t.equal(missing.code, 2, 'finding 4: the CLI refuses a missing bucket before writing anything')
+    t.match(missing.json(), { ok: false, error: { name: 'ValidationError', message: /bucket no-such-bucket does not exist \(NoSuchBucket\)/ } })
+    const missingFn = await createObjectVersionsHandler(env)({ caseId: 'case-err', bucket: 'no-such-bucket', prefix: '', id: 'missing-1' })
+    t.match(missingFn, { status: 'partial', errors: [{ what: 'ListObjectVersions s3://no-such-bucket', code: 'NoSuchBucket', message: /does not exist/ }] }, 'an event-triggered capture records it')
 
     // GetObject refused by an explicit Deny bucket policy (moto enforces object-level Deny)
     await createVersionedBucket(s3, 'locked-down')
@@ -146,8 +148,9 @@ t.test('object-versions on the emulator', async (t) => {
     await t.rejects(h({ caseId: 'c', bucket: 'bkt', prefix: 'p', since: '2026-02-01T00:00:00Z', until: '2026-01-01T00:00:00Z' }), { name: 'ValidationError', message: /before until/ })
     await t.rejects(h({ caseId: 'c', bucket: 'bkt', prefix: 'p', account: 7 }), { name: 'ValidationError', message: /account/ })
     await t.rejects(createObjectVersionsHandler({ ...env, FORENSICS_COPY_CONCURRENCY: '0' })({ caseId: 'c', bucket: 'bkt', prefix: 'p' }), { message: /FORENSICS_COPY_CONCURRENCY/ })
-    const ct = { 'detail-type': 'AWS API Call via CloudTrail', source: 'aws.s3', id: 'e', detail: { eventName: 'DeleteObject', eventID: 'ev-1', requestParameters: { bucketName: 'bkt' } } }
-    await t.rejects(h(ct), { name: 'ValidationError', field: 'detail-type', message: /object-versions is not a target of aws.s3 "AWS API Call via CloudTrail" events/ })
+    // an access change goes to bucket-config only; object-versions takes CloudTrail data events (the containment row)
+    const ct = { 'detail-type': 'AWS API Call via CloudTrail', source: 'aws.s3', id: 'e', detail: { eventName: 'PutBucketAcl', eventID: 'ev-1', requestParameters: { bucketName: 'bkt' } } }
+    await t.rejects(h(ct), { name: 'ValidationError', field: 'detail.eventName', message: /"PutBucketAcl" is not routed to object-versions; rule sensitive-access routes GetObject/ })
     const bad = await h.sqs({ Records: [{ eventSource: 'aws:sqs', messageId: 'm1', receiptHandle: 'r', body: 'not json', eventSourceARN: 'q', attributes: {} }] })
     t.same(bad, { batchItemFailures: [{ itemIdentifier: 'm1' }] }, 'a malformed page message is a batch item failure (redelivered, then the DLQ)')
     const saved = { ...process.env }
@@ -164,13 +167,17 @@ t.test('object-versions on the emulator', async (t) => {
 })
 
 t.test('requests', async (t) => {
-  // a GuardDuty S3 finding (the trigger table's only route here) captures the finding's bucket
+  // a GuardDuty S3 finding captures the finding's bucket
   const gd = (buckets: string[]) => ({ 'detail-type': 'GuardDuty Finding', source: 'aws.guardduty', id: 'eb', account: '123456789012', region: 'eu-west-1', detail: { id: 'f1', type: 'Exfiltration:S3/AnomalousBehavior', resource: { resourceType: 'S3Bucket', s3BucketDetails: buckets.map((name) => ({ name })) }, service: { eventFirstSeen: '2026-11-29T10:00:00Z', eventLastSeen: '2026-11-29T10:05:00Z' } } })
   t.match(objectVersionsRequest(gd(['bkt']), {}), { caseId: 'gd-123456789012-2026-11-29', bucket: 'bkt', prefix: '', keys: undefined, trigger: { source: 'guardduty:Exfiltration:S3/AnomalousBehavior', id: 'guardduty:eb' }, region: 'eu-west-1' })
   t.match(objectVersionsRequest(gd(['bkt']), { FORENSICS_OBJECT_VERSIONS_PREFIX: 'data/' }), { prefix: 'data/', keys: undefined })
   t.throws(() => objectVersionsRequest(gd(['b1', 'b2']), {}), { name: 'ValidationError', field: 'detail.resource.s3BucketDetails', message: /names 2 buckets \(b1, b2\)/ })
   t.throws(() => objectVersionsRequest(gd([]), {}), { name: 'ValidationError', field: 'detail.resource.s3BucketDetails[].name' })
   t.equal(objectVersionsRequest({ caseId: 'c', bucket: 'b', prefix: '' }, {}, { awsRequestId: 'r1' }).trigger.id, 'r1')
+  // a data event on a sensitive bucket (the containment row) captures the key it names, else the bucket
+  const data = (eventName: string, params: Record<string, string>) => ({ 'detail-type': 'AWS API Call via CloudTrail', source: 'aws.s3', id: 'eb', account: '123456789012', region: 'eu-west-1', detail: { eventName, eventID: 'ev-9', eventTime: '2026-11-29T10:00:00Z', requestParameters: params, userIdentity: { arn: 'arn:aws:iam::123456789012:user/mallory' } } })
+  t.match(objectVersionsRequest(data('GetObject', { bucketName: 'bkt', key: 'a b' }), { FORENSICS_OBJECT_VERSIONS_PREFIX: 'data/' }), { caseId: 'ct-123456789012-2026-11-29', bucket: 'bkt', keys: ['a b'], prefix: undefined, trigger: { source: 'cloudtrail:GetObject', id: 'cloudtrail:ev-9' }, actor: { principalArn: 'arn:aws:iam::123456789012:user/mallory' } })
+  t.match(objectVersionsRequest(data('ListObjectsV2', { bucketName: 'bkt' }), { FORENSICS_OBJECT_VERSIONS_PREFIX: 'data/' }), { bucket: 'bkt', prefix: 'data/', keys: undefined })
   t.same(validateObjectVersionsRequest({ caseId: 'c', bucket: 'bkt', keys: ['k'], since: new Date('2026-01-01T00:00:00Z'), accountId: '123456789012', region: 'us-east-1', trigger: { source: 's', id: 'i' } }), { bucket: 'bkt', keys: ['k'], since: '2026-01-01T00:00:00.000Z', accountId: '123456789012', region: 'us-east-1' })
   t.throws(() => validateObjectVersionsRequest({ caseId: 'c', bucket: 'bkt', keys: ['k'], since: new Date('x'), trigger: { source: 's', id: 'i' } }), { message: /since is not a valid time/ })
 
@@ -225,7 +232,10 @@ t.test('CLI: valid --since/--until pass to the evidence check; bad ones are usag
   t.match(ok.stderr, /no evidence bucket/, 'the times were accepted; the missing evidence bucket is what stops it')
   const bad = await runCli(['capture', 'object-versions', '--case', 'c', '--bucket', 'b', '--prefix', 'p', '--until', 'later'], {})
   t.equal(bad.code, 2)
-  t.match(bad.stderr, /--until must be an ISO 8601 time .*got later/)
+  t.match(bad.stderr, /--until 'later' is not an ISO 8601 time/)
+  const rolled = await runCli(['capture', 'object-versions', '--case', 'c', '--bucket', 'b', '--prefix', 'p', '--since', '2023-02-30T00:00:00Z'], {})
+  t.equal(rolled.code, 2, 'finding 6: no calendar roll-over')
+  t.match(rolled.stderr, /2023-02 has no day 30/)
   t.match((await runCli(['capture', 'object-versions', '--bucket', 'b', '--prefix', 'p'], {})).stderr, /--case and --bucket are required/)
 })
 

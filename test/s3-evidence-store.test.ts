@@ -1,7 +1,7 @@
 import t from 'tap'
 import { Readable } from 'node:stream'
 import { createHash } from 'node:crypto'
-import { S3Client, CreateBucketCommand, PutBucketVersioningCommand, ListObjectVersionsCommand } from '@aws-sdk/client-s3'
+import { S3Client, CreateBucketCommand, PutBucketVersioningCommand, ListObjectVersionsCommand, PutObjectRetentionCommand } from '@aws-sdk/client-s3'
 import { S3EvidenceStore, openS3EvidenceStore } from '../forensics/s3-evidence-store.js'
 import { useEmulator } from './fixtures/emulator.js'
 import { lockedStore, createLockedBucket } from './fixtures/evidence.js'
@@ -107,6 +107,46 @@ t.test('evidence store on the emulator', async (t) => {
     // multipart writes are always read back (S3's answer to a completion proves less)
     const multipart = new S3EvidenceStore({ client: lying, bucket: 'ev3', retention: { mode: 'COMPLIANCE', days: 1 }, partSize: 5 * 1024 * 1024 })
     await t.rejects(multipart.put({ key: 'mp', body: Readable.from([Buffer.alloc(6 * 1024 * 1024, 1), Buffer.alloc(6 * 1024 * 1024, 2)]) }), { name: 'IntegrityError', findings: [/stored checksum AAAA differs/] })
+  })
+  t.test('a multipart write whose completion applied the retention (as S3 does) is confirmed by the one head after it', async (t) => {
+    const plain = new S3Client(emulator.clientConfig())
+    t.teardown(() => plain.destroy())
+    await createLockedBucket(plain, 'ev-mp')
+    // the emulator drops retention requested at CreateMultipartUpload; S3 applies it at
+    // completion: this client does what S3 would, and counts what the store sends
+    const asS3 = (lie: boolean): { client: S3Client; sent: string[] } => {
+      const sent: string[] = []
+      const client = new S3Client(emulator.clientConfig())
+      client.middlewareStack.add(
+        (next, context) => async (args) => {
+          sent.push(context.commandName ?? '?')
+          const out = await next(args)
+          if (context.commandName === 'CompleteMultipartUploadCommand') {
+            const input = args.input as { Bucket: string; Key: string }
+            const until = new Date(Date.now() + 86_400_000)
+            await plain.send(new PutObjectRetentionCommand({ Bucket: input.Bucket, Key: input.Key, VersionId: (out.output as { VersionId?: string }).VersionId, Retention: { Mode: 'COMPLIANCE', RetainUntilDate: until } }))
+          }
+          if (lie && context.commandName === 'HeadObjectCommand') (out.output as { ChecksumSHA256?: string }).ChecksumSHA256 = 'AAAA'
+          return out
+        },
+        { step: 'initialize', name: 'actLikeS3' },
+      )
+      t.teardown(() => client.destroy())
+      return { client, sent }
+    }
+    const body = (): Readable => Readable.from([Buffer.alloc(6 * 1024 * 1024, 1), Buffer.alloc(6 * 1024 * 1024, 2)])
+    const ok = asS3(false)
+    const store = new S3EvidenceStore({ client: ok.client, bucket: 'ev-mp', retention: { mode: 'COMPLIANCE', days: 1 }, partSize: 5 * 1024 * 1024 })
+    await store.assertLocked()
+    ok.sent.length = 0
+    const put = await store.put({ key: 'mp', body: body() })
+    t.equal(put.size, 12 * 1024 * 1024)
+    t.same(ok.sent.filter((c) => c === 'HeadObjectCommand').length, 2, 'one head before (nothing there), one after: no third read-back')
+    t.notOk(ok.sent.includes('PutObjectRetentionCommand'), 'retention was there already')
+    // that one head is the confirmation: a wrong checksum in it fails the write
+    const lying = asS3(true)
+    const strict = new S3EvidenceStore({ client: lying.client, bucket: 'ev-mp', retention: { mode: 'COMPLIANCE', days: 1 }, partSize: 5 * 1024 * 1024 })
+    await t.rejects(strict.put({ key: 'mp2', body: body() }), { name: 'IntegrityError', findings: [/stored checksum AAAA differs/] })
   })
   t.test('a lost response to our write is recognised as our write; other bytes stay a conflict', async (t) => {
     const { s3 } = await lockedStore(emulator)

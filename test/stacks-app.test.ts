@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createHash } from 'node:crypto'
 import { Testing, TerraformStack } from '../stacks/cdktf.js'
+import { BUNDLE_KEYS } from '../stacks/bundle.js'
 import { bundleHandlers, CaptureFunction, ForensicsStack, repositoryRoot, synthesizeForensicsApp, resolveConfig } from '../stacks/index.js'
 import { FUNCTION_KEYS, routeFor } from '../forensics/routing.js'
 
@@ -15,8 +16,9 @@ const scratch = mkdtempSync(join(tmpdir(), 'forensics-stacks-'))
 
 t.test('one esbuild run bundles every handler into a content-addressed directory', async (t) => {
   const bundles = bundleHandlers()
-  t.same(Object.keys(bundles), [...FUNCTION_KEYS])
-  for (const key of FUNCTION_KEYS) {
+  t.same(Object.keys(bundles), [...BUNDLE_KEYS])
+  t.same(BUNDLE_KEYS, [...FUNCTION_KEYS, 'containment'], 'the routed functions plus containment (deployed only when enabled)')
+  for (const key of BUNDLE_KEYS) {
     const b = bundles[key]
     t.match(b.dir, new RegExp(`${key}-${b.sha256.slice(0, 16)}$`))
     t.ok(existsSync(join(b.dir, 'index.mjs')))

@@ -2,8 +2,10 @@ import { randomUUID } from 'node:crypto'
 import { captureBucketConfig } from '../../forensics/bucket-config/capture-bucket-config.js'
 import { committedResult } from '../../forensics/bucket-config/collector-runtime.js'
 import { openSourceClients } from '../../forensics/bucket-config/source-access.js'
-import { CustodyChain, recordCaptured } from '../../forensics/custody.js'
-import { ExitCode, UsageError, type Command } from '../command.js'
+import { sealCapture } from '../../forensics/capture.js'
+import { captureExitCode } from '../capture-exit.js'
+import { preflightSourceBucket } from '../preflight.js'
+import { UsageError, type Command } from '../command.js'
 import { openEvidence } from '../context.js'
 
 /**
@@ -26,6 +28,7 @@ export const captureBucketConfigCommand: Command = {
     if (!caseId || !bucket) throw new UsageError('--case and --bucket are required')
     const { store, signer } = await openEvidence(args, io)
     const sources = await openSourceClients({ accountId: args.values.account as string | undefined, region: args.values.region as string | undefined, env: io.env, sessionName: 'forensics-cli' })
+    await preflightSourceBucket(sources.s3, bucket)
     const result = await captureBucketConfig({ store, signer }, sources, {
       caseId,
       bucket,
@@ -34,14 +37,13 @@ export const captureBucketConfigCommand: Command = {
       trigger: { source: 'cli', id: `cli:${randomUUID()}` },
       actor: {},
     })
-    await recordCaptured(new CustodyChain(store, signer, result.manifest.caseId), { ...result, captureId: result.manifest.captureId }, { tool: 'forensics-cli' })
+    await sealCapture({ store, signer }, result, { tool: 'forensics-cli' })
     const out = committedResult(result)
-    const exists = out.summary?.exists !== false
     io.result(out)
     io.info(`captured ${out.status} bucket-config of s3://${bucket} into case ${out.caseId}: ${out.manifestKey}`)
     for (const e of out.errors) io.info(`  not captured: ${e.what}: ${e.code} ${e.message}`)
     for (const f of out.findings) io.info(`  [${f.severity}] ${f.title}`)
     if (out.findings.length === 0) io.info('  no findings')
-    return exists ? ExitCode.ok : ExitCode.io
+    return captureExitCode(result.manifest)
   },
 }

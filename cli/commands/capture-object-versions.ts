@@ -1,23 +1,24 @@
 import { randomUUID } from 'node:crypto'
 import { SQSClient } from '@aws-sdk/client-sqs'
 import { sdkSettingsFromEnv } from '../../forensics/aws/sdk-config.js'
-import { readCommittedCapture } from '../../forensics/capture.js'
+import { readCommittedCapture, sealCapture } from '../../forensics/capture.js'
+import { captureExitCode } from '../capture-exit.js'
+import { preflightSourceBucket } from '../preflight.js'
 import { committedResult } from '../../forensics/bucket-config/collector-runtime.js'
 import { openSourceClients } from '../../forensics/bucket-config/source-access.js'
-import { CustodyChain, recordCaptured } from '../../forensics/custody.js'
 import { StorageError } from '../../forensics/errors.js'
 import { captureObjectVersions } from '../../forensics/object-versions/capture-object-versions.js'
 import { handlePageRecords } from '../../forensics/object-versions/page-records.js'
 import { runLocalWorkers } from '../../forensics/object-versions/sqs-page-queue.js'
 import { objectVersionsOptions } from '../../forensics/object-versions/env-options.js'
-import { ExitCode, UsageError, type Command } from '../command.js'
+import { parseTime } from '../../forensics/cloudtrail/filters.js'
+import { UsageError, type Command } from '../command.js'
 import { openEvidence } from '../context.js'
 
+/** A strict ISO 8601 instant (the one parser every command uses), or undefined. */
 function time(v: unknown, flag: string): Date | undefined {
   if (v === undefined) return undefined
-  const d = new Date(String(v))
-  if (Number.isNaN(d.getTime())) throw new UsageError(`--${flag} must be an ISO 8601 time (e.g. 2026-11-29T10:00:00Z), got ${String(v)}`)
-  return d
+  return new Date(parseTime(String(v), `--${flag}`))
 }
 
 /**
@@ -50,6 +51,7 @@ export const captureObjectVersionsCommand: Command = {
     const { store, signer } = await openEvidence(args, io)
     const region = v.region as string | undefined
     const sources = await openSourceClients({ accountId: v.account as string | undefined, region, env: io.env, sessionName: 'forensics-cli' })
+    await preflightSourceBucket(sources.s3, v.bucket as string)
     const sqs = new SQSClient(sdkSettingsFromEnv(io.env))
     const opts = objectVersionsOptions(io.env, sqs)
     const deps = { store, signer }
@@ -70,14 +72,13 @@ export const captureObjectVersionsCommand: Command = {
       result = await readCommittedCapture(store, outcome.caseId, outcome.captureId)
       if (!result) throw new StorageError(`fan-out of capture ${outcome.captureId} did not finish (${run.handled} pages handled, ${run.failed} failed); the pages stay in the queue: run the command again to resume`)
     }
-    await recordCaptured(new CustodyChain(store, signer, result.manifest.caseId), { ...result, captureId: result.manifest.captureId }, { tool: 'forensics-cli' })
+    await sealCapture(deps, result, { tool: 'forensics-cli' })
     const out = committedResult(result)
     io.result(out)
     const s = out.summary ?? {}
     io.info(`captured ${out.status} object-versions of s3://${req.bucket} into case ${out.caseId}: ${out.manifestKey}`)
     io.info(`  ${String(s.entries)} entries: ${String(s.stored)} stored, ${String(s.deleteMarkers)} delete markers, ${String(s.restoreRequired)} restore required, ${String(s.failed)} failed`)
     for (const e of out.errors.slice(0, 20)) io.info(`  not captured: ${e.what}: ${e.code} ${e.message}`)
-    const listingFailed = out.errors.some((e) => e.what.startsWith('ListObjectVersions'))
-    return listingFailed ? ExitCode.io : ExitCode.ok
+    return captureExitCode(result.manifest)
   },
 }

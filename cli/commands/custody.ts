@@ -1,13 +1,19 @@
 /**
  * `forensics custody CASE`: the custody timeline of a case, with the chain verified
  * (links, hashes, signatures). A table on a terminal; one JSON document with `--json` or
- * when piped. Exit 1 when the chain does not verify.
+ * when piped. Exit 1 when the chain does not verify, 2 when the case has no custody entries.
  */
 import { CustodyChain } from '../../forensics/custody.js'
-import { validateCaseId } from '../../forensics/keys.js'
+import { ValidationError } from '../../forensics/errors.js'
+import { casePrefix, validateCaseId } from '../../forensics/keys.js'
 import { ExitCode, UsageError, type Command } from '../command.js'
 import { openEvidence } from '../context.js'
 import { renderTable, wantsTable, writeJson } from './cases.js'
+
+async function hasEvidence(store: { list(prefix: string): AsyncIterable<unknown> }, caseId: string): Promise<boolean> {
+  for await (const _ of store.list(casePrefix(caseId))) return true
+  return false
+}
 
 /** The `custody` command. */
 export const custodyCommand: Command = {
@@ -22,10 +28,15 @@ export const custodyCommand: Command = {
     const { store, signer } = await openEvidence(args, io)
     const chain = new CustodyChain(store, signer, caseId)
     const stored = await chain.readStored()
+    // an unknown case is a wrong name, not an empty valid chain
+    if (stored.length === 0 && !(await hasEvidence(store, caseId))) {
+      throw new ValidationError(`case ${caseId} has no evidence and no custody entries in s3://${store.bucket}: check the case id (forensics cases lists them) and --evidence-bucket`, { field: 'case' })
+    }
     const findings = await chain.verify()
+    // captures without a single custody entry: the chain does not account for them
+    if (stored.length === 0) findings.push({ code: 'gap', subject: `cases/${caseId}/custody/`, message: `case ${caseId} holds evidence but no custody entries: its captures are not in custody` })
     const entries = stored.flatMap((s) => (s.entry ? [s.entry] : []))
     if (!wantsTable(io)) writeJson(io, { caseId, bucket: store.bucket, valid: findings.length === 0, entries, findings })
-    else if (stored.length === 0) io.info(`case ${caseId} has no custody entries in s3://${store.bucket}`)
     else {
       const rows = entries.map((e) => [
         String(e.seq),

@@ -7,6 +7,9 @@
  * asynchronously — which triggers the collectors asynchronously in turn — and always
  * stops the emulator.
  */
+import { IAMClient } from '@aws-sdk/client-iam'
+import { containmentSettings } from '../../forensics/containment/settings.js'
+import { AwsContainmentTargets } from '../../forensics/containment/targets.js'
 import { mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { S3Client } from '@aws-sdk/client-s3'
@@ -25,7 +28,7 @@ import { AwsSiemPublisher } from '../../forensics/siem/siem-publisher.js'
 import { parseArchiveUrl } from '../../forensics/cloudtrail/archive-layout.js'
 import { fileBundleRunner } from '../../forensics/drill/bundle-runner.js'
 import { runtimeInvoker } from '../../forensics/drill/invoker.js'
-import { deliverIncidentTrail } from '../../forensics/drill/local-trail.js'
+import { createLocalTrailKey, deliverIncidentTrail } from '../../forensics/drill/local-trail.js'
 import { TamperingStore } from '../../forensics/drill/tampering-store.js'
 import type { DrillOutcome } from '../../forensics/drill/run-drill.js'
 import type { DrillCapture } from '../../forensics/drill/drill-checks.js'
@@ -114,7 +117,10 @@ export async function runLocalDrill(opts: LocalDrillOptions): Promise<LocalDrill
     const outDir = opts.outDir ?? join(projectRoot, '.forensics', 'drills')
     let outcome: DrillOutcome | undefined
 
+    // the local trail signs its digests; the CloudTrail collector gets the key as ListPublicKeys would serve it
+    const trailKey = createLocalTrailKey()
     const collectorDeps: LocalCollectorDeps = {
+      trailKeys: trailKey.publicKeys,
       store: store as EvidenceStore,
       signer,
       s3: clients.s3,
@@ -137,9 +143,13 @@ export async function runLocalDrill(opts: LocalDrillOptions): Promise<LocalDrill
         bundles: fileBundleRunner({ store, signer, dir: outDir, actor: { tool: 'forensics-drill' } }),
         siem,
         deliverTrail: async (changes) => {
-          await deliverIncidentTrail(clients.s3, parseArchiveUrl(trailArchive), { account: config.forensicsAccountId, region: config.region }, changes)
+          await deliverIncidentTrail(clients.s3, parseArchiveUrl(trailArchive), { account: config.forensicsAccountId, region: config.region }, changes, trailKey)
         },
         trailArchive,
+        // drill.containment: dry-run (default) records a plan; apply quarantines the canary, then releases it by undo
+        ...(config.drill.containment !== 'off'
+          ? { containment: { mode: config.drill.containment, settings: containmentSettings(config), targets: new AwsContainmentTargets({ s3: clients.s3, iam: new IAMClient(settings), sns: clients.sns }) } }
+          : {}),
         log: opts.log,
       }),
       { afterCapture: corruptHook(store, opts.corruptArtifact), onOutcome: (o) => (outcome = o) },

@@ -15,6 +15,7 @@ export const filterOptions: NonNullable<ParseArgsConfig['options']> = {
   start: { type: 'string' },
   end: { type: 'string' },
   principal: { type: 'string', multiple: true },
+  user: { type: 'string', multiple: true },
   'access-key': { type: 'string', multiple: true },
   'source-ip': { type: 'string', multiple: true },
   'event-name': { type: 'string', multiple: true },
@@ -29,9 +30,11 @@ export const filterOptions: NonNullable<ParseArgsConfig['options']> = {
 }
 
 /** Usage text of the filter flags. */
-export const FILTER_USAGE = `[--principal ARN] [--access-key ID] [--source-ip IP|CIDR] [--event-name N] [--event-source S] [--bucket B] [--key K|--key-prefix P]
+export const FILTER_USAGE = `[--principal ARN] [--user NAME] [--access-key ID] [--source-ip IP|CIDR] [--event-name N] [--event-source S] [--bucket B] [--key K|--key-prefix P]
   extra filters: [--resource-arn ARN] [--error any|none|CODE[,CODE]] [--read-only|--write-only]
-  each filter flag may repeat (values ORed); different flags are ANDed; times are ISO 8601, window [start, end)`
+  each filter flag may repeat (values ORed); different flags are ANDed; times are ISO 8601, window [start, end)
+  --principal: a role ARN matches every session of the role, as does an assumed-role ARN without
+  its session name; --user NAME matches an IAM user by name; --bucket takes a name or arn:aws:s3:::NAME`
 
 const list = (v: ParsedArgs['values'][string]): string[] | undefined => (Array.isArray(v) ? v : typeof v === 'string' ? [v] : undefined)
 
@@ -44,6 +47,7 @@ export function windowAndFilters(args: ParsedArgs): { window: TimeWindow; filter
   const error = typeof v.error === 'string' ? (v.error === 'any' || v.error === 'none' ? v.error : v.error.split(',').filter(Boolean)) : undefined
   const filters = normalizeFilters({
     principals: list(v.principal),
+    userNames: list(v.user),
     accessKeyIds: list(v['access-key']),
     sourceIps: list(v['source-ip']),
     eventNames: list(v['event-name']),
@@ -70,7 +74,9 @@ export const sliceCommand: Command = {
     const { window, filters } = windowAndFilters(args)
     const o = await sliceDirectory(dir, window, filters)
     if (io.json) {
-      io.result({ ok: true, slice: buildSliceDocument(o), events: o.events.map((e) => JSON.parse(e.json) as unknown) })
+      // the events go out as the bytes they were delivered as, spliced into the document
+      const head = JSON.stringify({ ok: true, slice: buildSliceDocument(o) }, null, 2).replace(/\n}$/, '')
+      io.stdout.write(`${head},\n  "events": [${o.events.map((e) => `\n    ${e.json}`).join(',')}${o.events.length ? '\n  ' : ''}]\n}\n`)
       return ExitCode.ok
     }
     for (const e of o.events) io.stdout.write(e.json + '\n')

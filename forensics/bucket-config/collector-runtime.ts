@@ -3,15 +3,15 @@
  * forensics/runtime/handler-env.ts).
  */
 import type { CaptureResult } from '../capture.js'
-import type { CaptureErrorRecord, Finding } from '../manifest.js'
+import type { CaptureErrorRecord, CaptureStatus, Finding } from '../manifest.js'
 
 /** What a capture handler returns (the OnSuccess destination forwards it to the recorder). */
 export interface CaptureHandlerResult {
   ok: true
   caseId: string
   captureId: string
-  /** `complete` / `partial` when committed; `pending` while a fan-out is still running */
-  status: 'complete' | 'partial' | 'pending'
+  /** `complete` / `unverified` / `partial` when committed; `pending` while a fan-out is still running */
+  status: CaptureStatus | 'pending'
   created: boolean
   manifestKey?: string
   manifestVersionId?: string

@@ -43,7 +43,14 @@ export function renderBundleReport(index: BundleIndex, manifests: readonly Manif
   out.push(`# Evidence bundle: case ${cell(index.caseId)}`, '')
   out.push('## Summary', '')
   out.push(`- Evidence bucket: \`s3://${index.bucket}\``)
-  out.push(`- Captures: ${manifests.length} (${manifests.filter((m) => m.status === 'complete').length} complete, ${manifests.filter((m) => m.status === 'partial').length} partial)`)
+  out.push(`- Captures: ${manifests.length} (${manifests.filter((m) => m.status === 'complete').length} complete, ${manifests.filter((m) => m.status === 'unverified').length} unverified, ${manifests.filter((m) => m.status === 'partial').length} partial)`)
+  // digest verdicts of the CloudTrail log files, summed over the slice captures
+  const verdicts: Record<string, number> = {}
+  for (const m of manifests) {
+    const v = (m.summary as { verdicts?: Record<string, unknown> } | undefined)?.verdicts ?? {}
+    for (const [k, n] of Object.entries(v)) if (typeof n === 'number') verdicts[k] = (verdicts[k] ?? 0) + n
+  }
+  if (Object.keys(verdicts).length) out.push(`- CloudTrail digest verdicts: ${Object.entries(verdicts).sort(([a], [b]) => (a < b ? -1 : 1)).map(([k, n]) => `${k} ${n}`).join(', ')} (a capture is complete only when every log file is valid)`)
   out.push(`- Artifacts: ${artifacts} (${humanBytes(bytes)})`)
   out.push(`- Findings: ${findings.length}; items that could not be captured: ${errors.length}`)
   const head = index.custodyHead

@@ -5,7 +5,7 @@
  * name the bucket/key and the permission to grant.
  */
 import { GetObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3'
-import { StorageError } from '../errors.js'
+import { StorageError, ValidationError } from '../errors.js'
 import { RetriesExhaustedError, withRetry } from '../retry.js'
 import { awsLogsRoot, listPrefixes, parseDigestKey, parseLogFileKey, scopeRoot, type ArchiveLocation, type DigestFileKey, type LogFileKey, type TrailScope } from './archive-layout.js'
 import type { TimeWindow } from './filters.js'
@@ -44,12 +44,14 @@ export interface ReadCoordinates {
   lastModified?: string
 }
 
-function s3Failure(action: string, bucket: string, key: string, err: unknown): StorageError {
+function s3Failure(action: string, bucket: string, key: string, err: unknown): StorageError | ValidationError {
   // an exhausted retry is reported by the service's own error behind it
   const e = (err instanceof RetriesExhaustedError ? err.cause : err) as Error
   const after = err instanceof RetriesExhaustedError ? ` after ${err.attempts} attempts` : ''
   const where = `s3://${bucket}/${key}`
-  const hint = e.name === 'AccessDenied' ? `; grant ${action === 'list' ? 's3:ListBucket' : 's3:GetObject (and s3:GetObjectVersion)'} on it to the capture role` : e.name === 'NoSuchBucket' ? '; check the --archive bucket name' : ''
+  // a bucket that does not exist is a wrong name, not an outage: a usage error, before any capture
+  if (e.name === 'NoSuchBucket') return new ValidationError(`${action} ${where} failed: NoSuchBucket: bucket ${bucket} does not exist; check the --archive bucket name`, { field: 'archive', cause: err })
+  const hint = e.name === 'AccessDenied' ? `; grant ${action === 'list' ? 's3:ListBucket' : 's3:GetObject (and s3:GetObjectVersion)'} on it to the capture role` : ''
   return new StorageError(`${action} ${where} failed${after}: ${e.name}: ${e.message}${hint}`, { cause: err })
 }
 
@@ -93,6 +95,11 @@ export async function discoverScopes(s3: S3Port, loc: ArchiveLocation, only: { a
       }
     }
   }
+  if (accounts.length === 0) await refuseArchiveWithoutLogs(s3, loc, top.prefixes)
+  const unknown = (only.accounts ?? []).filter((want) => !accounts.some((a) => a.account === want))
+  if (unknown.length) {
+    throw new ValidationError(`account(s) ${unknown.join(', ')} have no logs under s3://${loc.bucket}/${root}; found ${accounts.map((a) => a.account).join(', ')}: check --account`, { field: 'account' })
+  }
   const scopes: TrailScope[] = []
   for (const a of accounts) {
     if (only.accounts?.length && !only.accounts.includes(a.account)) continue
@@ -102,6 +109,21 @@ export async function discoverScopes(s3: S3Port, loc: ArchiveLocation, only: { a
     for (const region of regions) scopes.push({ root: base, account: a.account, orgId: a.orgId, region })
   }
   return scopes
+}
+
+/**
+ * A prefix without account folders under `AWSLogs/` is almost always a wrong `--archive`:
+ * refused before anything is captured, naming what the prefix does hold so the fix is plain.
+ */
+async function refuseArchiveWithoutLogs(s3: S3Port, loc: ArchiveLocation, underAwsLogs: string[]): Promise<never> {
+  const root = awsLogsRoot(loc)
+  const here = await listAll(s3, loc.bucket, loc.prefix ? `${loc.prefix}/` : '', '/')
+  const seen = [...here.prefixes, ...here.keys.map((k) => k.key)].slice(0, 10)
+  const nested = seen.find((p) => p.endsWith('/AWSLogs/'))
+  const what = underAwsLogs.length ? `${root} holds no account folders (found ${underAwsLogs.slice(0, 10).join(', ')})` : `there is no ${root}`
+  const found = seen.length ? `; s3://${loc.bucket}/${loc.prefix ? loc.prefix + '/' : ''} holds ${seen.join(', ')}` : `; s3://${loc.bucket}/${loc.prefix ? loc.prefix + '/' : ''} is empty`
+  const fix = nested ? `: use --archive s3://${loc.bucket}/${nested.replace(/\/?AWSLogs\/$/, '')}` : ': give the prefix a trail delivers to (the folder holding AWSLogs/)'
+  throw new ValidationError(`--archive s3://${loc.bucket}/${loc.prefix} is not a CloudTrail archive: ${what}${found}${fix}`, { field: 'archive' })
 }
 
 /** Log files of a scope whose delivery time lies in `range` (listing only the day folders it touches). */

@@ -11,6 +11,8 @@ import { sha256Hex } from '../hash.js'
 import { encodeKeySegment } from '../keys.js'
 import { openObject, type S3Port } from './archive-source.js'
 import { publicKeyFromValue } from './digest-validation.js'
+import { digestFindings, verdictCounts } from './digest-verdicts.js'
+import { refreshTarget, sliceChanges, type SliceChanges } from './refresh.js'
 import { buildSliceDocument, eventLinesGz, publicKeysDocument } from './slice-document.js'
 import { dedupeAndSort, runSlice, type SliceDeps, type SliceOutcome, type SliceRequest } from './slice.js'
 
@@ -23,6 +25,8 @@ export interface SliceCaptureRequest extends SliceRequest {
   /** what triggered it; default: a hash of the request, so the same slice is captured once */
   trigger?: { source: string; id: string }
   actor?: { principalArn?: string; requestId?: string }
+  /** capture the request again even when it was captured before (late-delivered files); see refresh.ts */
+  refresh?: boolean
 }
 
 /** The capture's result plus the slice's headline numbers. */
@@ -30,6 +34,8 @@ export interface SliceCaptureResult extends CaptureResult {
   events: number
   files: number
   verdicts: Record<string, number>
+  /** set on a refresh: what changed since the capture it supersedes */
+  changes?: SliceChanges
 }
 
 const keyPath = (bucket: string, key: string): string => `${encodeKeySegment(bucket)}/${key.split('/').map(encodeKeySegment).join('/')}`
@@ -69,13 +75,17 @@ async function sliceBothSources(req: SliceRequest, slice: SliceDeps): Promise<{ 
 /** Runs the slice and commits it as one capture. */
 export async function captureCloudTrailSlice(capture: CaptureDeps, slice: SliceDeps, req: SliceCaptureRequest): Promise<SliceCaptureResult> {
   let headline = { events: 0, files: 0, verdicts: {} as Record<string, number> }
+  let changes: SliceChanges | undefined
+  const base = req.trigger ?? { source: 'request', id: sliceRequestId(req) }
+  const { trigger, previous } = req.refresh ? await refreshTarget(capture.store, req.caseId, CLOUDTRAIL_COLLECTOR.name, base) : { trigger: base, previous: undefined }
   const result = await runCapture(
     capture,
     {
       caseId: req.caseId,
       collector: CLOUDTRAIL_COLLECTOR,
-      trigger: req.trigger ?? { source: 'request', id: sliceRequestId(req) },
+      trigger,
       actor: req.actor,
+      supersedes: previous?.manifest.captureId,
       target: {
         window: { start: new Date(req.window.start).toISOString(), end: new Date(req.window.end).toISOString() },
         filters: req.filters,
@@ -115,13 +125,20 @@ export async function captureCloudTrailSlice(capture: CaptureDeps, slice: SliceD
       await ctx.addArtifact('public-keys.json', canonicalBytes(publicKeysDocument(o, pem)), { contentType: 'application/json' })
       const doc = buildSliceDocument(o)
       await ctx.addArtifact('slice.json', canonicalBytes(doc), { contentType: 'application/json' })
-      headline = { events: doc.counts.events, files: doc.counts.filesScanned, verdicts: doc.counts.byVerdict }
-      ctx.summary = { events: doc.counts.events, filesScanned: doc.counts.filesScanned, filesWithMatches: doc.counts.filesWithMatches, verdicts: doc.counts.byVerdict, chainFindings: o.chain.length }
+      // a capture is complete only when every archive file it scanned is digest-valid
+      const verdicts = verdictCounts(o.files)
+      const findings = digestFindings(o.files)
+      ctx.findings.push(...findings)
+      if (findings.length) ctx.markUnverified(findings.map((f) => f.title).join('; '))
+      if (previous) changes = await sliceChanges(capture.store, previous, { files: o.files, eventLines: o.events.map((e) => e.json) })
+      headline = { events: doc.counts.events, files: doc.counts.filesScanned, verdicts }
+      ctx.summary = { events: doc.counts.events, filesScanned: doc.counts.filesScanned, filesWithMatches: doc.counts.filesWithMatches, verdicts, chainFindings: o.chain.length, ...(changes ? { changes } : {}) }
     },
   )
   if (!result.created) {
-    const s = (result.manifest.summary ?? {}) as { events?: number; filesScanned?: number; verdicts?: Record<string, number> }
+    const s = (result.manifest.summary ?? {}) as { events?: number; filesScanned?: number; verdicts?: Record<string, number>; changes?: SliceChanges }
     headline = { events: s.events ?? 0, files: s.filesScanned ?? 0, verdicts: s.verdicts ?? {} }
+    changes = s.changes
   }
-  return { ...result, ...headline }
+  return { ...result, ...headline, ...(changes ? { changes } : {}) }
 }

@@ -8,8 +8,14 @@ import { compileIpMatcher, type IpMatcher } from './cidr.js'
 
 /** A slice's filters as plain data. Absent or empty = no constraint of that kind. */
 export interface SliceFilters {
-  /** principal ARNs; match `userIdentity.arn` or the assumed role's `sessionContext.sessionIssuer.arn` */
+  /**
+   * principal ARNs; match `userIdentity.arn` or the assumed role's
+   * `sessionContext.sessionIssuer.arn`: a role ARN matches every session of the role, and an
+   * assumed-role ARN without its session name (`arn:aws:sts::A:assumed-role/R`) too
+   */
   principals?: string[]
+  /** IAM user names (`userIdentity.userName`, or the last segment of a `:user/` ARN) */
+  userNames?: string[]
   /** access key ids (`userIdentity.accessKeyId`) */
   accessKeyIds?: string[]
   /** IP addresses or CIDR blocks matched against `sourceIPAddress` */
@@ -17,7 +23,7 @@ export interface SliceFilters {
   eventNames?: string[]
   /** e.g. `s3.amazonaws.com` */
   eventSources?: string[]
-  /** bucket names, from `requestParameters.bucketName` or S3 resource ARNs */
+  /** bucket names (an `arn:aws:s3:::B` ARN is taken as B), from `requestParameters.bucketName` or S3 resource ARNs */
   buckets?: string[]
   /** exact object keys, from `requestParameters.key` or S3 object ARNs */
   keys?: string[]
@@ -56,10 +62,26 @@ export interface CompiledFilter {
 
 const S3_ARN = 'arn:aws:s3:::'
 
-/** Parses an ISO 8601 time; throws a ValidationError naming the flag. */
+const ISO_INSTANT = /^(\d{4})-(\d{2})-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?(Z|[+-](\d{2}):?(\d{2})))?$/
+
+/**
+ * Parses a strict ISO 8601 instant (a date, or a date and time with `Z` or an offset);
+ * throws a ValidationError naming the flag. Calendar fields are checked, not rolled over:
+ * `2023-02-30` is refused rather than read as 2023-03-02.
+ */
 export function parseTime(text: string, field: string): number {
-  const ms = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2}))?$/.test(text) ? Date.parse(text) : NaN
-  if (!Number.isFinite(ms)) throw new ValidationError(`${field} '${text}' is not an ISO 8601 time; write e.g. 2026-11-29T10:00:00Z`, { field })
+  const m = ISO_INSTANT.exec(text)
+  const bad = (why: string): never => {
+    throw new ValidationError(`${field} '${text}' is not an ISO 8601 time${why}; write e.g. 2026-11-29T10:00:00Z`, { field })
+  }
+  if (!m) return bad('')
+  const [year, month, day, hour, minute, second, offH, offM] = [m[1], m[2], m[3], m[4], m[5], m[6], m[8], m[9]].map((x) => (x === undefined ? 0 : Number(x)))
+  const daysInMonth = month >= 1 && month <= 12 ? new Date(Date.UTC(year, month, 0)).getUTCDate() : 0
+  if (month < 1 || month > 12) bad(` (month ${m[2]} does not exist)`)
+  if (day < 1 || day > daysInMonth) bad(` (${m[1]}-${m[2]} has no day ${m[3]})`)
+  if (hour > 23 || minute > 59 || second > 59 || offH > 23 || offM > 59) bad(' (a time field is out of range)')
+  const ms = Date.parse(text)
+  if (!Number.isFinite(ms)) bad('')
   return ms
 }
 
@@ -74,7 +96,7 @@ export function makeWindow(start: string, end: string): TimeWindow {
 export function normalizeFilters(input: SliceFilters): SliceFilters {
   if (input === null || typeof input !== 'object' || Array.isArray(input)) throw new ValidationError('filters must be an object of filter lists', { field: 'filters' })
   const out: SliceFilters = {}
-  const lists = ['principals', 'accessKeyIds', 'sourceIps', 'eventNames', 'eventSources', 'buckets', 'keys', 'keyPrefixes', 'resourceArns'] as const
+  const lists = ['principals', 'userNames', 'accessKeyIds', 'sourceIps', 'eventNames', 'eventSources', 'buckets', 'keys', 'keyPrefixes', 'resourceArns'] as const
   for (const k of lists) {
     const v = input[k]
     if (v === undefined) continue
@@ -86,8 +108,9 @@ export function normalizeFilters(input: SliceFilters): SliceFilters {
   }
   for (const ip of out.sourceIps ?? []) compileIpMatcher(ip)
   for (const p of out.principals ?? []) {
-    if (!p.startsWith('arn:')) throw new ValidationError(`principal '${p}' is not an ARN (e.g. arn:aws:iam::123456789012:user/alice or arn:aws:iam::123456789012:role/R)`, { field: 'principals' })
+    if (!p.startsWith('arn:')) throw new ValidationError(`principal '${p}' is not an ARN (e.g. arn:aws:iam::123456789012:user/alice or arn:aws:iam::123456789012:role/R); for a user name use --user ${p}`, { field: 'principals' })
   }
+  if (out.buckets) out.buckets = [...new Set(out.buckets.map(bucketOfArn))]
   const e = input.errorCode
   if (e !== undefined) {
     if (e === 'any' || e === 'none') out.errorCode = e
@@ -174,6 +197,31 @@ export function resourceArnsOfEvent(r: CloudTrailRecord): string[] {
   return out
 }
 
+/** `arn:aws:s3:::B` (a bucket ARN) as `B`; anything else as it is. A key ARN is refused. */
+function bucketOfArn(b: string): string {
+  const m = /^arn:aws[a-z-]*:s3:::(.+)$/.exec(b)
+  if (!m) return b
+  if (m[1].includes('/')) throw new ValidationError(`bucket '${b}' is an object ARN; use --bucket ${m[1].slice(0, m[1].indexOf('/'))} with --key or --key-prefix`, { field: 'buckets' })
+  return m[1]
+}
+
+/** The principal matchers: exact ARNs, plus `ARN/` prefixes for a role or an assumed role without session. */
+function principalMatcher(principals: readonly string[]): (have: readonly string[]) => boolean {
+  const exact = new Set(principals)
+  // an assumed-role ARN without the session name names every session of the role
+  const sessionPrefixes = principals.filter((p) => /^arn:aws[a-z-]*:sts::\d{12}:assumed-role\/[^/]+$/.test(p)).map((p) => p + '/')
+  return (have) => have.some((h) => exact.has(h) || sessionPrefixes.some((p) => h.startsWith(p)))
+}
+
+/** The IAM user name of an event: `userIdentity.userName` of an IAMUser, or the ARN's last `:user/` segment. */
+export function userNameOf(r: CloudTrailRecord): string | undefined {
+  const id = obj(r.userIdentity)
+  const arn = str(id?.arn)
+  const fromArn = arn ? /:user\/(?:.*\/)?([^/]+)$/.exec(arn)?.[1] : undefined
+  if (fromArn) return fromArn
+  return str(id?.type) === 'IAMUser' ? str(id?.userName) : undefined
+}
+
 /** `userIdentity.arn` and the assumed role's session issuer ARN. */
 export function principalsOf(r: CloudTrailRecord): string[] {
   const id = obj(r.userIdentity)
@@ -206,10 +254,15 @@ export function compileFilter(filters: SliceFilters, window: TimeWindow): Compil
   const addNeedles = (v: string[]): void => {
     needles.push(v.map((x) => Buffer.from(x)))
   }
-  const principals = set(filters.principals)
-  if (principals) {
-    checks.push((r) => anyOf(principalsOf(r), principals))
-    addNeedles([...principals])
+  if (filters.principals?.length) {
+    const match = principalMatcher(filters.principals)
+    checks.push((r) => match(principalsOf(r)))
+    addNeedles(filters.principals)
+  }
+  const users = set(filters.userNames)
+  if (users) {
+    checks.push((r) => users.has(userNameOf(r) ?? ''))
+    addNeedles([...users])
   }
   const keys = set(filters.accessKeyIds)
   if (keys) {

@@ -8,9 +8,11 @@
 import { createHash } from 'node:crypto'
 import { createGunzip } from 'node:zlib'
 import { RecordSplitter } from './record-splitter.js'
-import { eventTimeOf, passesNeedles, type CloudTrailRecord, type CompiledFilter } from './filters.js'
+import { recordLine } from './record-text.js'
+import { eventTimeOf, type CloudTrailRecord, type CompiledFilter } from './filters.js'
+import { Prefilter } from './prefilter.js'
 
-/** A matching event, kept as compact JSON text (cheap to move between threads). */
+/** A matching event, kept as its exact JSON text from the source (cheap to move between threads). */
 export interface MatchedEvent {
   /** epoch ms from eventTime (or @timestamp) */
   time: number
@@ -61,7 +63,7 @@ export async function scanLogFile(source: AsyncIterable<Uint8Array>, filter: Com
     problems: [],
   }
   const { start, end } = filter.window
-  const needles = filter.needles
+  const prefilter = new Prefilter(filter.needles)
   const problem = (msg: string): void => {
     if (r.problems.length < MAX_PROBLEMS) r.problems.push(msg)
   }
@@ -73,12 +75,13 @@ export async function scanLogFile(source: AsyncIterable<Uint8Array>, filter: Com
       problem(`${splitter.format === 'lines' ? 'line' : 'record'} ${where}: not a JSON object`)
       return
     }
-    // A text without backslashes contains each of its string values verbatim.
-    if (needles.length && raw.indexOf(0x5c) < 0 && !passesNeedles(raw, needles)) return
+    // Records that cannot match are not parsed (prefilter.ts: never drops a match).
+    if (!prefilter.mayMatch(raw)) return
     let rec: CloudTrailRecord
+    const text = raw.toString('utf8')
     try {
       // Text from { to } either fails to parse or is an object.
-      rec = JSON.parse(raw.toString('utf8')) as CloudTrailRecord
+      rec = JSON.parse(text) as CloudTrailRecord
     } catch (err) {
       r.badRecords++
       problem(`${splitter.format === 'lines' ? 'line' : 'record'} ${where}: ${(err as Error).message}`)
@@ -92,7 +95,7 @@ export async function scanLogFile(source: AsyncIterable<Uint8Array>, filter: Com
     if (r.oldestEventTime === undefined || t < r.oldestEventTime) r.oldestEventTime = t
     if (r.newestEventTime === undefined || t > r.newestEventTime) r.newestEventTime = t
     if (t < start || t >= end || !filter.matches(rec)) return
-    const json = JSON.stringify(rec)
+    const json = recordLine(text)
     const id = typeof rec.eventID === 'string' && rec.eventID ? rec.eventID : 'sha256:' + createHash('sha256').update(json).digest('hex')
     r.matched.push({ time: t, id, json })
   })

@@ -8,6 +8,7 @@
 import { ListPublicKeysCommand, LookupEventsCommand, type CloudTrailClient, type LookupAttribute, type LookupAttributeKey } from '@aws-sdk/client-cloudtrail'
 import { createHash } from 'node:crypto'
 import { StorageError } from '../errors.js'
+import { recordLine } from './record-text.js'
 import { compileFilter, eventTimeOf, type CloudTrailRecord, type SliceFilters, type TimeWindow } from './filters.js'
 import type { MatchedEvent } from './log-file-scan.js'
 import type { PublicKeySource, TrailPublicKey } from './digest-validation.js'
@@ -66,6 +67,7 @@ export function chooseLookupAttribute(f: SliceFilters): ChosenAttribute | null {
     const names = f.principals.map(usernameOf)
     if (names.every((n): n is string => n !== undefined)) candidates.push({ key: 'Username', values: [...new Set(names)] })
   }
+  if (f.userNames?.length) candidates.push({ key: 'Username', values: f.userNames })
   if (f.buckets?.length) candidates.push({ key: 'ResourceName', values: f.buckets })
   if (f.eventNames?.length) candidates.push({ key: 'EventName', values: f.eventNames })
   if (f.eventSources?.length) candidates.push({ key: 'EventSource', values: f.eventSources })
@@ -136,7 +138,7 @@ export async function lookupEvents(filters: SliceFilters, window: TimeWindow, op
           }
           const t = eventTimeOf(rec) ?? e.EventTime?.getTime()
           if (t === undefined || t < window.start || t >= window.end || !compiled.matches(rec)) continue
-          const json = JSON.stringify(rec)
+          const json = recordLine(e.CloudTrailEvent ?? '')
           const id = typeof rec.eventID === 'string' ? rec.eventID : e.EventId ?? 'sha256:' + createHash('sha256').update(json).digest('hex')
           result.events.push({ time: t, id, json })
         }

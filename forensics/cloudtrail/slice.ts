@@ -14,6 +14,7 @@ import { normalizeFilters, type SliceFilters, type TimeWindow } from './filters.
 import type { FileScanResult, MatchedEvent } from './log-file-scan.js'
 import { cloudTrailPublicKeys, lookupEvents, type CloudTrailPort, type LookupOptions, type LookupResult } from './lookup-source.js'
 import { ScanPool } from './scan-pool.js'
+import { ValidationError } from '../errors.js'
 
 /** What to slice. */
 export interface SliceRequest {
@@ -195,8 +196,15 @@ export async function listLocalLogFiles(dir: string): Promise<string[]> {
 /** Offline slice of a folder of log files (no digests, no S3). */
 export async function sliceDirectory(dir: string, window: TimeWindow, input: SliceFilters, opts: { workers?: number } = {}): Promise<SliceOutcome> {
   const filters = normalizeFilters(input)
-  await stat(dir)
+  let info
+  try {
+    info = await stat(dir)
+  } catch (err) {
+    throw new ValidationError(`--from-dir ${dir} does not exist or cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).name}); give the folder holding the CloudTrail log files`, { field: 'from-dir', cause: err })
+  }
+  if (!info.isDirectory()) throw new ValidationError(`--from-dir ${dir} is not a folder; give the folder holding the CloudTrail log files`, { field: 'from-dir' })
   const paths = await listLocalLogFiles(dir)
+  if (paths.length === 0) throw new ValidationError(`--from-dir ${dir} holds no log files (*.json, *.json.gz, *.jsonl, *.jsonl.gz, *.gz); check the path`, { field: 'from-dir' })
   const pool = new ScanPool(filters, window, { workers: opts.workers })
   const out: SliceOutcome = { request: { window, filters }, events: [], duplicatesDropped: 0, files: [], scopes: [], digests: [], chain: [], digestObjects: [], publicKeys: [], errors: [] }
   const all: MatchedEvent[] = []

@@ -11,7 +11,8 @@
  * that read it in {@link FUNCTION_ENV}, write it in stacks/forensics-stack.ts.
  */
 import { ValidationError } from '../errors.js'
-import type { FunctionKey } from '../routing.js'
+import { FUNCTION_KEYS, type FunctionKey } from '../routing.js'
+import { CONTAINMENT_KEY } from '../containment/route.js'
 
 /** What a variable means and how its value is checked (a problem, or undefined when fine). */
 export interface EnvVarSpec {
@@ -44,6 +45,7 @@ export const ENV_VARS = {
   FORENSICS_CAPTURE_FUNCTIONS: { description: 'JSON map of function key → deployed name', check: (v) => capturedFunctionsProblem(v) },
   FORENSICS_DLQ_URL: { description: 'the OnFailure dead-letter queue the drill watches', check: nonEmpty },
   FORENSICS_DRILL_DIR: { description: 'where the drill writes its bundle (default: the temp dir)', check: nonEmpty },
+  FORENSICS_CONTAINMENT_SETTINGS: { description: 'JSON of the containment settings (forensics/containment/settings.ts)', check: (v) => jsonObjectProblem(v) },
 } as const satisfies Record<string, EnvVarSpec>
 
 /** A variable of {@link ENV_VARS}. */
@@ -59,6 +61,22 @@ function capturedFunctionsProblem(v: string): string | undefined {
   return 'must be a JSON object of function names'
 }
 
+function jsonObjectProblem(v: string): string | undefined {
+  try {
+    const m = JSON.parse(v) as unknown
+    if (typeof m === 'object' && m !== null && !Array.isArray(m)) return undefined
+  } catch {
+    // reported below
+  }
+  return 'must be a JSON object'
+}
+
+/** A function with an environment schema: the capture functions and containment (only with `containment.enabled`). */
+export type EnvFunctionKey = FunctionKey | typeof CONTAINMENT_KEY
+
+/** Every function with a schema. */
+export const ENV_FUNCTION_KEYS: readonly EnvFunctionKey[] = [...FUNCTION_KEYS, CONTAINMENT_KEY]
+
 /** One function's schema. */
 export interface FunctionEnvSchema {
   required: readonly EnvName[]
@@ -69,7 +87,7 @@ const EVIDENCE: readonly EnvName[] = ['FORENSICS_EVIDENCE_BUCKET', 'FORENSICS_SI
 const RETENTION: readonly EnvName[] = ['FORENSICS_RETENTION_DAYS', 'FORENSICS_RETENTION_MODE']
 
 /** Which variables each function reads. */
-export const FUNCTION_ENV: Record<FunctionKey, FunctionEnvSchema> = {
+export const FUNCTION_ENV: Record<EnvFunctionKey, FunctionEnvSchema> = {
   'bucket-config': {
     required: [...EVIDENCE],
     optional: [...RETENTION, 'FORENSICS_CASE_ID_TEMPLATE', 'FORENSICS_MEMBER_ROLE_NAME', 'FORENSICS_MEMBER_EXTERNAL_ID'],
@@ -91,10 +109,14 @@ export const FUNCTION_ENV: Record<FunctionKey, FunctionEnvSchema> = {
     // the canary bucket may come with the event instead (drill.enabled false: no schedule)
     optional: [...RETENTION, 'FORENSICS_CANARY_BUCKET', 'FORENSICS_DRILL_DIR'],
   },
+  containment: {
+    required: [...EVIDENCE, 'FORENSICS_CONTAINMENT_SETTINGS'],
+    optional: [...RETENTION, 'FORENSICS_MEMBER_ROLE_NAME', 'FORENSICS_MEMBER_EXTERNAL_ID'],
+  },
 }
 
 /** Every variable a function reads, required first. */
-export function functionEnvNames(key: FunctionKey): EnvName[] {
+export function functionEnvNames(key: EnvFunctionKey): EnvName[] {
   return [...FUNCTION_ENV[key].required, ...FUNCTION_ENV[key].optional]
 }
 
@@ -110,7 +132,7 @@ function problem(name: EnvName, value: string): string | undefined {
  * in the schema. `isUnresolved` tells deploy-time references (ARNs, URLs) apart: they are
  * present but cannot be checked at synth.
  */
-export function renderFunctionEnv(key: FunctionKey, values: Partial<Record<EnvName, string | undefined>>, opts: { isUnresolved?: (v: string) => boolean } = {}): Record<string, string> {
+export function renderFunctionEnv(key: EnvFunctionKey, values: Partial<Record<EnvName, string | undefined>>, opts: { isUnresolved?: (v: string) => boolean } = {}): Record<string, string> {
   const known = new Set<string>(functionEnvNames(key))
   for (const name of Object.keys(values)) {
     if (!known.has(name)) throw new ValidationError(`${name} is written on the ${key} function but is not in its environment schema (forensics/contract/env.ts): nothing there reads it; add it to the schema or stop writing it`, { field: `${key}.${name}` })
@@ -133,7 +155,7 @@ export function renderFunctionEnv(key: FunctionKey, values: Partial<Record<EnvNa
  * A handler's cold-start check of its environment against its schema: throws a
  * ValidationError naming the first variable that is required and missing, or set and invalid.
  */
-export function checkFunctionEnv(key: FunctionKey, env: NodeJS.ProcessEnv): void {
+export function checkFunctionEnv(key: EnvFunctionKey, env: NodeJS.ProcessEnv): void {
   for (const name of functionEnvNames(key)) {
     const v = env[name]
     if (v === undefined || v === '') {

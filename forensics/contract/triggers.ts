@@ -15,6 +15,7 @@
  * (their request builders switch on `facts.origin`); the README table is generated from the
  * rows (test/contract.test.ts keeps it in sync).
  */
+import type { ForensicsConfig, SensitiveBucketConfig } from '../config.js'
 import { ValidationError } from '../errors.js'
 import { validateCaseId } from '../keys.js'
 import type { AsyncInvokeRoute, DestinationRef, FunctionKey } from '../routing.js'
@@ -37,6 +38,17 @@ export const S3_ACCESS_CHANGE_EVENTS = [
 ] as const
 
 /**
+ * CloudTrail S3 data events on a sensitive bucket (`containment.sensitiveBuckets`) that start
+ * a capture when the caller is outside the bucket's allow-list: the bucket's configuration
+ * and the touched object's versions are captured, and the containment function acts on that
+ * capture (issue 15).
+ */
+export const S3_DATA_EVENT_NAMES = [
+  'GetObject', 'PutObject', 'DeleteObject', 'DeleteObjects', 'CopyObject', 'HeadObject', 'ListObjects', 'ListObjectsV2', 'ListObjectVersions',
+  'GetObjectAcl', 'PutObjectAcl', 'GetObjectTagging', 'PutObjectTagging', 'RestoreObject', 'SelectObjectContent', 'CreateMultipartUpload', 'UploadPart', 'CompleteMultipartUpload',
+] as const
+
+/**
  * GuardDuty finding types about S3 buckets the contract test carries through the deployed
  * path. The rule matches every finding whose resource is an S3 bucket (new types included);
  * this list is what is proven, not a filter.
@@ -49,7 +61,7 @@ export const GUARDDUTY_S3_FINDING_TYPES = [
 ] as const
 
 /** Rule ids (the rule name is `<name>-<id>`). */
-export type TriggerId = 's3-access-changes' | 'guardduty-s3'
+export type TriggerId = 's3-access-changes' | 'guardduty-s3' | 'sensitive-access'
 
 /** One row of the table: one EventBridge rule. */
 export interface TriggerRow {
@@ -60,6 +72,12 @@ export interface TriggerRow {
   detailType: string
   /** CloudTrail event names the rule matches (CloudTrail rows) */
   eventNames?: readonly string[]
+  /**
+   * which buckets a CloudTrail row matches: `watched` (default; one rule, every bucket when
+   * none is watched) or `sensitive` (one rule `<id>-<n>` per sensitive bucket, callers outside
+   * its allow-list only; no rule unless `containment.enabled` with sensitive buckets)
+   */
+  buckets?: 'watched' | 'sensitive'
   /** finding types the contract test proves (GuardDuty rows; the rule matches the resource type) */
   findingTypes?: readonly string[]
   /** the functions the rule targets, in target order */
@@ -95,6 +113,20 @@ export const TRIGGERS: readonly TriggerRow[] = [
       'cloudtrail-slice': 'slices the archive and LookupEvents from first to last seen ±1 h, by the finding\'s access key (else its bucket)',
     },
   },
+  {
+    id: 'sensitive-access',
+    description: 'CloudTrail data event on a sensitive bucket by a caller outside its allow-list (containment)',
+    source: 'aws.s3',
+    detailType: CLOUDTRAIL_DETAIL_TYPE,
+    eventNames: S3_DATA_EVENT_NAMES,
+    buckets: 'sensitive',
+    targets: ['bucket-config', 'object-versions'],
+    requiredDetail: ['eventName', 'requestParameters.bucketName'],
+    captures: {
+      'bucket-config': 'snapshots the configuration of the bucket in `requestParameters.bucketName` (the custody recorder then starts containment)',
+      'object-versions': 'copies the versions of the object in `requestParameters.key`; without a key, every version of the bucket (`FORENSICS_OBJECT_VERSIONS_PREFIX`)',
+    },
+  },
 ]
 
 /** The row of a rule id. */
@@ -102,8 +134,24 @@ export function triggerRow(id: TriggerId): TriggerRow {
   return TRIGGERS.find((r) => r.id === id) as TriggerRow
 }
 
-/** The EventBridge pattern of a row; `watchedBuckets` narrows CloudTrail rows (empty: all buckets). */
+/** Which buckets the rules match: the watched ones, and the sensitive ones when containment is on. */
+export interface TriggerScope {
+  watchedBuckets: readonly string[]
+  /** empty unless `containment.enabled` */
+  sensitiveBuckets: readonly SensitiveBucketConfig[]
+}
+
+/** The scope of a deployment's rules. */
+export function triggerScope(config: Pick<ForensicsConfig, 'watchedBuckets' | 'containment'>): TriggerScope {
+  return { watchedBuckets: config.watchedBuckets, sensitiveBuckets: config.containment.enabled ? config.containment.sensitiveBuckets : [] }
+}
+
+/**
+ * The EventBridge pattern of a row; `watchedBuckets` narrows CloudTrail rows (empty: all
+ * buckets). A `sensitive` row's patterns are per bucket: {@link sensitiveAccessPattern}.
+ */
 export function triggerPattern(row: TriggerRow, watchedBuckets: readonly string[]): Record<string, unknown> {
+  if (row.buckets === 'sensitive') throw new ValidationError(`trigger ${row.id} has one pattern per sensitive bucket; use sensitiveAccessPattern`, { field: row.id })
   if (row.source === 'aws.s3') {
     return {
       source: [row.source],
@@ -118,9 +166,45 @@ export function triggerPattern(row: TriggerRow, watchedBuckets: readonly string[
   return { source: [row.source], 'detail-type': [row.detailType], detail: { resource: { resourceType: ['S3Bucket'] } } }
 }
 
+/**
+ * The pattern of the `sensitive-access` row for one sensitive bucket: its data events by a
+ * principal outside its allow-list (`anything-but`). The containment function checks the
+ * allow-list again: wildcard entries cannot be expressed as `anything-but` values, so a
+ * bucket whose allow-list has them matches every caller here.
+ */
+export function sensitiveAccessPattern(bucket: SensitiveBucketConfig): Record<string, unknown> {
+  const row = triggerRow('sensitive-access')
+  const exact = bucket.allowedPrincipals.filter((p) => !/[*?]/.test(p))
+  const filterable = exact.length > 0 && exact.length === bucket.allowedPrincipals.length
+  return {
+    source: [row.source],
+    'detail-type': [row.detailType],
+    detail: {
+      eventSource: ['s3.amazonaws.com'],
+      eventName: [...(row.eventNames ?? [])],
+      requestParameters: { bucketName: [bucket.bucket] },
+      ...(filterable ? { userIdentity: { arn: [{ 'anything-but': exact }] } } : {}),
+    },
+  }
+}
+
+/** One EventBridge rule of a deployment: its id (the rule name is `<name>-<id>`), row and pattern. */
+export interface TriggerRule {
+  id: string
+  row: TriggerRow
+  pattern: Record<string, unknown>
+}
+
+/** Every rule a deployment has: one per row, one per sensitive bucket for a `sensitive` row. */
+export function triggerRules(scope: TriggerScope): TriggerRule[] {
+  return TRIGGERS.flatMap((row) => (row.buckets === 'sensitive'
+    ? scope.sensitiveBuckets.map((b, i) => ({ id: `${row.id}-${i}`, row, pattern: sensitiveAccessPattern(b) }))
+    : [{ id: row.id, row, pattern: triggerPattern(row, scope.watchedBuckets) }]))
+}
+
 /** Every rule's pattern by rule id (the forensics rules and every forwarding rule use them). */
-export function triggerPatterns(watchedBuckets: readonly string[]): Record<TriggerId, Record<string, unknown>> {
-  return Object.fromEntries(TRIGGERS.map((r) => [r.id, triggerPattern(r, watchedBuckets)])) as Record<TriggerId, Record<string, unknown>>
+export function triggerPatterns(watchedBuckets: readonly string[], sensitiveBuckets: readonly SensitiveBucketConfig[] = []): Record<string, Record<string, unknown>> {
+  return Object.fromEntries(triggerRules({ watchedBuckets, sensitiveBuckets }).map((r) => [r.id, r.pattern]))
 }
 
 /** The rows that target a function. */
@@ -147,6 +231,8 @@ export interface TriggerFacts {
   region: string
   /** the bucket(s) concerned, at least one */
   buckets: string[]
+  /** the object key a CloudTrail data event names (`requestParameters.key`) */
+  key?: string
   principalArn?: string
   accessKeyId?: string
   requestId?: string
@@ -182,17 +268,20 @@ function valuesAt(root: unknown, path: string): unknown[] {
  * detail field is missing (permanent: retrying cannot fix the event).
  */
 export function parseTriggerEvent(event: Obj, key: FunctionKey): TriggerFacts {
-  const row = triggersOf(key).find((r) => r.source === event.source && r.detailType === event['detail-type'])
-  if (!row) {
+  const rows = triggersOf(key).filter((r) => r.source === event.source && r.detailType === event['detail-type'])
+  if (rows.length === 0) {
     const routed = triggersOf(key).map((r) => `${r.source} "${r.detailType}"`).join(', ') || 'none'
     throw new ValidationError(`${key} is not a target of ${String(event.source)} "${String(event['detail-type'])}" events (its triggers: ${routed}); send its own event instead`, { field: 'detail-type' })
   }
   const detail = event.detail as Obj
+  // CloudTrail rows are told apart by event name (their name lists are disjoint)
+  const row = rows.find((r) => !r.eventNames || r.eventNames.includes(String(detail.eventName)))
+  if (!row) {
+    if (valuesAt(detail, 'eventName').length === 0) throw new ValidationError(`CloudTrail event for ${key} has no detail.eventName`, { field: 'detail.eventName' })
+    throw new ValidationError(`CloudTrail event ${JSON.stringify(detail.eventName)} is not routed to ${key}; ${rows.map((r) => `rule ${r.id} routes ${(r.eventNames ?? []).join(', ')}`).join('; ')}`, { field: 'detail.eventName' })
+  }
   for (const path of row.requiredDetail) {
     if (valuesAt(detail, path).length === 0) throw new ValidationError(`${row.id} event for ${key} has no detail.${path}`, { field: `detail.${path}` })
-  }
-  if (row.eventNames && !row.eventNames.includes(String(detail.eventName))) {
-    throw new ValidationError(`CloudTrail event ${JSON.stringify(detail.eventName)} is not routed to ${key}; rule ${row.id} routes ${row.eventNames.join(', ')}`, { field: 'detail.eventName' })
   }
   const envelopeId = str(event.id)
   if (row.source === 'aws.s3') {
@@ -209,6 +298,7 @@ export function parseTriggerEvent(event: Obj, key: FunctionKey): TriggerFacts {
       account: str(detail.recipientAccountId) ?? str(event.account) ?? '',
       region: str(detail.awsRegion) ?? str(event.region) ?? '',
       buckets: [String(valuesAt(detail, 'requestParameters.bucketName')[0])],
+      ...(str(valuesAt(detail, 'requestParameters.key')[0]) ? { key: String(valuesAt(detail, 'requestParameters.key')[0]) } : {}),
       principalArn: str(identity.arn),
       accessKeyId: str(identity.accessKeyId),
       requestId: str(detail.requestID),
@@ -285,12 +375,12 @@ export function renderTriggerTable(routes: readonly AsyncInvokeRoute[], name: st
   const lines = ['| rule | matches | function | captures | OnSuccess | OnFailure |', '|---|---|---|---|---|---|']
   for (const row of TRIGGERS) {
     const matches = row.eventNames
-      ? `CloudTrail ${row.eventNames.map((e) => `\`${e}\``).join(', ')} on a watched bucket`
+      ? `CloudTrail ${row.eventNames.map((e) => `\`${e}\``).join(', ')} ${row.buckets === 'sensitive' ? 'on a sensitive bucket by a caller outside its allow-list (`containment.enabled`; one rule per bucket)' : 'on a watched bucket'}`
       : `${row.detailType} on an S3 bucket (proven: ${(row.findingTypes ?? []).map((f) => `\`${f}\``).join(', ')})`
     for (const key of row.targets) {
       const route = routes.find((r) => r.key === key)
       if (!route) throw new ValidationError(`trigger ${row.id} targets ${key}, which has no routing-table row`, { field: key })
-      lines.push(`| \`${name}-${row.id}\` | ${matches} | \`${route.functionName}\` | ${row.captures[key] ?? ''} | ${destinationText(route.onSuccess)} | ${destinationText(route.onFailure)} |`)
+      lines.push(`| \`${name}-${row.id}${row.buckets === 'sensitive' ? '-<n>' : ''}\` | ${matches} | \`${route.functionName}\` | ${row.captures[key] ?? ''} | ${destinationText(route.onSuccess)} | ${destinationText(route.onFailure)} |`)
     }
   }
   return lines.join('\n')

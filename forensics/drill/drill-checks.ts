@@ -111,6 +111,25 @@ export const DRILL_CHECKS: readonly DrillCheck[] = [
     },
   },
   {
+    name: 'cloudtrail-slice-provable',
+    description: "the incident's CloudTrail slice is provable: it scanned the incident's log file(s) and every one is digest-valid (hash and SHA256withRSA signature), so the capture is complete",
+    async run(ctx) {
+      const ct = ctx.captures.find((c) => c.phase === 'incident' && c.collector === 'cloudtrail-slice')
+      if (!ct) return fail('no CloudTrail slice capture of the incident', { captureId: null })
+      const summary = (ct.manifest.summary ?? {}) as { verdicts?: Record<string, unknown>; events?: unknown }
+      const verdicts = Object.fromEntries(Object.entries(summary.verdicts ?? {}).filter((e): e is [string, number] => typeof e[1] === 'number'))
+      const files = Object.values(verdicts).reduce((n, v) => n + v, 0)
+      const valid = verdicts.valid ?? 0
+      const evidence = { captureId: ct.captureId, status: ct.manifest.status, verdicts, events: summary.events ?? null }
+      if (files === 0) return fail('the slice scanned no archive log file: nothing of the incident is provable', evidence)
+      if (valid !== files || ct.manifest.status !== 'complete') {
+        const other = Object.entries(verdicts).filter(([k]) => k !== 'valid').map(([k, n]) => `${k} ${n}`).join(', ')
+        return fail(`${files - valid} of ${files} log file(s) not digest-valid (${other || 'none'}); capture status ${ct.manifest.status}`, evidence)
+      }
+      return pass(`${valid} log file(s) digest-valid; ${String(summary.events ?? 0)} event(s) provable`, evidence)
+    },
+  },
+  {
     name: 'artifacts-match-sha256',
     description: 'every expected artifact is present at its recorded version with the SHA-256 of its manifest, and every manifest signature verifies',
     async run(ctx) {

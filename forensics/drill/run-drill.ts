@@ -25,6 +25,8 @@ import { DRILL_REPORT_SCHEMA, DRILL_RESULT_SCHEMA, type DrillReport, type DrillR
 import { defaultDrillEvents, isPublicGrantFinding, PUBLIC_GRANT_FINDING, type DrillEventBuilders } from './drill-events.js'
 import type { AsyncInvoker, QueuedInvocation } from './invoker.js'
 import { SiemTopicProbe, waitForDeadLetter } from './queue-probes.js'
+import { runContainmentPhase, type ContainmentPhaseDeps } from './containment-phase.js'
+import type { CheckResult } from './drill-report.js'
 
 /** The collectors a drill expects a sealed capture from. */
 export const DRILL_COLLECTORS = ['bucket-config', 'object-versions', 'cloudtrail-slice'] as const
@@ -50,6 +52,8 @@ export interface DrillDeps {
   /** `s3://BUCKET/PREFIX` of the trail archive the slice reads (default: the function's own setting) */
   trailArchive?: string
   events?: Partial<DrillEventBuilders>
+  /** the containment phase on the canary (drill.containment `dry-run` or `apply`; absent: `off`) */
+  containment?: Omit<ContainmentPhaseDeps, 'store' | 'signer' | 'actor'>
   log?: (line: string) => void
   now?: () => Date
 }
@@ -115,6 +119,7 @@ export async function runDrill(deps: DrillDeps, opts: DrillOptions = {}): Promis
   let changes: CanaryChanges
   let cleanup: DrillReport['cleanup'] = { ok: true, detail: [] }
   let ctx: DrillContext
+  let containmentChecks: CheckResult[] = []
   try {
     // a baseline snapshot first, so the incident's policy change is a change
     const captureTimeoutMs = opts.captureTimeoutMs ?? (local ? 180_000 : 900_000)
@@ -164,6 +169,11 @@ export async function runDrill(deps: DrillDeps, opts: DrillOptions = {}): Promis
       opts.deadLetterTimeoutMs ?? (local ? 60_000 : 600_000),
       pollMs,
     )
+    if (deps.containment) {
+      // before the canary is cleaned up: quarantine (or plan) and release it, evidence first
+      containmentChecks = await runContainmentPhase({ ...deps.containment, store: deps.store, signer: deps.signer, actor: { tool: `drill ${drillId}` } }, { caseId, bucket: deps.canaryBucket, drillId })
+      log(`containment phase (${deps.containment.mode}): ${containmentChecks.map((c) => `${c.name} ${c.verdict}`).join(', ')}`)
+    }
     if (opts.afterCapture) await opts.afterCapture(captures)
 
     ctx = {
@@ -185,7 +195,7 @@ export async function runDrill(deps: DrillDeps, opts: DrillOptions = {}): Promis
     cleanup = await canary.cleanUp()
     await probe.close()
   }
-  const checks = await runDrillChecks(ctx)
+  const checks = [...(await runDrillChecks(ctx)), ...containmentChecks]
   const incidentAt = changes.at
   const sealed = ctx.captures.filter((c) => c.phase === 'incident')
   const latest = (xs: number[]): number | undefined => (xs.length ? Math.max(...xs) : undefined)
