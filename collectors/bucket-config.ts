@@ -1,9 +1,9 @@
 /**
  * Lambda handler of the bucket-config collector. Accepts its own event
- * `{caseId, bucket, account?, region?, id?}` or the EventBridge-delivered CloudTrail event
- * of a bucket policy / ACL / public access block / versioning / lifecycle / encryption
- * change, or of an S3 data event on a sensitive bucket by a principal outside its allow-list
- * (the containment trigger; case id from FORENSICS_CASE_ID_TEMPLATE when the event names none). Returns the
+ * `{caseId, bucket, account?, region?, id?}` or the EventBridge events the trigger table
+ * routes to it (forensics/contract/triggers.ts: CloudTrail policy / ACL / public access
+ * block / encryption / ownership changes, and S3 data events on a sensitive bucket by a caller
+ * outside its allow-list, the containment trigger; case id by the contract's one rule). Returns the
  * committed capture with its findings; throws only when nothing could be committed.
  *
  * Environment: FORENSICS_EVIDENCE_BUCKET, FORENSICS_SIGNING_KEY (kms:<key> | file:<pem>),
@@ -17,7 +17,8 @@ import { BUCKET_CONFIG_COLLECTOR, captureBucketConfig, type BucketConfigRequest 
 import { committedResult, type CaptureHandlerResult } from '../forensics/bucket-config/collector-runtime.js'
 import { evidenceFromEnv } from '../forensics/runtime/handler-env.js'
 import { openSourceClients } from '../forensics/bucket-config/source-access.js'
-import { BUCKET_CONFIG_EVENT_NAMES, DEFAULT_CASE_ID_TEMPLATE, S3_DATA_EVENT_NAMES, caseIdFromTemplate, isCloudTrailEvent, parseCloudTrailEvent } from '../forensics/bucket-config/trigger-event.js'
+import { checkFunctionEnv } from '../forensics/contract/env.js'
+import { caseIdOf, isTriggerEvent, parseTriggerEvent, triggerOf } from '../forensics/contract/triggers.js'
 
 /** The collector's own event. */
 export interface BucketConfigEvent {
@@ -43,15 +44,15 @@ const optString = (e: Record<string, unknown>, f: string): string | undefined =>
 
 /** Turns any accepted event into a capture request; throws a ValidationError otherwise. */
 export function bucketConfigRequest(event: unknown, env: NodeJS.ProcessEnv, context?: LambdaContextLike): BucketConfigRequest {
-  if (isCloudTrailEvent(event)) {
-    const t = parseCloudTrailEvent(event, [...BUCKET_CONFIG_EVENT_NAMES, ...S3_DATA_EVENT_NAMES])
-    const caseId = typeof event.caseId === 'string' ? event.caseId : caseIdFromTemplate(env.FORENSICS_CASE_ID_TEMPLATE ?? DEFAULT_CASE_ID_TEMPLATE, t)
+  if (isTriggerEvent(event)) {
+    // exactly what the trigger table routes here (forensics/contract/triggers.ts)
+    const t = parseTriggerEvent(event, 'bucket-config')
     return {
-      caseId,
-      bucket: t.bucket,
+      caseId: caseIdOf(event, t, env.FORENSICS_CASE_ID_TEMPLATE),
+      bucket: t.buckets[0],
       accountId: t.account || undefined,
       region: t.region || undefined,
-      trigger: { source: `cloudtrail:${t.eventName}`, id: `cloudtrail:${t.eventId}` },
+      trigger: triggerOf(t),
       actor: { principalArn: t.principalArn, requestId: t.requestId },
     }
   }
@@ -81,5 +82,7 @@ export function createBucketConfigHandler(env: NodeJS.ProcessEnv): (event: unkno
 
 /** Lambda entry point. */
 export async function handler(event: unknown, context?: LambdaContextLike): Promise<CaptureHandlerResult> {
+  // the environment the stack writes, checked against the function's schema (forensics/contract/env.ts)
+  checkFunctionEnv('bucket-config', process.env)
   return createBucketConfigHandler(process.env)(event, context)
 }

@@ -2,10 +2,11 @@
  * Lambda handler of the cloudtrail-slice collector. Accepts
  *  (a) its own event: `{ caseId, start, end, filters?, archive?: "s3://BUCKET/PREFIX",
  *      accounts?, regions?, lookupRegions?, triggerId? }`, and
- *  (b) EventBridge events: a GuardDuty finding (S3 or IAM access key) or an
- *      "AWS API Call via CloudTrail" event; the slice then covers the finding's first/last
- *      seen (or the call's time) ±1 hour, filtered by its access key (else principal/bucket),
- *      from the archive in FORENSICS_TRAIL_ARCHIVE plus LookupEvents in the event's region.
+ *  (b) the EventBridge events the trigger table routes to it (forensics/contract/triggers.ts):
+ *      a GuardDuty S3 finding; the slice covers its first/last seen ±1 hour, filtered by its
+ *      access key (else its bucket), from the archive in FORENSICS_TRAIL_ARCHIVE plus
+ *      LookupEvents in the finding's region. A failing LookupEvents leaves the archive part
+ *      committed as `partial` with the failure recorded.
  * Validation errors are permanent; the handler throws only when the capture is not committed.
  */
 import { S3Client } from '@aws-sdk/client-s3'
@@ -18,6 +19,8 @@ import { parseArchiveUrl } from '../forensics/cloudtrail/archive-layout.js'
 import { captureCloudTrailSlice, type SliceCaptureRequest, type SliceCaptureResult } from '../forensics/cloudtrail/capture-slice.js'
 import { makeWindow, normalizeFilters, type SliceFilters } from '../forensics/cloudtrail/filters.js'
 import type { SliceDeps } from '../forensics/cloudtrail/slice.js'
+import { checkFunctionEnv } from '../forensics/contract/env.js'
+import { caseIdOf, isTriggerEvent, parseTriggerEvent, triggerOf } from '../forensics/contract/triggers.js'
 
 /** The collector's own event. */
 export interface CloudTrailSliceEvent {
@@ -59,14 +62,12 @@ export interface CloudTrailSliceResponse {
 
 const HOUR = 3600_000
 const obj = (v: unknown): Record<string, unknown> => (v !== null && typeof v === 'object' ? (v as Record<string, unknown>) : {})
-const str = (v: unknown): string | undefined => (typeof v === 'string' && v ? v : undefined)
 const strings = (v: unknown, field: string): string[] | undefined => {
   if (v === undefined) return undefined
   if (!Array.isArray(v) || v.some((x) => typeof x !== 'string')) throw new ValidationError(`${field} must be a list of strings`, { field })
   return v as string[]
 }
 const iso = (ms: number): string => new Date(ms).toISOString()
-const caseIdFrom = (prefix: string, id: string): string => `${prefix}-${id.replace(/[^A-Za-z0-9._-]/g, '_')}`.slice(0, 64)
 
 function archiveFromEnv(env: NodeJS.ProcessEnv): SliceCaptureRequest['archive'] {
   return env.FORENSICS_TRAIL_ARCHIVE ? { location: parseArchiveUrl(env.FORENSICS_TRAIL_ARCHIVE) } : undefined
@@ -75,9 +76,9 @@ function archiveFromEnv(env: NodeJS.ProcessEnv): SliceCaptureRequest['archive'] 
 /** Turns an accepted event into a capture request; throws ValidationError otherwise. */
 export function toSliceRequest(input: unknown, env: NodeJS.ProcessEnv = process.env): SliceCaptureRequest {
   const e = obj(input)
-  if (typeof e['detail-type'] === 'string') return fromEventBridge(e as unknown as EventBridgeEvent, env)
+  if (isTriggerEvent(e)) return fromEventBridge(e, env)
   if (typeof e.caseId !== 'string' || typeof e.start !== 'string' || typeof e.end !== 'string') {
-    throw new ValidationError('cloudtrail-slice event needs caseId, start and end (ISO 8601), or must be an EventBridge GuardDuty/CloudTrail event', { field: 'caseId' })
+    throw new ValidationError('cloudtrail-slice event needs caseId, start and end (ISO 8601), or must be a GuardDuty S3 finding delivered by EventBridge', { field: 'caseId' })
   }
   const ev = e as unknown as CloudTrailSliceEvent
   const archive = ev.archive ? { location: parseArchiveUrl(ev.archive), accounts: strings(ev.accounts, 'accounts'), regions: strings(ev.regions, 'regions') } : archiveFromEnv(env)
@@ -93,35 +94,17 @@ export function toSliceRequest(input: unknown, env: NodeJS.ProcessEnv = process.
   }
 }
 
-function fromEventBridge(e: EventBridgeEvent, env: NodeJS.ProcessEnv): SliceCaptureRequest {
-  // the event id is the capture's idempotency key: EventBridge always sends one (found by fuzzing: a number crashed)
-  if (typeof e.id !== 'string' || !e.id) throw new ValidationError(`EventBridge event of type '${String(e['detail-type'])}' has no id (a non-empty string): it cannot be captured idempotently`, { field: 'id' })
-  const d = obj(e.detail)
-  const region = e.region ?? env.AWS_REGION
-  const lookup = region ? { regions: [region] } : undefined
+function fromEventBridge(e: Record<string, unknown>, env: NodeJS.ProcessEnv): SliceCaptureRequest {
+  // exactly what the trigger table routes here (forensics/contract/triggers.ts)
+  const t = parseTriggerEvent(e, 'cloudtrail-slice')
+  const lookup = t.region ? { regions: [t.region] } : undefined
   const archive = archiveFromEnv(env)
   if (!archive && !lookup) throw new ValidationError('set FORENSICS_TRAIL_ARCHIVE or deliver events with a region', { field: 'archive' })
-  if (e.source === 'aws.guardduty') {
-    const resource = obj(d.resource)
-    const svc = obj(d.service)
-    const first = Date.parse(str(svc.eventFirstSeen) ?? str(d.createdAt) ?? e.time ?? '')
-    const last = Date.parse(str(svc.eventLastSeen) ?? str(d.updatedAt) ?? e.time ?? '')
-    if (!Number.isFinite(first) || !Number.isFinite(last)) throw new ValidationError(`GuardDuty finding ${String(d.id)} has no service.eventFirstSeen/eventLastSeen`, { field: 'detail.service' })
-    const ak = str(obj(resource.accessKeyDetails).accessKeyId)
-    const buckets = (Array.isArray(resource.s3BucketDetails) ? resource.s3BucketDetails : []).map((b) => str(obj(b).name)).filter((b): b is string => !!b)
-    const filters: SliceFilters = ak && ak !== 'GeneratedFindingAccessKeyId' ? { accessKeyIds: [ak] } : buckets.length ? { buckets } : {}
-    return { caseId: caseIdFrom('gd', String(d.id ?? e.id)), window: makeWindow(iso(first - HOUR), iso(last + HOUR)), filters, archive, lookup, trigger: { source: 'aws.guardduty', id: e.id } }
-  }
-  if (e['detail-type'] === 'AWS API Call via CloudTrail') {
-    const t = Date.parse(str(d.eventTime) ?? e.time ?? '')
-    if (!Number.isFinite(t)) throw new ValidationError('CloudTrail event has no eventTime', { field: 'detail.eventTime' })
-    const id = obj(d.userIdentity)
-    const ak = str(id.accessKeyId)
-    const principal = str(obj(obj(id.sessionContext).sessionIssuer).arn) ?? str(id.arn)
-    const filters: SliceFilters = ak ? { accessKeyIds: [ak] } : principal ? { principals: [principal] } : {}
-    return { caseId: caseIdFrom('ct', str(d.eventID) ?? e.id), window: makeWindow(iso(t - HOUR), iso(t + HOUR)), filters, archive, lookup, trigger: { source: 'aws.cloudtrail', id: e.id }, actor: { principalArn: str(id.arn), requestId: str(d.requestID) } }
-  }
-  throw new ValidationError(`cloudtrail-slice does not handle EventBridge events of type '${e['detail-type']}' from ${e.source}; send a GuardDuty finding, an "AWS API Call via CloudTrail" event or the collector's own event`, { field: 'detail-type' })
+  const first = Date.parse(t.eventTime)
+  const last = Date.parse(t.lastSeen ?? t.eventTime)
+  if (!Number.isFinite(first) || !Number.isFinite(last)) throw new ValidationError(`${t.eventName} finding ${t.eventId} has no valid service.eventFirstSeen/eventLastSeen`, { field: 'detail.service' })
+  const filters: SliceFilters = t.accessKeyId ? { accessKeyIds: [t.accessKeyId] } : { buckets: t.buckets }
+  return { caseId: caseIdOf(e, t, env.FORENSICS_CASE_ID_TEMPLATE), window: makeWindow(iso(first - HOUR), iso(last + HOUR)), filters, archive, lookup, trigger: triggerOf(t), actor: { principalArn: t.principalArn } }
 }
 
 /** Everything the handler needs; tests pass their own. */
@@ -161,6 +144,8 @@ let cached: ((event: unknown) => Promise<CloudTrailSliceResponse>) | undefined
 
 /** The Lambda entry point. */
 export async function handler(event: unknown): Promise<CloudTrailSliceResponse> {
+  // the environment the stack writes, checked against the function's schema (forensics/contract/env.ts)
+  checkFunctionEnv('cloudtrail-slice', process.env)
   cached ??= createHandler(defaultDeps(process.env))
   return cached(event)
 }

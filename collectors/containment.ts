@@ -19,6 +19,7 @@ import { openContainmentTargets, type ContainmentTargets } from '../forensics/co
 import { ValidationError } from '../forensics/errors.js'
 import { parseDestinationRecord } from '../forensics/runtime/destination-record.js'
 import { evidenceFromEnv } from '../forensics/runtime/handler-env.js'
+import { checkFunctionEnv } from '../forensics/contract/env.js'
 import type { SiemFinding } from '../forensics/siem/siem-finding.js'
 import type { EvidenceStore } from '../forensics/evidence-store.js'
 import type { Signer } from '../forensics/signer.js'
@@ -67,6 +68,7 @@ let fromEnv: ((event: unknown) => Promise<ContainmentHandlerResult>) | undefined
 
 /** Lambda entry point. */
 export async function handler(event: unknown): Promise<ContainmentHandlerResult> {
+  checkFunctionEnv('containment', process.env)
   fromEnv ??= createContainmentHandler(process.env)
   return fromEnv(event)
 }

@@ -10,6 +10,7 @@
  * deterministic ids, so a crash between append and publish loses nothing and a SIEM can
  * de-duplicate.
  */
+import { checkFunctionEnv } from '../forensics/contract/env.js'
 import { IntegrityError, ValidationError } from '../forensics/errors.js'
 import type { EvidenceStore } from '../forensics/evidence-store.js'
 import { readCommittedCapture } from '../forensics/capture.js'
@@ -167,6 +168,8 @@ let fromEnv: Promise<(event: unknown) => Promise<CustodyRecorderResult>> | undef
 
 /** Lambda entry point: dependencies from the environment (see forensics/runtime/handler-env.ts). */
 export async function handler(event: unknown): Promise<CustodyRecorderResult> {
+  // the environment the stack writes, checked against the function's schema (forensics/contract/env.ts)
+  checkFunctionEnv('custody-recorder', process.env)
   fromEnv ??= evidenceFromEnv()
     .then(({ store, signer }) => createCustodyRecorder({ store, signer, siem: siemFromEnv(), ...invokerFromEnv(process.env) }))
     .catch((e: unknown) => {

@@ -15,6 +15,7 @@ import { sdkSettingsFromEnv } from '../forensics/aws/sdk-config.js'
 import { IntegrityError, ValidationError } from '../forensics/errors.js'
 import { validateCaseId } from '../forensics/keys.js'
 import { FUNCTION_KEYS, type FunctionKey } from '../forensics/routing.js'
+import { checkFunctionEnv } from '../forensics/contract/env.js'
 import { evidenceFromEnv, requireEnv } from '../forensics/runtime/handler-env.js'
 import type { DrillResult } from '../forensics/drill/drill-report.js'
 import { deployedDrillDeps } from '../forensics/drill/deployed-deps.js'
@@ -60,6 +61,7 @@ export function createDrillHandler(deps: () => Promise<DrillDeps>, options: Dril
     const e: DrillEvent = isObj(event) ? (event as DrillEvent) : {}
     if (e.drillId !== undefined) validateCaseId(e.drillId)
     const d = await deps()
+    if (!e.canaryBucket && !d.canaryBucket) throw new ValidationError('the drill has no canary bucket: set drill.canaryBucket in the config (the stack writes FORENSICS_CANARY_BUCKET) or send {"canaryBucket": "…"}', { field: 'FORENSICS_CANARY_BUCKET' })
     const { onOutcome, ...drillOptions } = options
     const waits = waitsWithin(context?.getRemainingTimeInMillis?.(), drillOptions)
     const outcome = await runDrill(e.canaryBucket ? { ...d, canaryBucket: e.canaryBucket } : d, { ...waits, ...(e.drillId ? { drillId: e.drillId } : {}) })
@@ -99,7 +101,7 @@ export async function drillDepsFromEnv(env: NodeJS.ProcessEnv = process.env): Pr
   const deadLetterQueueUrl =
     env.FORENSICS_DLQ_URL ?? (await sqs.send(new GetQueueUrlCommand({ QueueName: `${functions.drill.replace(/-drill$/, '')}-capture-dlq` }))).QueueUrl ?? ''
   const topic = requireEnv(env, 'FORENSICS_SIEM_TOPIC_ARN')
-  const trailArchive = env.FORENSICS_CLOUDTRAIL_ARCHIVE || env.FORENSICS_TRAIL_ARCHIVE
+  const trailArchive = env.FORENSICS_TRAIL_ARCHIVE
   return deployedDrillDeps({
     settings,
     store,
@@ -108,7 +110,8 @@ export async function drillDepsFromEnv(env: NodeJS.ProcessEnv = process.env): Pr
     sqs,
     sns,
     functions,
-    canaryBucket: requireEnv(env, 'FORENSICS_CANARY_BUCKET'),
+    // optional: the event may name the canary bucket instead (checked by the handler)
+    canaryBucket: env.FORENSICS_CANARY_BUCKET ?? '',
     siemTopicArn: topic,
     siemEventBus: env.FORENSICS_SIEM_EVENT_BUS,
     deadLetterQueueUrl,
@@ -123,6 +126,8 @@ let cached: ((event: unknown, context?: DrillLambdaContext) => Promise<DrillResu
 
 /** Lambda entry point (give the function the longest timeout: the drill waits for Lambda's retries). */
 export async function handler(event: unknown, context?: DrillLambdaContext): Promise<DrillResult> {
+  // the environment the stack writes, checked against the function's schema (forensics/contract/env.ts)
+  checkFunctionEnv('drill', process.env)
   cached ??= createDrillHandler(() => drillDepsFromEnv(process.env))
   return cached(event, context)
 }

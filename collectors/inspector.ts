@@ -11,6 +11,7 @@
  *
  * Environment: FORENSICS_INSPECTION (the config's `inspection` section as JSON).
  */
+import { checkFunctionEnv } from '../forensics/contract/env.js'
 import { S3Client } from '@aws-sdk/client-s3'
 import { ForensicsError, ValidationError } from '../forensics/errors.js'
 import { sdkSettingsFromEnv } from '../forensics/aws/sdk-config.js'
@@ -73,6 +74,7 @@ let fromEnv: Promise<(event: unknown) => Promise<InspectionResult>> | undefined
 /** Lambda entry point: configuration, rules and IOC lists loaded once per container. */
 export async function handler(event: unknown): Promise<InspectionResult> {
   fromEnv ??= (async () => {
+    checkFunctionEnv('inspector', process.env)
     const config = inspectionFromEnv(process.env)
     const s3 = new S3Client(sdkSettingsFromEnv(process.env))
     return createInspector({ config, s3, inspector: await openConfiguredInspector(config, s3) })

@@ -1,10 +1,11 @@
 /**
  * Lambda handler of the object-versions collector. Accepts
  * - its own event `{caseId, bucket, keys?|key?|prefix?, since?, until?, account?, region?, id?}`;
- * - an EventBridge CloudTrail event: object-level calls (PutObject, DeleteObject, ...)
- *   capture that key, the bucket-level calls of the bucket-config collector capture the
- *   bucket (FORENSICS_OBJECT_VERSIONS_PREFIX, default all keys); the case id comes from
- *   FORENSICS_CASE_ID_TEMPLATE when the event names none;
+ * - the EventBridge events the trigger table routes to it (forensics/contract/triggers.ts):
+ *   a GuardDuty S3 finding captures every version of the finding's bucket(s)
+ *   (FORENSICS_OBJECT_VERSIONS_PREFIX, default all keys); a data event on a sensitive bucket
+ *   (containment) captures the versions of the key it names, else of the bucket; case id by
+ *   the contract's rule;
  * - SQS events from its own fan-out queue (pages of versions); answers with partial batch
  *   failures, and the worker that completes the last page commits the capture and appends
  *   its `captured` custody entry (an SQS-triggered run has no OnSuccess destination).
@@ -20,15 +21,13 @@ import { sha256Hex } from '../forensics/hash.js'
 import { committedResult, type CaptureHandlerResult } from '../forensics/bucket-config/collector-runtime.js'
 import { evidenceFromEnv } from '../forensics/runtime/handler-env.js'
 import { openSourceClients } from '../forensics/bucket-config/source-access.js'
-import { BUCKET_CONFIG_EVENT_NAMES, DEFAULT_CASE_ID_TEMPLATE, S3_DATA_EVENT_NAMES, caseIdFromTemplate, isCloudTrailEvent, parseCloudTrailEvent } from '../forensics/bucket-config/trigger-event.js'
+import { checkFunctionEnv } from '../forensics/contract/env.js'
+import { caseIdOf, isTriggerEvent, parseTriggerEvent, triggerOf } from '../forensics/contract/triggers.js'
 import { captureObjectVersions, OBJECT_VERSIONS_COLLECTOR, type ObjectVersionsRequest } from '../forensics/object-versions/capture-object-versions.js'
 import type { FanOutPlan } from '../forensics/object-versions/fan-out.js'
 import { handlePageRecords } from '../forensics/object-versions/page-records.js'
 import type { SqsBatchResponse, SqsRecord } from '../forensics/object-versions/sqs-page-queue.js'
 import { objectVersionsOptions } from '../forensics/object-versions/env-options.js'
-
-/** Object-level CloudTrail events whose key is captured. */
-export const OBJECT_EVENT_NAMES = ['PutObject', 'DeleteObject', 'CopyObject', 'CompleteMultipartUpload', 'PutObjectAcl', 'PutObjectRetention', 'PutObjectLegalHold', 'RestoreObject'] as const
 
 /** The part of the Lambda context the handler uses. */
 export interface LambdaContextLike {
@@ -47,22 +46,22 @@ function time(v: unknown, field: string): Date | undefined {
 
 /** Turns an own or CloudTrail event into a capture request; throws a ValidationError otherwise. */
 export function objectVersionsRequest(event: unknown, env: NodeJS.ProcessEnv, context?: LambdaContextLike): ObjectVersionsRequest {
-  if (isCloudTrailEvent(event)) {
-    const t = parseCloudTrailEvent(event, [...new Set([...OBJECT_EVENT_NAMES, ...BUCKET_CONFIG_EVENT_NAMES, ...S3_DATA_EVENT_NAMES])])
-    // a data event on a sensitive bucket (containment) captures the touched object's versions when it names one
-    const objectLevel = (OBJECT_EVENT_NAMES as readonly string[]).includes(t.eventName) || ((S3_DATA_EVENT_NAMES as readonly string[]).includes(t.eventName) && t.key !== undefined)
-    if (objectLevel && !t.key) throw new ValidationError(`CloudTrail ${t.eventName} event has no requestParameters.key`, { field: 'detail.requestParameters.key' })
+  if (isTriggerEvent(event)) {
+    // exactly what the trigger table routes here (forensics/contract/triggers.ts)
+    const t = parseTriggerEvent(event, 'object-versions')
+    if (t.buckets.length > 1) throw new ValidationError(`${t.eventName} finding ${t.eventId} names ${t.buckets.length} buckets (${t.buckets.join(', ')}); object-versions captures one bucket per event: invoke it once per bucket`, { field: 'detail.resource.s3BucketDetails' })
     return {
-      caseId: typeof event.caseId === 'string' ? event.caseId : caseIdFromTemplate(env.FORENSICS_CASE_ID_TEMPLATE ?? DEFAULT_CASE_ID_TEMPLATE, t),
-      bucket: t.bucket,
-      ...(objectLevel ? { keys: [t.key!] } : { prefix: env.FORENSICS_OBJECT_VERSIONS_PREFIX ?? '' }),
+      caseId: caseIdOf(event, t, env.FORENSICS_CASE_ID_TEMPLATE),
+      bucket: t.buckets[0],
+      // a data event on a sensitive bucket (containment) captures the touched object's versions when it names one
+      ...(t.trigger === 'sensitive-access' && t.key !== undefined ? { keys: [t.key] } : { prefix: env.FORENSICS_OBJECT_VERSIONS_PREFIX ?? '' }),
       accountId: t.account || undefined,
       region: t.region || undefined,
-      trigger: { source: `cloudtrail:${t.eventName}`, id: `cloudtrail:${t.eventId}` },
+      trigger: triggerOf(t),
       actor: { principalArn: t.principalArn, requestId: t.requestId },
     }
   }
-  if (!isObj(event)) throw new ValidationError(`object-versions expects {caseId, bucket, keys|prefix, ...}, a CloudTrail event or an SQS batch, got ${JSON.stringify(event)?.slice(0, 200)}`, { field: 'event' })
+  if (!isObj(event)) throw new ValidationError(`object-versions expects {caseId, bucket, keys|prefix, ...}, a GuardDuty S3 finding or an SQS batch, got ${JSON.stringify(event)?.slice(0, 200)}`, { field: 'event' })
   if (typeof event.caseId !== 'string') throw new ValidationError('object-versions event has no caseId (a string)', { field: 'caseId' })
   if (typeof event.bucket !== 'string') throw new ValidationError('object-versions event has no bucket (a string)', { field: 'bucket' })
   let keys: string[] | undefined
@@ -88,8 +87,9 @@ export function objectVersionsRequest(event: unknown, env: NodeJS.ProcessEnv, co
   }
 }
 
+// a spread visits holes too (`every` skips them: found by fuzzing, `{Records: [,]}` crashed)
 function isSqsEvent(event: unknown): event is { Records: SqsRecord[] } {
-  return isObj(event) && Array.isArray(event.Records) && event.Records.length > 0 && event.Records.every((r) => isObj(r) && r.eventSource === 'aws:sqs')
+  return isObj(event) && Array.isArray(event.Records) && event.Records.length > 0 && [...(event.Records as unknown[])].every((r) => isObj(r) && r.eventSource === 'aws:sqs')
 }
 
 /** The handler's answer to an own or CloudTrail event. */
@@ -122,5 +122,7 @@ async function handlePages(env: NodeJS.ProcessEnv, records: SqsRecord[]): Promis
 
 /** Lambda entry point. */
 export async function handler(event: unknown, context?: LambdaContextLike): Promise<ObjectVersionsHandlerResult | SqsBatchResponse> {
+  // the environment the stack writes, checked against the function's schema (forensics/contract/env.ts)
+  checkFunctionEnv('object-versions', process.env)
   return createObjectVersionsHandler(process.env)(event, context)
 }

@@ -6,13 +6,13 @@
 import { join } from 'node:path'
 import { App, type Construct } from './cdktf.js'
 import { repositoryRoot, type BundleKey, type BundleOptions, type HandlerBundle } from './bundle.js'
-import { containmentBuckets, containmentPatterns } from './containment.js'
+import { containmentBuckets } from './containment.js'
 import { ForensicsStack } from './forensics-stack.js'
 import { MemberAccountStack } from './member-account-stack.js'
 import { loadConfigFile, parseConfig, type ForensicsConfig } from '../forensics/config.js'
 import { INSPECTION_PATTERN_KEY, inspectionUploadPattern } from './inspection.js'
 import { FUNCTION_KEYS, intakeEventBusArn, resourceNames } from '../forensics/routing.js'
-import { triggerPatterns } from './triggers.js'
+import { triggerPatterns, triggerScope } from './triggers.js'
 import { containmentRoute } from '../forensics/containment/route.js'
 
 /** The stacks of one app. */
@@ -37,6 +37,7 @@ export function addForensicsStacks(app: Construct, config: ForensicsConfig, opti
     // the containment function acts in member accounts through the member role
     ...(config.containment.enabled ? [containmentRoute(config).functionName] : []),
   ]
+  const scope = triggerScope(config)
   const members = config.memberAccounts.map((memberAccountId) => {
     const stack = new MemberAccountStack(app, `${config.name}-member-${memberAccountId}`, {
       memberAccountId,
@@ -52,8 +53,7 @@ export function addForensicsStacks(app: Construct, config: ForensicsConfig, opti
         intakeBusArn: intakeEventBusArn(config),
         forwarderRoleName: names.eventForwarderRole,
         patterns: {
-          ...triggerPatterns(config.watchedBuckets),
-          ...containmentPatterns(config),
+          ...triggerPatterns(scope.watchedBuckets, scope.sensitiveBuckets),
           ...(config.inspection.enabled ? { [INSPECTION_PATTERN_KEY]: inspectionUploadPattern(config.inspection.buckets) } : {}),
         },
         ...(config.inspection.enabled ? { inspectedBuckets: config.inspection.buckets } : {}),

@@ -33,6 +33,7 @@ export type TerraformStack = import('cdktf').TerraformStack
 export const Testing = cdktf.Testing
 export type Testing = import('cdktf').Testing
 export type AppConfig = import('cdktf').AppConfig
+export const Token = cdktf.Token
 
 export const Construct = constructs.Construct
 export type Construct = import('constructs').Construct

@@ -3,15 +3,16 @@
  * function, its role (only the containment actions, only on watched and sensitive buckets,
  * IAM users and non-toolkit roles; explicitly never the evidence or access-log bucket, their
  * policies or lock configuration, nor any KMS key), its async routing row
- * (forensics/containment/route.ts), the alert topic when none is configured, and the rules
- * that start captures on unauthorized data events on sensitive buckets.
+ * (forensics/containment/route.ts) and the alert topic when none is configured. The rules that
+ * start captures on unauthorized data events on sensitive buckets are the trigger table's
+ * `sensitive-access` row (stacks/triggers.ts).
  */
-import { CloudwatchEventRule, CloudwatchEventTarget, Construct, LambdaPermission, SnsTopic, SnsTopicSubscription } from './cdktf.js'
+import { Construct, SnsTopic, SnsTopicSubscription, Token } from './cdktf.js'
 import type { HandlerBundle } from './bundle.js'
 import { CaptureFunction } from './capture-function.js'
 import type { PolicyStatement } from './policy.js'
 import type { ForensicsConfig } from '../forensics/config.js'
-import { sensitiveAccessPatterns } from '../forensics/containment/access-pattern.js'
+import { renderFunctionEnv, type EnvName } from '../forensics/contract/env.js'
 import { containmentRoute } from '../forensics/containment/route.js'
 import { CONTAINMENT_SETTINGS_ENV, containmentAlertTopicName, containmentSettings } from '../forensics/containment/settings.js'
 import { resourceNames } from '../forensics/routing.js'
@@ -83,8 +84,8 @@ export interface ContainmentOptions {
   bundle: HandlerBundle
   kmsKeyArn: string
   codeSigningConfigArn?: string
-  /** the environment every function gets */
-  environment: Record<string, string>
+  /** the evidence and member-role variables; the settings are added here and all rendered through the schema (forensics/contract/env.ts) */
+  environment: Partial<Record<EnvName, string>>
 }
 
 /** The containment function and its alert topic. */
@@ -117,7 +118,7 @@ export class Containment extends Construct {
       reservedConcurrency: config.capture.reservedConcurrency,
       timeoutSeconds: config.capture.timeoutSeconds,
       memoryMb: config.capture.memoryMb,
-      environment: { ...o.environment, FORENSICS_FUNCTION: route.key, [CONTAINMENT_SETTINGS_ENV]: JSON.stringify(settings) },
+      environment: renderFunctionEnv(route.key, { ...o.environment, [CONTAINMENT_SETTINGS_ENV]: JSON.stringify(settings) }, { isUnresolved: (v) => Token.isUnresolved(v) }),
       ...(o.codeSigningConfigArn ? { codeSigningConfigArn: o.codeSigningConfigArn } : {}),
     })
   }
@@ -137,32 +138,4 @@ export class Containment extends Construct {
       protectedRoleArns: [config.evidence.breakGlassRoleArn, `arn:aws:iam::${config.forensicsAccountId}:role/${config.name}-*`, ...config.evidence.investigatorRoleArns],
     })
   }
-
-  /**
-   * Rules on the intake bus: a data event on a sensitive bucket by a caller outside its
-   * allow-list starts the bucket-config and object-versions captures (then the recorder, then
-   * containment).
-   */
-  addAccessRules(o: { name: string; eventBusName: string; bucketConfig: { functionName: string; arn: string }; objectVersions: { functionName: string; arn: string }; deadLetterQueueArn: string; patterns: Record<string, unknown>[] }): CloudwatchEventRule[] {
-    return o.patterns.map((pattern, i) => {
-      const rule = new CloudwatchEventRule(this, `sensitive-access-${i}`, {
-        name: `${o.name}-sensitive-access-${i}`,
-        description: 'CloudTrail data event on a sensitive bucket by a caller outside its allow-list → captures, then containment',
-        eventBusName: o.eventBusName,
-        eventPattern: JSON.stringify(pattern),
-      })
-      for (const [kind, fn] of [['bucket-config', o.bucketConfig], ['object-versions', o.objectVersions]] as const) {
-        const id = `sensitive-access-${i}-${kind}`
-        new CloudwatchEventTarget(this, id, { rule: rule.name, eventBusName: o.eventBusName, targetId: id, arn: fn.arn, retryPolicy: { maximumRetryAttempts: 8, maximumEventAgeInSeconds: 3600 }, deadLetterConfig: { arn: o.deadLetterQueueArn } })
-        new LambdaPermission(this, `${id}-permission`, { statementId: `eventbridge-${id}`, action: 'lambda:InvokeFunction', functionName: fn.functionName, principal: 'events.amazonaws.com', sourceArn: rule.arn })
-      }
-      return rule
-    })
-  }
-}
-
-/** The forwarded and matched patterns of the sensitive buckets (empty when containment is off). */
-export function containmentPatterns(config: ForensicsConfig): Record<string, Record<string, unknown>> {
-  if (!config.containment.enabled) return {}
-  return Object.fromEntries(sensitiveAccessPatterns(config.containment.sensitiveBuckets).map((p, i) => [`sensitive-access-${i}`, p]))
 }

@@ -5,10 +5,10 @@
  */
 import {
   AwsProvider, CloudwatchEventBus, CloudwatchEventBusPolicy, Construct, LambdaCodeSigningConfig, LambdaEventSourceMapping, SqsQueue,
-  TerraformOutput, TerraformStack,
+  TerraformOutput, TerraformStack, Token,
 } from './cdktf.js'
 import { bundleHandlers, type BundleKey, type BundleOptions, type HandlerBundle } from './bundle.js'
-import { Containment, containmentPatterns } from './containment.js'
+import { Containment } from './containment.js'
 import { CaptureFunction } from './capture-function.js'
 import { DrillSchedule } from './drill-schedule.js'
 import { EventForwarding } from './event-forwarding.js'
@@ -18,10 +18,11 @@ import { destinationAccess, evidenceAccess, functionStatements, type PermissionC
 import { PlatformKey } from './platform-key.js'
 import { SiemTargets } from './siem.js'
 import { policyDocument } from './policy.js'
-import { Triggers, triggerPatterns } from './triggers.js'
+import { Triggers, triggerPatterns, triggerScope } from './triggers.js'
 import type { ForensicsConfig } from '../forensics/config.js'
-import { inspectionEnvironment } from '../forensics/inspection/inspection-env.js'
-import { INSPECTION_PATTERN_KEY, InspectionNotifications, InspectionTrigger, inspectionUploadPattern } from './inspection.js'
+import { INSPECTION_ENV, inspectionEnvironment } from '../forensics/inspection/inspection-env.js'
+import { InspectionNotifications, InspectionTrigger } from './inspection.js'
+import { renderFunctionEnv, type EnvName } from '../forensics/contract/env.js'
 import { containmentRoute } from '../forensics/containment/route.js'
 import { asyncInvokeRoutes, enabledFunctionKeys, intakeEventBusArn, resourceNames, type DestinationRef, type FunctionKey } from '../forensics/routing.js'
 
@@ -93,38 +94,35 @@ export class ForensicsStack extends TerraformStack {
         })
       : undefined
 
-    const common: Record<string, string> = {
+    const archive = config.cloudTrailArchive
+    const trailArchive = `s3://${archive.bucket}${archive.prefix ? `/${archive.prefix}` : ''}`
+    const evidence = {
       FORENSICS_EVIDENCE_BUCKET: names.evidenceBucket,
       FORENSICS_SIGNING_KEY: `kms:alias/${config.name}-signing`,
       FORENSICS_RETENTION_MODE: config.evidence.mode,
       FORENSICS_RETENTION_DAYS: String(config.evidence.retentionDays),
-      FORENSICS_MEMBER_ROLE_NAME: names.memberRole,
-      FORENSICS_MEMBER_EXTERNAL_ID: config.memberRole.externalId,
-      FORENSICS_REGIONS: config.regions.join(','),
     }
-    const archive = config.cloudTrailArchive
-    const extra: Record<FunctionKey, Record<string, string>> = {
-      'bucket-config': {},
-      'object-versions': { FORENSICS_FANOUT_QUEUE_URL: this.fanOutQueue.url },
-      'cloudtrail-slice': {
-        FORENSICS_TRAIL_ARCHIVE: `s3://${archive.bucket}/${archive.prefix}`,
-        ...(archive.organizationId ? { FORENSICS_ORGANIZATION_ID: archive.organizationId } : {}),
-      },
+    const member = { FORENSICS_MEMBER_ROLE_NAME: names.memberRole, FORENSICS_MEMBER_EXTERNAL_ID: config.memberRole.externalId }
+    const siem = { FORENSICS_SIEM_EVENT_BUS: names.siemEventBus, FORENSICS_SIEM_TOPIC_ARN: this.siem.topic.arn }
+    // each function's environment, rendered through its schema (forensics/contract/env.ts):
+    // a missing or invalid required value, or a variable nobody reads, fails the synth
+    const values: Record<FunctionKey, Partial<Record<EnvName, string>>> = {
+      'bucket-config': { ...evidence, ...member },
+      'object-versions': { ...evidence, ...member, FORENSICS_FANOUT_QUEUE_URL: this.fanOutQueue.url },
+      'cloudtrail-slice': { ...evidence, FORENSICS_TRAIL_ARCHIVE: trailArchive },
       'custody-recorder': {
-        FORENSICS_SIEM_EVENT_BUS: names.siemEventBus,
-        FORENSICS_SIEM_TOPIC_ARN: this.siem.topic.arn,
+        ...evidence, ...siem,
         // inspection hits chain into object-versions captures started by the recorder
         ...(config.inspection.enabled ? { FORENSICS_CAPTURE_FUNCTIONS: JSON.stringify({ 'object-versions': names.functions['object-versions'] }) } : {}),
       },
       drill: {
-        FORENSICS_CANARY_BUCKET: config.drill.canaryBucket ?? '',
+        ...evidence, ...siem,
+        FORENSICS_CANARY_BUCKET: config.drill.canaryBucket,
         FORENSICS_CAPTURE_FUNCTIONS: JSON.stringify(names.functions),
-        FORENSICS_FUNCTION_PREFIX: config.name,
         FORENSICS_DLQ_URL: this.failures.queue.url,
-        FORENSICS_SIEM_EVENT_BUS: names.siemEventBus,
-        FORENSICS_SIEM_TOPIC_ARN: this.siem.topic.arn,
+        FORENSICS_TRAIL_ARCHIVE: trailArchive,
       },
-      inspector: inspectionEnvironment(config.inspection),
+      inspector: { FORENSICS_INSPECTION: inspectionEnvironment(config.inspection)[INSPECTION_ENV] },
     }
     this.functions = {} as Record<FunctionKey, CaptureFunction>
     const deployed = enabledFunctionKeys(config)
@@ -138,12 +136,12 @@ export class ForensicsStack extends TerraformStack {
         reservedConcurrency: config.capture.reservedConcurrency,
         timeoutSeconds: config.capture.timeoutSeconds,
         memoryMb: config.capture.memoryMb,
-        environment: { ...common, FORENSICS_FUNCTION: key, ...extra[key] },
+        environment: renderFunctionEnv(key, values[key], { isUnresolved: (v) => Token.isUnresolved(v) }),
         ...(signing ? { codeSigningConfigArn: signing.arn } : {}),
       })
     }
     if (config.containment.enabled) {
-      this.containment = new Containment(this, 'containment', { config, bundle: bundles.containment, kmsKeyArn, environment: common, ...(signing ? { codeSigningConfigArn: signing.arn } : {}) })
+      this.containment = new Containment(this, 'containment', { config, bundle: bundles.containment, kmsKeyArn, environment: { ...evidence, ...member }, ...(signing ? { codeSigningConfigArn: signing.arn } : {}) })
     }
     // the inspector writes no evidence (the capture it chains into does)
     const roleArns = [...deployed.filter((k) => k !== 'inspector').map((k) => this.functions[k].role.arn), ...(this.containment ? [this.containment.function.role.arn] : [])]
@@ -230,11 +228,8 @@ export class ForensicsStack extends TerraformStack {
         }]),
       })
     }
-    const patterns: Record<string, Record<string, unknown>> = {
-      ...triggerPatterns(config.watchedBuckets),
-      ...containmentPatterns(config),
-      ...(config.inspection.enabled ? { [INSPECTION_PATTERN_KEY]: inspectionUploadPattern(config.inspection.buckets) } : {}),
-    }
+    const ruleScope = triggerScope(config)
+    const patterns = triggerPatterns(ruleScope.watchedBuckets, ruleScope.sensitiveBuckets)
     this.forwarding = new EventForwarding(this, 'forwarding', {
       name: config.name, accountId, homeRegion: region, regions: config.regions,
       intakeBusArn: intakeEventBusArn(config), roleName: names.eventForwarderRole, patterns, defaultTags: tags,
@@ -244,19 +239,9 @@ export class ForensicsStack extends TerraformStack {
     this.triggers = new Triggers(this, 'triggers', {
       name: config.name,
       eventBusName: this.intakeBus.name,
-      watchedBuckets: config.watchedBuckets,
-      bucketConfig: this.target('bucket-config'),
-      objectVersions: this.target('object-versions'),
-      cloudTrailSlice: this.target('cloudtrail-slice'),
+      scope: ruleScope,
+      targets: Object.fromEntries(deployed.map((k) => [k, this.target(k)])),
       deadLetterQueueArn: this.failures.queue.arn,
-    })
-    this.containment?.addAccessRules({
-      name: config.name,
-      eventBusName: this.intakeBus.name,
-      bucketConfig: this.target('bucket-config'),
-      objectVersions: this.target('object-versions'),
-      deadLetterQueueArn: this.failures.queue.arn,
-      patterns: Object.values(containmentPatterns(config)),
     })
 
     if (config.inspection.enabled) {

@@ -1,46 +1,14 @@
 /**
- * EventBridge rules that start captures: CloudTrail-recorded changes to who can reach a
- * watched bucket start a bucket-config capture; GuardDuty S3 findings start object-versions
- * and cloudtrail-slice captures. EventBridge invokes Lambda asynchronously, so each
- * function's routing-table row (retries, destinations) applies.
+ * The EventBridge rules that start captures, rendered from the trigger contract
+ * (forensics/contract/triggers.ts): one rule per row on the intake bus, one target per
+ * function the row names. EventBridge invokes Lambda asynchronously, so each function's
+ * routing-table row (retries, destinations) applies.
  */
 import { CloudwatchEventRule, CloudwatchEventTarget, Construct, LambdaPermission } from './cdktf.js'
+import { triggerRules, type TriggerScope } from '../forensics/contract/triggers.js'
+import type { FunctionKey } from '../forensics/routing.js'
 
-/** S3 API calls that change who can reach a bucket. */
-export const S3_ACCESS_CHANGE_EVENTS = [
-  'PutBucketPolicy', 'DeleteBucketPolicy', 'PutBucketAcl', 'PutBucketPublicAccessBlock', 'DeleteBucketPublicAccessBlock',
-  'PutBucketEncryption', 'DeleteBucketEncryption', 'PutBucketOwnershipControls', 'DeleteBucketOwnershipControls',
-] as const
-
-/** Event pattern for CloudTrail S3 access changes; all buckets when `buckets` is empty. */
-export function s3AccessChangePattern(buckets: string[]): Record<string, unknown> {
-  return {
-    source: ['aws.s3'],
-    'detail-type': ['AWS API Call via CloudTrail'],
-    detail: {
-      eventSource: ['s3.amazonaws.com'],
-      eventName: [...S3_ACCESS_CHANGE_EVENTS],
-      ...(buckets.length > 0 ? { requestParameters: { bucketName: [...buckets] } } : {}),
-    },
-  }
-}
-
-/** Event pattern for GuardDuty findings about S3 buckets. */
-export function guardDutyS3FindingPattern(): Record<string, unknown> {
-  return {
-    source: ['aws.guardduty'],
-    'detail-type': ['GuardDuty Finding'],
-    detail: { resource: { resourceType: ['S3Bucket'] } },
-  }
-}
-
-/**
- * Every capture rule's pattern by rule suffix: the forensics rules match them on the intake
- * bus, and every account and region in scope forwards them there (event-forwarding.ts).
- */
-export function triggerPatterns(watchedBuckets: string[]): Record<'s3-access-changes' | 'guardduty-s3', Record<string, unknown>> {
-  return { 's3-access-changes': s3AccessChangePattern(watchedBuckets), 'guardduty-s3': guardDutyS3FindingPattern() }
-}
+export { S3_ACCESS_CHANGE_EVENTS, triggerPatterns, triggerScope } from '../forensics/contract/triggers.js'
 
 /** A function EventBridge may invoke. */
 export interface TriggerTarget {
@@ -51,42 +19,40 @@ export interface TriggerTarget {
 /** Options for {@link Triggers}. */
 export interface TriggersOptions {
   name: string
-  watchedBuckets: string[]
-  bucketConfig: TriggerTarget
-  objectVersions: TriggerTarget
-  cloudTrailSlice: TriggerTarget
+  /** the watched buckets, and the sensitive ones when containment is on (`triggerScope(config)`) */
+  scope: TriggerScope
+  /** every function a row targets */
+  targets: Partial<Record<FunctionKey, TriggerTarget>>
   /** Where EventBridge puts events it could not deliver. */
   deadLetterQueueArn: string
   /** The bus the rules match on (the intake bus every account and region forwards to). */
   eventBusName: string
 }
 
-/** The two capture rules and their targets. */
+/** One rule per row of the trigger table (one per sensitive bucket for its `sensitive-access` row), with its targets. */
 export class Triggers extends Construct {
-  readonly accessChangeRule: CloudwatchEventRule
-  readonly guardDutyRule: CloudwatchEventRule
+  /** by rule id (`s3-access-changes`, `guardduty-s3`, `sensitive-access-0`, …) */
+  readonly rules: Record<string, CloudwatchEventRule>
   readonly #eventBusName: string
 
   constructor(scope: Construct, id: string, o: TriggersOptions) {
     super(scope, id)
     this.#eventBusName = o.eventBusName
-    const patterns = triggerPatterns(o.watchedBuckets)
-    this.accessChangeRule = new CloudwatchEventRule(this, 's3-access-changes', {
-      name: `${o.name}-s3-access-changes`,
-      description: 'CloudTrail: policy, ACL, public access block, encryption or ownership change on a watched bucket → bucket-config capture',
-      eventBusName: o.eventBusName,
-      eventPattern: JSON.stringify(patterns['s3-access-changes']),
-    })
-    this.target('s3-access-changes-bucket-config', this.accessChangeRule, o.bucketConfig, o.deadLetterQueueArn)
-
-    this.guardDutyRule = new CloudwatchEventRule(this, 'guardduty-s3', {
-      name: `${o.name}-guardduty-s3`,
-      description: 'GuardDuty S3 finding → object-versions and cloudtrail-slice captures',
-      eventBusName: o.eventBusName,
-      eventPattern: JSON.stringify(patterns['guardduty-s3']),
-    })
-    this.target('guardduty-s3-object-versions', this.guardDutyRule, o.objectVersions, o.deadLetterQueueArn)
-    this.target('guardduty-s3-cloudtrail-slice', this.guardDutyRule, o.cloudTrailSlice, o.deadLetterQueueArn)
+    this.rules = {}
+    for (const { id: ruleId, row, pattern } of triggerRules(o.scope)) {
+      const rule = new CloudwatchEventRule(this, ruleId, {
+        name: `${o.name}-${ruleId}`,
+        description: `${row.description} → ${row.targets.join(', ')}`,
+        eventBusName: o.eventBusName,
+        eventPattern: JSON.stringify(pattern),
+      })
+      this.rules[ruleId] = rule
+      for (const key of row.targets) {
+        const fn = o.targets[key]
+        if (!fn) throw new Error(`trigger ${row.id} targets ${key}, which the stack did not pass to Triggers`)
+        this.target(`${ruleId}-${key}`, rule, fn, o.deadLetterQueueArn)
+      }
+    }
   }
 
   private target(id: string, rule: CloudwatchEventRule, fn: TriggerTarget, dlq: string): void {

@@ -234,7 +234,8 @@ t.test('bucket-config on the emulator', async (t) => {
     await t.rejects(h({ caseId: 'c', bucket: 'bkt', region: 5 }), { name: 'ValidationError', message: /region must be a non-empty string/ })
     await t.rejects(h({ caseId: '../etc', bucket: 'bkt' }), { name: 'ValidationError', message: /invalid case id/ })
     await t.rejects(h({ caseId: 'c', bucket: 's3://x' }), { name: 'ValidationError', message: /invalid bucket name/ })
-    await t.rejects(h(cloudTrailEvent('CreateBucket', 'bkt', 'e1')), { name: 'ValidationError', message: /does not trigger this collector/ })
+    // neither an access change nor a data event (GetObject on a sensitive bucket starts containment's capture)
+    await t.rejects(h(cloudTrailEvent('CreateBucket', 'bkt', 'e1')), { name: 'ValidationError', field: 'detail.eventName', message: /"CreateBucket" is not routed to bucket-config; rule s3-access-changes routes .*; rule sensitive-access routes .*GetObject/ })
     const noBucket = cloudTrailEvent('PutBucketAcl', 'bkt', 'e2')
     ;(noBucket.detail as Record<string, unknown>).requestParameters = {}
     await t.rejects(h(noBucket), { name: 'ValidationError', message: /bucketName/ })
@@ -271,7 +272,7 @@ t.test('requests and names', async (t) => {
   t.equal(validateBucketName('legacy_Bucket'), 'legacy_Bucket')
 })
 
-const ct = (detail: Record<string, unknown>, top: Record<string, unknown> = {}) => ({ 'detail-type': 'AWS API Call via CloudTrail', detail: { eventName: 'PutBucketAcl', requestParameters: { bucketName: 'bkt' }, eventID: 'e1', ...detail }, ...top })
+const ct = (detail: Record<string, unknown>, top: Record<string, unknown> = {}) => ({ 'detail-type': 'AWS API Call via CloudTrail', source: 'aws.s3', detail: { eventName: 'PutBucketAcl', requestParameters: { bucketName: 'bkt' }, eventID: 'e1', ...detail }, ...top })
 
 t.test('bucketConfigRequest: own events and CloudTrail events', async (t) => {
   t.throws(() => bucketConfigRequest(undefined, {}), { name: 'ValidationError', field: 'event', message: /got undefined/ })

@@ -104,21 +104,18 @@ t.test('capture cloudtrail: CLI and Lambda handler commit a provable slice', asy
     t.equal(own.status, 'complete')
     t.ok(own.events > 0 && own.created)
     const gd = await handler({
-      version: '0', id: 'ev-1', 'detail-type': 'GuardDuty Finding', source: 'aws.guardduty', region: 'us-east-1', time: '2026-11-28T02:00:00Z',
+      version: '0', id: 'ev-1', 'detail-type': 'GuardDuty Finding', source: 'aws.guardduty', account: '111111111111', region: 'us-east-1', time: '2026-11-28T02:00:00Z',
       detail: { id: 'f00d', type: 'Exfiltration:S3/AnomalousBehavior', resource: { resourceType: 'S3Bucket', accessKeyDetails: { accessKeyId: 'ASIAEXFIL0000000004' }, s3BucketDetails: [{ name: 'payroll-data' }] }, service: { eventFirstSeen: '2026-11-28T01:30:00Z', eventLastSeen: '2026-11-28T02:00:00Z' } },
     })
-    t.equal(gd.caseId, 'gd-f00d')
+    t.equal(gd.caseId, 'gd-111111111111-2026-11-28', 'the contract\'s one case-id rule')
     t.ok(gd.events > 0)
-    const ct = toSliceRequest({ id: 'e2', 'detail-type': 'AWS API Call via CloudTrail', source: 'aws.s3', region: 'us-east-1', detail: events[0] }, { FORENSICS_TRAIL_ARCHIVE: 's3://trail-archive/ct' })
-    t.same(ct.filters, { accessKeyIds: [(events[0].userIdentity as { accessKeyId: string }).accessKeyId] })
-    t.equal(ct.window.end - ct.window.start, 2 * 3600_000)
     await t.rejects(handler({ caseId: 'c' }), { name: 'ValidationError' })
-    await t.rejects(handler({ id: 'x', 'detail-type': 'Other', source: 'aws.ec2', detail: {} }), { name: 'ValidationError', message: /does not handle/ })
+    await t.rejects(handler({ id: 'x', 'detail-type': 'Other', source: 'aws.ec2', detail: {} }), { name: 'ValidationError', message: /needs caseId, start and end/ })
     t.throws(() => toSliceRequest({ caseId: 'c', start: '2026-11-28T00:00:00Z', end: '2026-11-28T01:00:00Z' }, {}), { name: 'ValidationError', message: /nothing to read/ })
     t.throws(() => toSliceRequest({ caseId: 'c', start: '2026-11-28T00:00:00Z', end: '2026-11-28T01:00:00Z', archive: 's3://b/p', accounts: 'x' }, {}), { name: 'ValidationError' })
-    t.throws(() => toSliceRequest({ id: 'x', 'detail-type': 'GuardDuty Finding', source: 'aws.guardduty', region: 'us-east-1', detail: {} }, {}), { message: /eventFirstSeen/ })
-    t.throws(() => toSliceRequest({ id: 'x', 'detail-type': 'AWS API Call via CloudTrail', source: 'aws.s3', region: 'us-east-1', detail: {} }, {}), { message: /eventTime/ })
-    t.throws(() => toSliceRequest({ id: 'x', 'detail-type': 'AWS API Call via CloudTrail', source: 'aws.s3', detail: {} }, {}), { message: /FORENSICS_TRAIL_ARCHIVE/ })
+    t.throws(() => toSliceRequest({ id: 'x', 'detail-type': 'GuardDuty Finding', source: 'aws.guardduty', region: 'us-east-1', detail: {} }, {}), { name: 'ValidationError', field: 'detail.id' })
+    // the trigger table routes CloudTrail access changes to bucket-config only
+    t.throws(() => toSliceRequest({ id: 'x', 'detail-type': 'AWS API Call via CloudTrail', source: 'aws.s3', region: 'us-east-1', detail: events[0] }, {}), { field: 'detail-type', message: /cloudtrail-slice is not a target of aws.s3 "AWS API Call via CloudTrail" events/ })
   })
 })
 
@@ -193,6 +190,34 @@ t.test('capture slice: recorded slice errors and a committed manifest without a 
   t.same({ events: again.events, files: again.files, verdicts: again.verdicts }, { events: 0, files: 0, verdicts: {} })
 })
 
+t.test('capture slice: a failing LookupEvents leaves the archive part committed as partial, the failure recorded', async (t) => {
+  const signer = testSigner()
+  const s3 = fakeTrailBucket('trail')
+  const h = (n: number): number => D('2026-11-28T00:00:00Z') + n * 3600_000
+  const log = putLog(s3, h(1) + 300_000, [{ eventID: 'arch-1', eventTime: new Date(h(1) - 60_000).toISOString(), eventName: 'GetObject' }], 'L1')
+  putDigest(s3, { end: h(2), files: [log] })
+  const denied = Object.assign(new Error('User is not authorized to perform: cloudtrail:LookupEvents'), { name: 'AccessDeniedException', $metadata: { httpStatusCode: 400 } })
+  const ct = fakeClient<CloudTrailClient>({ LookupEventsCommand: () => { throw denied } })
+  const store = new MemoryStore()
+  const req = { caseId: 'case-lf', window: { start: h(0), end: h(2) }, filters: {}, archive: { location: LOC }, lookup: { regions: ['eu-west-1'] } }
+  const r = await captureCloudTrailSlice({ store, signer }, { s3, cloudTrailFor: () => ct, publicKeys: keySource(KEY.pub), workers: 0, lookupOptions: { sleep: async () => undefined } }, req)
+  t.equal(r.created, true, 'committed, not thrown away')
+  t.equal(r.manifest.status, 'partial')
+  t.equal(r.events, 1, 'the archive\'s events are kept')
+  t.match(r.manifest.errors, [{ what: 'LookupEvents eu-west-1', code: 'AccessDeniedException', message: /^LookupEvents in eu-west-1 failed: AccessDeniedException: User is not authorized.*; the archive part is committed/ }])
+  t.ok([...store.objects.keys()].some((k) => k.includes('/artifacts/logs/trail/')), 'the archive\'s log file is in the capture')
+  t.match(r.manifest.target, { lookupRegions: ['eu-west-1'] })
+
+  // both sources answering: one capture holding both, deduplicated
+  const ok = fakeClient<CloudTrailClient>({ LookupEventsCommand: () => ({ Events: [{ EventId: 'arch-1', CloudTrailEvent: JSON.stringify({ eventID: 'arch-1', eventTime: new Date(h(1) - 60_000).toISOString() }) }, { EventId: 'lk-1', CloudTrailEvent: JSON.stringify({ eventID: 'lk-1', eventTime: new Date(h(1)).toISOString() }) }] }) })
+  const both = await captureCloudTrailSlice({ store: new MemoryStore(), signer }, { s3, cloudTrailFor: () => ok, publicKeys: keySource(KEY.pub), workers: 0, lookupOptions: { sleep: async () => undefined } }, { ...req, caseId: 'case-both' })
+  t.equal(both.manifest.status, 'complete')
+  t.equal(both.events, 2, 'arch-1 from both sources counted once')
+
+  // LookupEvents alone failing: nothing to commit, the capture fails (Lambda retries, then the DLQ)
+  await t.rejects(captureCloudTrailSlice({ store: new MemoryStore(), signer }, { cloudTrailFor: () => ct, lookupOptions: { sleep: async () => undefined } }, { caseId: 'case-lo', window: req.window, filters: {}, lookup: req.lookup }))
+})
+
 t.test('capture slice: a digest from an unversioned bucket', async (t) => {
   const signer = testSigner()
   const s3 = fakeTrailBucket('trail')
@@ -224,31 +249,19 @@ t.test('collector: own events and EventBridge events', async (t) => {
   t.throws(() => toSliceRequest(null, env), { name: 'ValidationError', field: 'caseId' })
   t.throws(() => toSliceRequest({ caseId: 'c' }, env), /needs caseId, start and end/)
 
-  const gd = (detail: Record<string, unknown>, extra: Record<string, unknown> = {}): unknown => ({ id: 'ev-1', 'detail-type': 'GuardDuty Finding', source: 'aws.guardduty', region: 'eu-west-1', detail, ...extra })
-  const g1 = toSliceRequest(gd({ id: 'f/1', service: { eventFirstSeen: '2026-11-28T10:00:00Z', eventLastSeen: '2026-11-28T11:00:00Z' }, resource: { accessKeyDetails: { accessKeyId: 'AKIA9' } } }), {})
-  t.match(g1, { caseId: 'gd-f_1', filters: { accessKeyIds: ['AKIA9'] }, lookup: { regions: ['eu-west-1'] }, archive: undefined, trigger: { source: 'aws.guardduty', id: 'ev-1' } })
+  const seen = { eventFirstSeen: '2026-11-28T10:00:00Z', eventLastSeen: '2026-11-28T11:00:00Z' }
+  const gd = (detail: Record<string, unknown>, extra: Record<string, unknown> = {}): unknown => ({ id: 'ev-1', 'detail-type': 'GuardDuty Finding', source: 'aws.guardduty', account: '111122223333', region: 'eu-west-1', detail: { id: 'f/1', type: 'Exfiltration:S3/AnomalousBehavior', service: seen, resource: { resourceType: 'S3Bucket', s3BucketDetails: [{ name: 'b1' }] }, ...detail }, ...extra })
+  const g1 = toSliceRequest(gd({ resource: { accessKeyDetails: { accessKeyId: 'AKIA9', principalId: 'arn:aws:iam::1:user/u' }, s3BucketDetails: [{ name: 'b1' }] } }), {})
+  t.match(g1, { caseId: 'gd-111122223333-2026-11-28', filters: { accessKeyIds: ['AKIA9'] }, lookup: { regions: ['eu-west-1'] }, archive: undefined, trigger: { source: 'guardduty:Exfiltration:S3/AnomalousBehavior', id: 'guardduty:ev-1' }, actor: { principalArn: 'arn:aws:iam::1:user/u' } })
   t.same(g1.window, { start: D('2026-11-28T09:00:00Z'), end: D('2026-11-28T12:00:00Z') })
-  const g2 = toSliceRequest(gd({ createdAt: '2026-11-28T10:00:00Z', updatedAt: '2026-11-28T10:30:00Z', resource: { accessKeyDetails: { accessKeyId: 'GeneratedFindingAccessKeyId' }, s3BucketDetails: [{ name: 'b1' }, { name: '' }, {}] } }), env)
-  t.same(g2.filters, { buckets: ['b1'] })
-  t.equal(g2.caseId, 'gd-ev-1')
-  const g3 = toSliceRequest(gd({ id: 'x' }, { time: '2026-11-28T10:00:00Z' }), env)
-  t.same(g3.filters, {})
-  t.throws(() => toSliceRequest(gd({ id: 'x' }), env), { name: 'ValidationError', field: 'detail.service' })
+  const g2 = toSliceRequest(gd({ resource: { accessKeyDetails: { accessKeyId: 'GeneratedFindingAccessKeyId' }, s3BucketDetails: [{ name: 'b1' }, { name: '' }, {}] } }), env)
+  t.same(g2.filters, { buckets: ['b1'] }, 'the sample finding\'s placeholder key is no filter: the bucket is')
+  t.equal(toSliceRequest(gd({}, { caseId: 'named' }), env).caseId, 'named', 'a case named by the event wins')
+  t.equal(toSliceRequest(gd({ accountId: '444455556666' }), { ...env, FORENSICS_CASE_ID_TEMPLATE: '{origin}-{bucket}-{eventId}' }).caseId, 'gd-b1-f-1')
+  t.throws(() => toSliceRequest(gd({ service: { eventFirstSeen: 'yesterday', eventLastSeen: 'today' } }), env), { name: 'ValidationError', field: 'detail.service' })
+  t.throws(() => toSliceRequest(gd({ service: { eventFirstSeen: '2026-11-28T10:00:00Z' } }), env), { name: 'ValidationError', field: 'detail.service.eventLastSeen' })
   t.throws(() => toSliceRequest(gd({}, { region: undefined }), {}), /set FORENSICS_TRAIL_ARCHIVE or deliver events with a region/)
-  const regionFromEnv = toSliceRequest(gd({ createdAt: '2026-11-28T10:00:00Z', updatedAt: '2026-11-28T10:00:00Z' }, { region: undefined }), { AWS_REGION: 'ap-south-1' })
-  t.same(regionFromEnv.lookup, { regions: ['ap-south-1'] })
-
-  const api = (detail: Record<string, unknown>, extra: Record<string, unknown> = {}): unknown => ({ id: 'ev-2', 'detail-type': 'AWS API Call via CloudTrail', source: 'aws.s3', region: 'us-east-1', detail, ...extra })
-  const c1 = toSliceRequest(api({ eventID: 'e1', eventTime: '2026-11-28T10:00:00Z', requestID: 'r1', userIdentity: { arn: 'arn:aws:sts::1:assumed-role/R/s', accessKeyId: 'ASIA1' } }), {})
-  t.match(c1, { caseId: 'ct-e1', filters: { accessKeyIds: ['ASIA1'] }, actor: { principalArn: 'arn:aws:sts::1:assumed-role/R/s', requestId: 'r1' }, trigger: { source: 'aws.cloudtrail', id: 'ev-2' } })
-  const c2 = toSliceRequest(api({ eventTime: '2026-11-28T10:00:00Z', userIdentity: { arn: 'arn:aws:sts::1:assumed-role/R/s', sessionContext: { sessionIssuer: { arn: 'arn:aws:iam::1:role/R' } } } }), {})
-  t.same(c2.filters, { principals: ['arn:aws:iam::1:role/R'] })
-  t.equal(c2.caseId, 'ct-ev-2')
-  const c3 = toSliceRequest(api({ userIdentity: { arn: 'arn:aws:iam::1:user/u' } }, { time: '2026-11-28T10:00:00Z' }), {})
-  t.same(c3.filters, { principals: ['arn:aws:iam::1:user/u'] })
-  t.same(toSliceRequest(api({ eventTime: '2026-11-28T10:00:00Z' }), {}).filters, {})
-  t.throws(() => toSliceRequest(api({}), {}), { name: 'ValidationError', field: 'detail.eventTime' })
-  t.throws(() => toSliceRequest({ id: 'x', 'detail-type': 'Object Created', source: 'aws.s3', region: 'us-east-1', detail: {} }, {}), { name: 'ValidationError', field: 'detail-type', message: /does not handle EventBridge events of type 'Object Created' from aws.s3/ })
+  t.throws(() => toSliceRequest({ id: 'x', 'detail-type': 'Object Created', source: 'aws.s3', region: 'us-east-1', detail: {} }, {}), { name: 'ValidationError', field: 'caseId' })
 })
 
 t.test('collector handler and lookup-only capture', async (t) => {

@@ -92,7 +92,7 @@ t.test('a local drill whose config names no canary bucket fails with the drill f
   })
   await t.rejects(
     runLocalDrill({ env: { ...process.env, FORENSICS_CONFIG: join(dir, 'forensics.config.json') }, signingKey: `file:${keyFile}`, outDir: join(dir, 'drills'), log: (l) => lines.push(l), retryDelaysMs: [1, 1] }),
-    { message: /^the drill did not finish: StorageError: canary incident on s3:\/\/undefined failed: .*\(see .*\)$/ },
+    { message: /^the drill did not finish: ValidationError: the drill has no canary bucket: set drill.canaryBucket in the config \(the stack writes FORENSICS_CANARY_BUCKET\) or send \{"canaryBucket": "…"\} \(see .*\)$/ },
   )
   t.match(lines[0], `config: ${join(dir, 'forensics.config.json')}`)
   t.ok(lines.some((l) => /canary undefined|canary s3:\/\/undefined/.test(l)) || lines.some((l) => l.startsWith('provisioned:')), 'the evidence side was provisioned')

@@ -157,8 +157,9 @@ t.test('object-versions on the emulator', async (t) => {
     await t.rejects(h({ caseId: 'c', bucket: 'bkt', prefix: 'p', since: '2026-02-01T00:00:00Z', until: '2026-01-01T00:00:00Z' }), { name: 'ValidationError', message: /before until/ })
     await t.rejects(h({ caseId: 'c', bucket: 'bkt', prefix: 'p', account: 7 }), { name: 'ValidationError', message: /account/ })
     await t.rejects(createObjectVersionsHandler({ ...env, FORENSICS_COPY_CONCURRENCY: '0' })({ caseId: 'c', bucket: 'bkt', prefix: 'p' }), { message: /FORENSICS_COPY_CONCURRENCY/ })
-    const ct = { 'detail-type': 'AWS API Call via CloudTrail', id: 'e', detail: { eventName: 'DeleteObject', eventID: 'ev-1', requestParameters: { bucketName: 'bkt' } } }
-    await t.rejects(h(ct), { name: 'ValidationError', message: /requestParameters.key/ })
+    // an access change goes to bucket-config only; object-versions takes CloudTrail data events (the containment row)
+    const ct = { 'detail-type': 'AWS API Call via CloudTrail', source: 'aws.s3', id: 'e', detail: { eventName: 'PutBucketAcl', eventID: 'ev-1', requestParameters: { bucketName: 'bkt' } } }
+    await t.rejects(h(ct), { name: 'ValidationError', field: 'detail.eventName', message: /"PutBucketAcl" is not routed to object-versions; rule sensitive-access routes GetObject/ })
     const bad = await h.sqs({ Records: [{ eventSource: 'aws:sqs', messageId: 'm1', receiptHandle: 'r', body: 'not json', eventSourceARN: 'q', attributes: {} }] })
     t.same(bad, { batchItemFailures: [{ itemIdentifier: 'm1' }] }, 'a malformed page message is a batch item failure (redelivered, then the DLQ)')
     const saved = { ...process.env }
@@ -175,10 +176,17 @@ t.test('object-versions on the emulator', async (t) => {
 })
 
 t.test('requests', async (t) => {
-  const ct = (eventName: string, params: Record<string, string>) => ({ 'detail-type': 'AWS API Call via CloudTrail', id: 'eb', account: '123456789012', region: 'eu-west-1', detail: { eventName, eventID: 'ev-9', eventTime: '2026-11-29T10:00:00Z', requestParameters: params } })
-  t.match(objectVersionsRequest(ct('DeleteObject', { bucketName: 'bkt', key: 'a b' }), {}), { caseId: 'ct-123456789012-2026-11-29', keys: ['a b'], trigger: { id: 'cloudtrail:ev-9' }, region: 'eu-west-1' })
-  t.match(objectVersionsRequest(ct('PutBucketPolicy', { bucketName: 'bkt' }), { FORENSICS_OBJECT_VERSIONS_PREFIX: 'data/' }), { prefix: 'data/', keys: undefined })
+  // a GuardDuty S3 finding captures the finding's bucket
+  const gd = (buckets: string[]) => ({ 'detail-type': 'GuardDuty Finding', source: 'aws.guardduty', id: 'eb', account: '123456789012', region: 'eu-west-1', detail: { id: 'f1', type: 'Exfiltration:S3/AnomalousBehavior', resource: { resourceType: 'S3Bucket', s3BucketDetails: buckets.map((name) => ({ name })) }, service: { eventFirstSeen: '2026-11-29T10:00:00Z', eventLastSeen: '2026-11-29T10:05:00Z' } } })
+  t.match(objectVersionsRequest(gd(['bkt']), {}), { caseId: 'gd-123456789012-2026-11-29', bucket: 'bkt', prefix: '', keys: undefined, trigger: { source: 'guardduty:Exfiltration:S3/AnomalousBehavior', id: 'guardduty:eb' }, region: 'eu-west-1' })
+  t.match(objectVersionsRequest(gd(['bkt']), { FORENSICS_OBJECT_VERSIONS_PREFIX: 'data/' }), { prefix: 'data/', keys: undefined })
+  t.throws(() => objectVersionsRequest(gd(['b1', 'b2']), {}), { name: 'ValidationError', field: 'detail.resource.s3BucketDetails', message: /names 2 buckets \(b1, b2\)/ })
+  t.throws(() => objectVersionsRequest(gd([]), {}), { name: 'ValidationError', field: 'detail.resource.s3BucketDetails[].name' })
   t.equal(objectVersionsRequest({ caseId: 'c', bucket: 'b', prefix: '' }, {}, { awsRequestId: 'r1' }).trigger.id, 'r1')
+  // a data event on a sensitive bucket (the containment row) captures the key it names, else the bucket
+  const data = (eventName: string, params: Record<string, string>) => ({ 'detail-type': 'AWS API Call via CloudTrail', source: 'aws.s3', id: 'eb', account: '123456789012', region: 'eu-west-1', detail: { eventName, eventID: 'ev-9', eventTime: '2026-11-29T10:00:00Z', requestParameters: params, userIdentity: { arn: 'arn:aws:iam::123456789012:user/mallory' } } })
+  t.match(objectVersionsRequest(data('GetObject', { bucketName: 'bkt', key: 'a b' }), { FORENSICS_OBJECT_VERSIONS_PREFIX: 'data/' }), { caseId: 'ct-123456789012-2026-11-29', bucket: 'bkt', keys: ['a b'], prefix: undefined, trigger: { source: 'cloudtrail:GetObject', id: 'cloudtrail:ev-9' }, actor: { principalArn: 'arn:aws:iam::123456789012:user/mallory' } })
+  t.match(objectVersionsRequest(data('ListObjectsV2', { bucketName: 'bkt' }), { FORENSICS_OBJECT_VERSIONS_PREFIX: 'data/' }), { bucket: 'bkt', prefix: 'data/', keys: undefined })
   t.same(validateObjectVersionsRequest({ caseId: 'c', bucket: 'bkt', keys: ['k'], since: new Date('2026-01-01T00:00:00Z'), accountId: '123456789012', region: 'us-east-1', trigger: { source: 's', id: 'i' } }), { bucket: 'bkt', keys: ['k'], since: '2026-01-01T00:00:00.000Z', accountId: '123456789012', region: 'us-east-1' })
   t.throws(() => validateObjectVersionsRequest({ caseId: 'c', bucket: 'bkt', keys: ['k'], since: new Date('x'), trigger: { source: 's', id: 'i' } }), { message: /since is not a valid time/ })
 
@@ -223,9 +231,8 @@ t.test('objectVersionsRequest: field checks, key and keys combined, the event ha
   const r = objectVersionsRequest({ caseId: 'c', bucket: 'b', key: 'k1', keys: ['k2'] }, {})
   t.same(r.keys, ['k1', 'k2'], 'key and keys combine')
   t.match(r.trigger.id, /^event:[0-9a-f]{64}$/, 'without an id or request id, the event hash')
-  const ct = { 'detail-type': 'AWS API Call via CloudTrail', caseId: 'named-case', detail: { eventName: 'PutObject', eventID: 'e1', requestParameters: { bucketName: 'bkt', key: 'k' } } }
-  t.match(objectVersionsRequest(ct, {}), { caseId: 'named-case', keys: ['k'], accountId: undefined, region: undefined, trigger: { source: 'cloudtrail:PutObject' } })
-  t.match(objectVersionsRequest({ ...ct, caseId: undefined, detail: { ...ct.detail, eventName: 'PutBucketAcl' } }, {}), { prefix: '', keys: undefined })
+  const gd = { 'detail-type': 'GuardDuty Finding', source: 'aws.guardduty', caseId: 'named-case', detail: { id: 'f2', type: 'Policy:S3/BucketBlockPublicAccessDisabled', resource: { s3BucketDetails: [{ name: 'bkt' }] }, service: { eventFirstSeen: '2026-11-29T10:00:00Z', eventLastSeen: '2026-11-29T10:00:00Z' } } }
+  t.match(objectVersionsRequest(gd, {}), { caseId: 'named-case', prefix: '', accountId: undefined, region: undefined, trigger: { source: 'guardduty:Policy:S3/BucketBlockPublicAccessDisabled', id: 'guardduty:f2' } })
 })
 
 t.test('CLI: valid --since/--until pass to the evidence check; bad ones are usage errors', async (t) => {

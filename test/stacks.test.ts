@@ -1,9 +1,10 @@
 import t from 'tap'
+import { FUNCTION_ENV, functionEnvNames, type EnvName } from '../forensics/contract/env.js'
 import { readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { AWS_PROVIDER_VERSIONS, Testing } from '../stacks/cdktf.js'
 import { satisfiesConstraint } from '../forensics/rehearsal/version-constraint.js'
-import { addForensicsStacks, PROTECTED_EVIDENCE_ACTIONS, S3_ACCESS_CHANGE_EVENTS, s3AccessChangePattern, guardDutyS3FindingPattern, LAMBDA_RUNTIME } from '../stacks/index.js'
+import { addForensicsStacks, PROTECTED_EVIDENCE_ACTIONS, S3_ACCESS_CHANGE_EVENTS, triggerPatterns, LAMBDA_RUNTIME } from '../stacks/index.js'
 import { parseConfig, type ForensicsConfig } from '../forensics/config.js'
 import { asyncInvokeRoutes, resourceNames, enabledFunctionKeys, type DestinationRef } from '../forensics/routing.js'
 import type { PolicyStatement } from '../stacks/policy.js'
@@ -142,12 +143,16 @@ t.test('every function: Node.js 22 on arm64, own role, X-Ray, reserved concurren
     }), `${key}: runtime, architecture, tracing, concurrency`)
     const fn = R.aws_lambda_function[id]
     t.match(fn, { runtime: 'nodejs22.x', architectures: ['arm64'], kms_key_arn: /aws_kms_key\.platform-key/, filename: new RegExp(`^assets/.*/${key}\\.zip$`), source_code_hash: /^[A-Za-z0-9+/]{43}=$/ }, `${key} function`)
-    t.match(fn.environment, { variables: { FORENSICS_EVIDENCE_BUCKET: names.evidenceBucket, FORENSICS_SIGNING_KEY: 'kms:alias/forensics-signing', FORENSICS_FUNCTION: key } })
+    t.match(fn.environment, { variables: { FORENSICS_EVIDENCE_BUCKET: names.evidenceBucket, FORENSICS_SIGNING_KEY: 'kms:alias/forensics-signing' } })
     const env = (fn.environment as { variables: Record<string, string> }).variables
+    // exactly the function's schema: every required variable, nothing nobody reads
+    const schema = functionEnvNames(key)
+    for (const name of FUNCTION_ENV[key].required) t.ok(env[name], `${key} gets ${name}`)
+    t.same(Object.keys(env).filter((n) => !schema.includes(n as EnvName)), [], `${key}: no variable outside its schema`)
     if (key === 'cloudtrail-slice') t.equal(env.FORENSICS_TRAIL_ARCHIVE, 's3://org-cloudtrail-archive-111111111111/cloudtrail')
     if (key === 'custody-recorder') t.match(env, { FORENSICS_SIEM_EVENT_BUS: 'forensics-siem', FORENSICS_SIEM_TOPIC_ARN: /aws_sns_topic\.siem_topic/ })
     if (key === 'drill') {
-      t.match(env, { FORENSICS_CANARY_BUCKET: 'forensics-canary-111111111111', FORENSICS_DLQ_URL: /aws_sqs_queue\.failures_dlq.*\.url/, FORENSICS_FUNCTION_PREFIX: 'forensics' })
+      t.match(env, { FORENSICS_CANARY_BUCKET: 'forensics-canary-111111111111', FORENSICS_DLQ_URL: /aws_sqs_queue\.failures_dlq.*\.url/, FORENSICS_TRAIL_ARCHIVE: 's3://org-cloudtrail-archive-111111111111/cloudtrail' })
       t.same(JSON.parse(env.FORENSICS_CAPTURE_FUNCTIONS), names.functions)
     }
     t.ok(Testing.toHaveResourceWithProperties(forensics.text, 'aws_cloudwatch_log_group', { name: `/aws/lambda/${name}`, retention_in_days: 365 }))
@@ -201,16 +206,16 @@ t.test('failures land in an encrypted DLQ with an alarm to SNS', async (t) => {
 
 t.test('rules: CloudTrail S3 access changes → bucket-config; GuardDuty S3 findings → object-versions and cloudtrail-slice', async (t) => {
   const [accessId, access] = find('aws_cloudwatch_event_rule', (r) => r.name === 'forensics-s3-access-changes')
-  t.same(JSON.parse(access.event_pattern as string), s3AccessChangePattern(config.watchedBuckets))
+  t.same(JSON.parse(access.event_pattern as string), triggerPatterns(config.watchedBuckets)['s3-access-changes'])
   t.match(JSON.parse(access.event_pattern as string), {
     source: ['aws.s3'],
     'detail-type': ['AWS API Call via CloudTrail'],
     detail: { eventSource: ['s3.amazonaws.com'], eventName: [...S3_ACCESS_CHANGE_EVENTS], requestParameters: { bucketName: ['payments-data-prod', 'customer-exports-prod'] } },
   })
-  for (const e of ['PutBucketPolicy', 'DeleteBucketPolicy', 'PutBucketAcl', 'PutBucketPublicAccessBlock', 'PutBucketEncryption']) t.ok(S3_ACCESS_CHANGE_EVENTS.includes(e as never), e)
+  for (const e of ['PutBucketPolicy', 'DeleteBucketPolicy', 'PutBucketAcl', 'PutBucketPublicAccessBlock', 'DeleteBucketPublicAccessBlock', 'PutBucketOwnershipControls', 'DeleteBucketOwnershipControls', 'PutBucketEncryption']) t.ok(S3_ACCESS_CHANGE_EVENTS.includes(e as never), e)
   const [gdId, gd] = find('aws_cloudwatch_event_rule', (r) => r.name === 'forensics-guardduty-s3')
   t.same(JSON.parse(gd.event_pattern as string), { source: ['aws.guardduty'], 'detail-type': ['GuardDuty Finding'], detail: { resource: { resourceType: ['S3Bucket'] } } })
-  t.same(guardDutyS3FindingPattern(), JSON.parse(gd.event_pattern as string))
+  t.same(triggerPatterns([])['guardduty-s3'], JSON.parse(gd.event_pattern as string))
   const captureRules = [accessId, gdId].map((id) => ref('aws_cloudwatch_event_rule', id, 'name'))
   const targets = Object.values(R.aws_cloudwatch_event_target).filter((x) => captureRules.includes(String(x.rule)))
   const targetOf = (rule: string): string[] => targets.filter((x) => x.rule === ref('aws_cloudwatch_event_rule', rule, 'name')).map((x) => String(x.arn)).sort()

@@ -14,7 +14,7 @@ import { publicKeyFromValue } from './digest-validation.js'
 import { digestFindings, verdictCounts } from './digest-verdicts.js'
 import { refreshTarget, sliceChanges, type SliceChanges } from './refresh.js'
 import { buildSliceDocument, eventLinesGz, publicKeysDocument } from './slice-document.js'
-import { runSlice, type SliceDeps, type SliceRequest } from './slice.js'
+import { dedupeAndSort, runSlice, type SliceDeps, type SliceOutcome, type SliceRequest } from './slice.js'
 
 /** Name and version recorded in manifests. */
 export const CLOUDTRAIL_COLLECTOR = { name: 'cloudtrail-slice', version: '1.0.0' }
@@ -45,6 +45,33 @@ export function sliceRequestId(req: SliceRequest): string {
   return sha256Hex(canonicalBytes({ window: req.window, filters: req.filters, archive: req.archive ?? null, lookup: req.lookup ?? null })).slice(0, 32)
 }
 
+/**
+ * Runs the slice; with both sources, a LookupEvents failure does not throw the archive part
+ * away: the archive's events are kept and the failure is returned, to be recorded in the
+ * capture (which becomes `partial`), as bucket-config records a refused call.
+ */
+async function sliceBothSources(req: SliceRequest, slice: SliceDeps): Promise<{ outcome: SliceOutcome; lookupFailure?: unknown }> {
+  if (!req.archive || !req.lookup) return { outcome: await runSlice(req, slice) }
+  const archive = await runSlice({ ...req, lookup: undefined }, slice)
+  let lookup: SliceOutcome
+  try {
+    lookup = await runSlice({ window: req.window, filters: req.filters, lookup: req.lookup }, { ...slice, s3: undefined })
+  } catch (err) {
+    return { outcome: { ...archive, request: { ...archive.request, lookup: req.lookup } }, lookupFailure: err }
+  }
+  const merged = dedupeAndSort([...archive.events, ...lookup.events])
+  return {
+    outcome: {
+      ...archive,
+      request: { ...archive.request, lookup: req.lookup },
+      events: merged.events,
+      duplicatesDropped: archive.duplicatesDropped + lookup.duplicatesDropped + merged.dropped,
+      lookup: lookup.lookup,
+      errors: [...archive.errors, ...lookup.errors],
+    },
+  }
+}
+
 /** Runs the slice and commits it as one capture. */
 export async function captureCloudTrailSlice(capture: CaptureDeps, slice: SliceDeps, req: SliceCaptureRequest): Promise<SliceCaptureResult> {
   let headline = { events: 0, files: 0, verdicts: {} as Record<string, number> }
@@ -67,8 +94,13 @@ export async function captureCloudTrailSlice(capture: CaptureDeps, slice: SliceD
       },
     },
     async (ctx) => {
-      const o = await runSlice(req, slice)
+      const { outcome: o, lookupFailure } = await sliceBothSources(req, slice)
       for (const e of o.errors) ctx.recordError(e)
+      if (lookupFailure !== undefined) {
+        // the service's error (e.g. AccessDeniedException) is the code, not our wrapper's
+        const err = lookupFailure as Error & { cause?: Error }
+        ctx.recordError({ what: `LookupEvents ${req.lookup?.regions.join(',')}`, code: err.cause?.name ?? err.name, message: `${err.message}; the archive part is committed, events only LookupEvents holds are missing: capture the window again once LookupEvents answers` })
+      }
       await ctx.addArtifact('events.jsonl.gz', eventLinesGz(o.events), { contentType: 'application/gzip' })
       const s3 = slice.s3 as S3Port
       for (const f of o.files) {

@@ -1,27 +1,13 @@
 /**
- * The EventBridge patterns that start containment on access to a sensitive bucket: CloudTrail
- * S3 data events on the bucket by a principal outside its allow-list (`anything-but`). The
- * stacks put them on the rules that start the bucket-config and object-versions captures; the
- * containment function checks the allow-list again (wildcard entries cannot be expressed as
- * `anything-but` values, so a bucket whose allow-list has them matches every caller here).
+ * The EventBridge patterns that start containment on access to a sensitive bucket: the
+ * `sensitive-access` row of the trigger table (forensics/contract/triggers.ts), one pattern
+ * per sensitive bucket. The stacks render them as rules targeting the bucket-config and
+ * object-versions captures (the custody recorder then invokes containment).
  */
-import { S3_DATA_EVENT_NAMES } from '../bucket-config/trigger-event.js'
 import type { SensitiveBucketConfig } from '../config.js'
+import { sensitiveAccessPattern } from '../contract/triggers.js'
 
 /** One pattern per sensitive bucket. */
 export function sensitiveAccessPatterns(buckets: readonly SensitiveBucketConfig[]): Record<string, unknown>[] {
-  return buckets.map((b) => {
-    const exact = b.allowedPrincipals.filter((p) => !/[*?]/.test(p))
-    const filterable = exact.length > 0 && exact.length === b.allowedPrincipals.length
-    return {
-      source: ['aws.s3'],
-      'detail-type': ['AWS API Call via CloudTrail'],
-      detail: {
-        eventSource: ['s3.amazonaws.com'],
-        eventName: [...S3_DATA_EVENT_NAMES],
-        requestParameters: { bucketName: [b.bucket] },
-        ...(filterable ? { userIdentity: { arn: [{ 'anything-but': exact }] } } : {}),
-      },
-    }
-  })
+  return buckets.map((b) => sensitiveAccessPattern(b))
 }

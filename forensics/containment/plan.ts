@@ -5,7 +5,7 @@
  * with its reason. Pure; nothing here talks to AWS.
  */
 import { CONTAINMENT_ACTIONS, SEVERITIES, type ContainmentAction } from '../config.js'
-import { S3_DATA_EVENT_NAMES } from '../bucket-config/trigger-event.js'
+import { S3_DATA_EVENT_NAMES } from '../contract/triggers.js'
 import type { Manifest } from '../manifest.js'
 import { parsePrincipal, principalMatches, type Principal, type PrincipalKind } from './principal.js'
 import type { ContainmentSettings } from './settings.js'

@@ -2,8 +2,9 @@
  * The containment function's row of the routing table: invoked asynchronously by the custody
  * recorder's OnSuccess destination (when `containment.enabled`), its own OnSuccess to the
  * SIEM bus (the response carries the OCSF finding: containment planned / applied / refused),
- * OnFailure to the dead-letter queue (whose alarm alerts). Kept beside the table until the
- * trigger contract (issue 12) takes the rows over.
+ * OnFailure to the dead-letter queue (whose alarm alerts). Kept beside the routing table (its
+ * key is not a capture function's); the `sensitive-access` row of the trigger contract
+ * (forensics/contract/triggers.ts) starts the captures it follows.
  */
 import type { ForensicsConfig } from '../config.js'
 import { resourceNames, type AsyncInvokeRoute } from '../routing.js'

@@ -1,18 +1,8 @@
 /**
- * How a Lambda handler (or the same handler run in-process by the local runtime) finds its
- * dependencies: from environment variables the stacks set on every function.
- *
- * | variable                    | meaning                                                   |
- * |-----------------------------|-----------------------------------------------------------|
- * | `FORENSICS_EVIDENCE_BUCKET` | the locked evidence bucket                                 |
- * | `FORENSICS_SIGNING_KEY`     | `kms:<key id/ARN/alias>` or `file:<PEM path>`              |
- * | `FORENSICS_RETENTION_DAYS`  | retention override (default: the bucket's default rule)    |
- * | `FORENSICS_RETENTION_MODE`  | `COMPLIANCE` (default) or `GOVERNANCE`                     |
- * | `FORENSICS_SIEM_EVENT_BUS`  | SIEM EventBridge bus name or ARN                           |
- * | `FORENSICS_SIEM_TOPIC_ARN`  | SIEM SNS topic ARN (or name)                               |
- * | `FORENSICS_DLQ_URL`         | the OnFailure dead-letter queue (drill only)               |
- * | `FORENSICS_FUNCTION_PREFIX` | name prefix of the deployed functions (drill only)         |
- * | `FORENSICS_CANARY_BUCKET`   | the drill's canary bucket (drill only)                     |
+ * How a Lambda handler (or the same handler run by the local runtime) finds its
+ * dependencies: from the environment variables the stack writes on every function. Which
+ * variables each function gets, and what they mean, is the environment contract
+ * (forensics/contract/env.ts); the entry points check it at cold start.
  *
  * Plus the SDK's own (`AWS_REGION`, `AWS_ENDPOINT_URL`, credentials).
  */

@@ -1,0 +1,81 @@
+/**
+ * Runs a function's bundled asset — the ZIP a deploy uploads — on one event, in a child
+ * process with exactly the environment given (the plan's, resolved), as Lambda would: the
+ * bundle's `index.mjs` is imported and its `handler` called. A module missing from the
+ * bundle, or an environment the handler refuses at cold start, fails here as it would in
+ * Lambda. Every AWS call it makes can be recorded (FORENSICS_AWS_CALL_LOG).
+ */
+import { spawn, spawnSync } from 'node:child_process'
+import { createHash } from 'node:crypto'
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { pathToFileURL } from 'node:url'
+import type { RecordedCall } from '../aws/call-recorder.js'
+import { StorageError } from '../errors.js'
+
+/** What one run of a bundled handler did. */
+export interface BundledRun {
+  ok: boolean
+  result?: unknown
+  /** `Name: message` of what the handler threw (or the process error) */
+  error?: string
+  /** the `field` of a ValidationError the handler threw */
+  field?: string
+  calls: RecordedCall[]
+}
+
+const unpacked = new Map<string, string>()
+
+/** Unpacks a code ZIP once per content (needs `unzip`); returns the directory holding `index.mjs`. */
+export function unpackBundle(zipPath: string): string {
+  const sha = createHash('sha256').update(readFileSync(zipPath)).digest('hex')
+  const known = unpacked.get(sha)
+  if (known && existsSync(join(known, 'index.mjs'))) return known
+  const dir = mkdtempSync(join(tmpdir(), 'forensics-bundle-'))
+  const unzip = spawnSync('unzip', ['-q', zipPath, '-d', dir])
+  if (unzip.status !== 0 || !existsSync(join(dir, 'index.mjs'))) throw new StorageError(`cannot unpack ${zipPath} (needs unzip): ${String(unzip.stderr)}`)
+  unpacked.set(sha, dir)
+  return dir
+}
+
+const RUNNER = `const m = await import(process.env.BUNDLE_ENTRY);
+try { const r = await m.handler(JSON.parse(process.env.BUNDLE_EVENT), { awsRequestId: process.env.BUNDLE_REQUEST_ID, functionName: process.env.AWS_LAMBDA_FUNCTION_NAME, getRemainingTimeInMillis: () => 900000 });
+  process.stdout.write(JSON.stringify({ ok: true, result: r ?? null })) }
+catch (e) { process.stdout.write(JSON.stringify({ ok: false, error: e.name + ': ' + e.message, ...(e.field ? { field: e.field } : {}) })) }`
+
+/** Options of {@link runBundledHandler}. */
+export interface BundledRunOptions {
+  functionName: string
+  /** the function's environment (nothing of the caller's leaks in but PATH) */
+  env: Record<string, string>
+  requestId?: string
+  /** record every AWS call (FORENSICS_AWS_CALL_LOG) */
+  recordCalls?: boolean
+}
+
+/** Runs the bundle's handler on `event`; see the module comment. */
+export async function runBundledHandler(zipPath: string, event: unknown, o: BundledRunOptions): Promise<BundledRun> {
+  const dir = unpackBundle(zipPath)
+  const callLog = o.recordCalls ? join(mkdtempSync(join(tmpdir(), 'forensics-calls-')), 'calls.jsonl') : undefined
+  if (callLog) writeFileSync(callLog, '')
+  const env: NodeJS.ProcessEnv = {
+    PATH: process.env.PATH,
+    ...o.env,
+    AWS_LAMBDA_FUNCTION_NAME: o.functionName,
+    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+    ...(callLog ? { FORENSICS_AWS_CALL_LOG: callLog } : {}),
+    BUNDLE_ENTRY: pathToFileURL(join(dir, 'index.mjs')).href,
+    BUNDLE_EVENT: JSON.stringify(event ?? null),
+    BUNDLE_REQUEST_ID: o.requestId ?? 'local',
+  }
+  const child = spawn(process.execPath, ['--input-type=module', '-e', RUNNER], { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] })
+  let out = ''
+  let err = ''
+  child.stdout.on('data', (c: Buffer) => (out += c.toString()))
+  child.stderr.on('data', (c: Buffer) => (err += c.toString()))
+  const code = await new Promise<number>((res) => child.once('close', (c) => res(c ?? 1)))
+  const calls = callLog ? readFileSync(callLog, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as RecordedCall) : []
+  if (code !== 0 || !out) return { ok: false, error: `${o.functionName} exited ${code}: ${err.slice(-2000)}`, calls }
+  return { ...(JSON.parse(out) as Omit<BundledRun, 'calls'>), calls }
+}
