@@ -10,7 +10,9 @@ t.test('every function has a schema of known variables; every variable is read b
   t.same([...ENV_FUNCTION_KEYS].sort(), Object.keys(FUNCTION_ENV).sort())
   const used = new Set(ENV_FUNCTION_KEYS.flatMap((k) => functionEnvNames(k)))
   t.same(Object.keys(ENV_VARS).filter((n) => !used.has(n as never)), [], 'no variable nobody reads')
-  for (const k of ENV_FUNCTION_KEYS) t.same(functionEnvNames(k).slice(0, 2), ['FORENSICS_EVIDENCE_BUCKET', 'FORENSICS_SIGNING_KEY'], `${k} writes evidence`)
+  // every function but the inspector writes evidence (the inspector returns a verdict; the capture it chains into writes)
+  for (const k of ENV_FUNCTION_KEYS.filter((k) => k !== 'inspector')) t.same(functionEnvNames(k).slice(0, 2), ['FORENSICS_EVIDENCE_BUCKET', 'FORENSICS_SIGNING_KEY'], `${k} writes evidence`)
+  t.same(functionEnvNames('inspector'), ['FORENSICS_INSPECTION'], 'the inspector reads its inspection section only')
   for (const gone of ['FORENSICS_REGIONS', 'FORENSICS_ORGANIZATION_ID', 'FORENSICS_CLOUDTRAIL_ARCHIVE', 'FORENSICS_FUNCTION', 'FORENSICS_FUNCTION_PREFIX']) t.notOk(gone in ENV_VARS, `${gone}: nothing reads it`)
 })
 
