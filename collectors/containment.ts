@@ -30,7 +30,7 @@ export const CONTAINMENT_FUNCTION = { name: 'containment', version: '1.0.0' } as
 /** What the handler answers (the SIEM bus receives it inside the destination record). */
 export type ContainmentHandlerResult =
   | (ContainmentOutcome & { finding: SiemFinding })
-  | { schema: 'forensics.containment-result/v1'; status: 'not-needed'; caseId: string; captureId: string; reason: string }
+  | { schema: 'forensics.containment-result/v1'; status: 'not-needed'; caseId?: string; captureId?: string; reason: string }
 
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v)
 
@@ -41,6 +41,11 @@ export function createContainmentHandler(env: NodeJS.ProcessEnv, opts: { targets
     const record = parseDestinationRecord(event)
     if (record.requestContext.condition !== 'Success') throw new ValidationError(`destination record ${record.requestContext.requestId} has condition ${record.requestContext.condition}: containment only follows sealed captures`, { field: 'requestContext.condition' })
     const payload = record.responsePayload
+    // the recorder also seals drill reports, pending fan-outs and inspection results: it has
+    // one OnSuccess, so those reach here too and are left alone (not failures for the DLQ)
+    if (isObj(payload) && typeof payload.kind === 'string' && payload.kind !== 'capture') {
+      return { schema: 'forensics.containment-result/v1', status: 'not-needed', ...(typeof payload.caseId === 'string' ? { caseId: payload.caseId } : {}), reason: `the custody recorder's result is of kind "${payload.kind}": containment follows sealed captures only` }
+    }
     if (!isObj(payload) || payload.kind !== 'capture' || typeof payload.caseId !== 'string' || typeof payload.captureId !== 'string') {
       throw new ValidationError(`destination record ${record.requestContext.requestId}: responsePayload is not a custody recorder result of kind "capture" (caseId, captureId)`, { field: 'responsePayload' })
     }

@@ -437,6 +437,9 @@ t.test('settings from the environment, CLI action lists, the handler refuses wha
   const env = { [CONTAINMENT_SETTINGS_ENV]: JSON.stringify(containmentSettings(configFor({ region: 'us-east-1' } as Emulator))) }
   const handle = createContainmentHandler(env)
   const record = destination('forensics-custody-recorder', { kind: 'drill', caseId: 'c' }, 'r1')
-  await t.rejects(handle(record), { name: 'ValidationError', message: /not a custody recorder result of kind "capture"/ })
+  // the recorder's one OnSuccess also carries drill reports and inspection results: left alone, not failed to the DLQ
+  t.match(await handle(record), { status: 'not-needed', caseId: 'c', reason: /kind "drill": containment follows sealed captures only/ })
+  t.match(await handle(destination('forensics-custody-recorder', { kind: 'inspection', verdict: 'hit', object: 's3://b/k' }, 'r2')), { status: 'not-needed', reason: /kind "inspection"/ })
+  await t.rejects(handle(destination('forensics-custody-recorder', { caseId: 'c' }, 'r3')), { name: 'ValidationError', message: /not a custody recorder result of kind "capture"/ })
   await t.rejects(handle({ ...record, requestContext: { ...record.requestContext, condition: 'RetriesExhausted' } }), { name: 'ValidationError', message: /only follows sealed captures/ })
 })
