@@ -108,6 +108,8 @@ t.test('forensics report on the emulator', async (t) => {
 
   t.test('a chain that does not verify: the page says so and the exit code is 1', async (t) => {
     await appendRawCustody(store, signer, 'case-1', 'contained', { resource: 'arn:aws:s3:::victim', step: 'bucket policy replaced' }, '2026-11-29T13:00:00.000Z')
+    // `contained` is a custody action (containment); an action no tool writes breaks the chain
+    await appendRawCustody(store, signer, 'case-1', 'rewritten-by-hand', { note: 'not a custody action' }, '2026-11-29T13:05:00.000Z')
     const page = join(dir, 'contained.html')
     const r = await runCli(['report', 'case-1', '-o', page, '--json'], env)
     t.equal(r.code, 1)

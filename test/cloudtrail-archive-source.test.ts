@@ -40,7 +40,7 @@ t.test('scopes are discovered, listings follow pages within [start, end), reads 
   const digests = await listDigestFiles(s3, 'trail', scope, { start: D('2026-11-28T00:00:00Z'), end: D('2026-11-29T00:00:00Z') })
   t.same(digests.map((d) => d.time), [D('2026-11-28T11:00:00Z'), D('2026-11-28T12:00:00Z')], 'sorted by time')
 
-  await t.rejects(discoverScopes(s3, { bucket: 'nope', prefix: '' }), { name: 'StorageError', message: /list s3:\/\/nope\/AWSLogs\/ failed: NoSuchBucket: .*check the --archive bucket name/ })
+  await t.rejects(discoverScopes(s3, { bucket: 'nope', prefix: '' }), { name: 'ValidationError', message: /list s3:\/\/nope\/AWSLogs\/ failed: NoSuchBucket: .*check the --archive bucket name/ })
   s3.intercept = failing('list', awsError('AccessDenied', 403, 'Access Denied'))
   await t.rejects(listLogFiles(s3, 'trail', scope, range), { message: /grant s3:ListBucket on it/ })
   s3.intercept = failing('get', awsError('AccessDenied', 403, 'Access Denied'))
