@@ -24,10 +24,10 @@ t.test('local drill on the emulator with every real handler', async (t) => {
     const code = await main(['drill', '--out', join(home, 'drills')], env, out.stream, err.stream)
     t.equal(code, 0, err.text().split('\n').slice(-30).join('\n'))
     const text = out.text()
-    for (const name of ['captures-committed', 'cloudtrail-slice-provable', 'artifacts-match-sha256', 'retention-on-evidence', 'evidence-delete-refused', 'bundle-builds-and-verifies', 'custody-chain-valid', 'siem-public-grant-finding', 'failure-reached-dlq', 'containment-planned']) {
+    for (const name of ['captures-committed', 'cloudtrail-slice-provable', 'artifacts-match-sha256', 'retention-on-evidence', 'evidence-delete-refused', 'bundle-builds-and-verifies', 'custody-chain-valid', 'siem-public-grant-finding', 'failure-reached-dlq', 'inspection-hit-routed', 'inspection-hit-captured', 'containment-planned']) {
       t.match(text, new RegExp(`PASS  ${name}`), name)
     }
-    t.match(text, /drill passed: 10 of 10 checks/)
+    t.match(text, /drill passed: 12 of 12 checks/)
     t.match(text, /time from incident to committed manifest: \d+\.\d s/)
     const bundle = /bundle: (\S+\.zip)/.exec(text)?.[1] as string
     t.ok(existsSync(bundle), 'the bundle is left behind')
@@ -48,6 +48,14 @@ t.test('local drill on the emulator with every real handler', async (t) => {
     t.match(report, { schema: 'forensics.drill/v1', mode: 'local', passed: true, cleanup: { ok: true } })
     t.ok(report.timeToEvidenceMs! >= 0)
     t.equal(report.captures.length, 4, 'baseline + three incident captures')
+    // the canary's EICAR upload: a Detection Finding on the SIEM topic and a sealed capture of its bytes
+    const routed = report.checks.find((c) => c.name === 'inspection-hit-routed')!
+    t.match(routed.evidence, { object: /^s3:\/\/forensics-(local-)?canary[^/]*\/drill\/drill-[^/]+\/inspection\/eicar-test\.txt$/, message: { class_name: 'Detection Finding', finding_info: { types: ['forensics_drill_eicar_test_file'] } } })
+    const captured = report.checks.find((c) => c.name === 'inspection-hit-captured')!.evidence as { uploadedSha256: string; caseId: string; capture: { collector: string; artifact: { sha256: string } } }
+    t.equal(captured.capture.collector, 'object-versions')
+    t.equal(captured.capture.artifact.sha256, captured.uploadedSha256)
+    t.equal(captured.uploadedSha256, '275a021bbfb6489e54d471899f7db9d1663fc695ec2fe2a2c4538aabf651fd0f', 'the SHA-256 of the EICAR test file')
+    t.match(captured.caseId, /^inspection-/)
   })
 
   t.test('object versions fanned out through the SQS queue are sealed by the fan-out worker', async (t) => {
@@ -55,7 +63,7 @@ t.test('local drill on the emulator with every real handler', async (t) => {
     const err = sink()
     const code = await main(['drill', '--out', join(home, 'drills-fanout')], { ...env, FORENSICS_FANOUT_THRESHOLD: '1', FORENSICS_FANOUT_PAGE_SIZE: '1' }, out.stream, err.stream)
     t.equal(code, 0, out.text())
-    t.match(out.text(), /drill passed: 10 of 10 checks/)
+    t.match(out.text(), /drill passed: 12 of 12 checks/)
     t.match(err.text(), /fan-out workers handled [1-9]\d* page\(s\), 0 failed/)
     const report = JSON.parse(readFileSync(/report: (\S+report\.json)/.exec(out.text())![1], 'utf8')) as DrillReport
     t.ok(report.captures.some((c) => c.collector === 'object-versions' && c.artifacts >= 3))
