@@ -5,7 +5,8 @@ import { join } from 'node:path'
 import { execFileSync } from 'node:child_process'
 import { main } from '../cli/main.js'
 import { runLocalDrill } from '../cli/commands/drill-local.js'
-import { LOCAL_DRILL_CONFIG } from '../forensics/drill/local-config.js'
+import { LOCAL_DRILL_CONFIG, LOCAL_DRILL_RULES, withDrillInspection } from '../forensics/drill/local-config.js'
+import { parseConfig } from '../forensics/config.js'
 import { LocalSigner } from '../forensics/signer.js'
 import type { DrillReport } from '../forensics/drill/drill-report.js'
 
@@ -105,4 +106,22 @@ t.test('a local drill whose config names no canary bucket fails with the drill f
   t.match(lines[0], `config: ${join(dir, 'forensics.config.json')}`)
   t.ok(lines.some((l) => /canary undefined|canary s3:\/\/undefined/.test(l)) || lines.some((l) => l.startsWith('provisioned:')), 'the evidence side was provisioned')
   t.same(process.env, saved, 'the process environment is restored')
+})
+
+t.test('withDrillInspection: the local drill inspects the canary drill uploads with the shipped rule, nothing else of the config changes', async (t) => {
+  const base = parseConfig(LOCAL_DRILL_CONFIG)
+  t.equal(base.inspection.enabled, false, 'the built-in config itself does not enable inspection')
+  const local = withDrillInspection(base)
+  t.same(local.inspection.buckets, [{ bucket: 'forensics-local-canary', prefixes: ['drill/'], account: '123456789012' }])
+  t.same(local.inspection.rules, [LOCAL_DRILL_RULES])
+  t.match(local.inspection, { enabled: true, iocs: [], minSeverity: 'high', caseIdTemplate: 'inspection-{bucket}-{date}' })
+  t.same({ ...local, inspection: base.inspection }, base, 'only the inspection section differs')
+  const rules = ['s3://team-rules/a.yar']
+  const other = parseConfig({ ...LOCAL_DRILL_CONFIG, inspection: { enabled: true, buckets: [{ bucket: 'uploads-prod', prefixes: ['in/'] }, { bucket: 'forensics-local-canary', prefixes: ['x/'] }], rules, minSeverity: 'medium' } })
+  t.same(withDrillInspection(other).inspection.buckets.map((b) => [b.bucket, b.prefixes]), [['uploads-prod', ['in/']], ['forensics-local-canary', ['x/', 'drill/']]], 'the canary entry gains drill/')
+  t.equal(withDrillInspection(other).inspection.minSeverity, 'medium', "the config's threshold stays")
+  const covering = parseConfig({ ...LOCAL_DRILL_CONFIG, inspection: { enabled: true, buckets: [{ bucket: 'forensics-local-canary' }], rules } })
+  t.same(withDrillInspection(covering).inspection.buckets, covering.inspection.buckets, 'already inspected: buckets unchanged')
+  const noCanary = parseConfig({ ...LOCAL_DRILL_CONFIG, drill: { enabled: false } })
+  t.equal(withDrillInspection(noCanary), noCanary, 'no canary bucket: unchanged')
 })

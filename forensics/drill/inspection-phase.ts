@@ -7,14 +7,13 @@
  * of the key, sealed in the inspection case). The phase gathers what arrived; the checks
  * `inspection-hit-routed` and `inspection-hit-captured` (drill-checks.ts) judge it.
  */
-import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3'
 import { readCommittedCapture } from '../capture.js'
 import { CustodyChain } from '../custody.js'
 import type { EvidenceStore } from '../evidence-store.js'
 import { sha256Hex } from '../hash.js'
 import type { InspectionConfig } from '../inspection/inspection-config.js'
 import { INSPECTION_FINDING_SCHEMA } from '../inspection/inspection-result.js'
-import { inScope, inspectionCaseId, parseUploadEvent } from '../inspection/upload-event.js'
+import { inspectionCaseId, parseUploadEvent } from '../inspection/upload-event.js'
 import type { Signer } from '../signer.js'
 import type { AsyncInvoker } from './invoker.js'
 
@@ -42,7 +41,8 @@ export interface DrillInspection {
 
 /** What the phase needs. */
 export interface InspectionPhaseDeps {
-  s3: S3Client
+  /** puts `drill/<drillId>/<name>` on the canary (removed by its clean-up); returns the version id */
+  upload: (name: string, body: Buffer) => Promise<string>
   invoker: AsyncInvoker
   store: EvidenceStore
   signer: Signer
@@ -59,28 +59,20 @@ export function isInspectionFindingFor(doc: unknown, bucket: string, key: string
   return doc.resources.some((r) => isObj(r) && isObj(r.data) && r.data.bucket === bucket && r.data.key === key && r.data.versionId === versionId)
 }
 
-/** Whether the drill's upload key is inspected under `inspection.buckets`. */
-export function drillUploadInScope(config: Pick<InspectionConfig, 'buckets'>, bucket: string, drillId: string): boolean {
-  return inScope(config.buckets, bucket, drillUploadKey(drillId))
-}
-
-/** Where the canary puts the test file (under the canary prefix, removed by its clean-up). */
-export function drillUploadKey(drillId: string): string {
-  return `drill/${drillId}/inspection/eicar-test.txt`
-}
+/** The test file's name under the canary prefix `drill/<drillId>/`. */
+export const DRILL_UPLOAD_NAME = 'inspection/eicar-test.txt'
 
 /** Runs the phase; never throws (what is missing is for the checks to fail on). */
 export async function runInspectionPhase(
   deps: InspectionPhaseDeps,
   o: { drillId: string; bucket: string; account: string; region: string; now: () => Date; timeoutMs: number; pollMs: number },
 ): Promise<DrillInspection> {
-  const key = drillUploadKey(o.drillId)
+  const key = `drill/${o.drillId}/${DRILL_UPLOAD_NAME}`
   const body = Buffer.from(DRILL_TEST_FILE)
   const sha256 = sha256Hex(body)
   let seen: DrillInspection = { bucket: o.bucket, key, versionId: '', sha256, caseId: '' }
   try {
-    const put = await deps.s3.send(new PutObjectCommand({ Bucket: o.bucket, Key: key, Body: body, ContentType: 'text/plain' }))
-    const versionId = put.VersionId ?? ''
+    const versionId = await deps.upload(DRILL_UPLOAD_NAME, body)
     // the event EventBridge delivers for the upload (the emulator has no S3 → EventBridge notifications)
     const event = {
       version: '0',
@@ -91,7 +83,7 @@ export async function runInspectionPhase(
       time: o.now().toISOString(),
       region: o.region,
       resources: [`arn:aws:s3:::${o.bucket}`],
-      detail: { bucket: { name: o.bucket }, object: { key, size: body.length, ...(versionId ? { 'version-id': versionId } : {}) }, reason: 'PutObject' },
+      detail: { bucket: { name: o.bucket }, object: { key, size: body.length, 'version-id': versionId }, reason: 'PutObject' },
     }
     const caseId = inspectionCaseId(deps.config, parseUploadEvent(event))
     seen = { ...seen, versionId, caseId }
@@ -103,7 +95,7 @@ export async function runInspectionPhase(
     for (;;) {
       for (const entry of (await chain.read()).filter((e) => e.action === 'captured')) {
         const committed = await readCommittedCapture(deps.store, caseId, String(entry.subject.captureId ?? ''))
-        const artifact = committed?.manifest.artifacts.find((a) => a.source?.key === key && (versionId === '' || a.source?.versionId === versionId))
+        const artifact = committed?.manifest.artifacts.find((a) => a.source?.key === key && a.source?.versionId === versionId)
         if (committed && artifact) {
           return { ...seen, capture: { captureId: committed.manifest.captureId, manifestKey: committed.manifestKey, collector: committed.manifest.collector.name, artifact: { key: artifact.key, versionId: artifact.versionId, sha256: artifact.sha256 } } }
         }

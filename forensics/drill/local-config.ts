@@ -48,6 +48,10 @@ export function withDrillInspection(config: ForensicsConfig): ForensicsConfig {
   if (canary === undefined) return config
   const i = config.inspection
   const covered = i.enabled && inScope(i.buckets, canary, 'drill/')
-  const buckets = covered ? i.buckets : [...i.buckets.filter((b) => b.bucket !== canary), { bucket: canary, prefixes: ['drill/'], account: config.forensicsAccountId }]
+  const buckets = covered
+    ? i.buckets
+    : i.buckets.some((b) => b.bucket === canary)
+      ? i.buckets.map((b) => (b.bucket === canary ? { ...b, prefixes: [...b.prefixes, 'drill/'] } : b))
+      : [...i.buckets, { bucket: canary, prefixes: ['drill/'], account: config.forensicsAccountId }]
   return { ...config, inspection: { ...i, enabled: true, buckets, rules: [LOCAL_DRILL_RULES], iocs: [] } }
 }

@@ -178,7 +178,7 @@ export async function runDrill(deps: DrillDeps, opts: DrillOptions = {}): Promis
     if (deps.inspection) {
       // before containment (an applied quarantine denies the upload) and the canary clean-up
       inspection = await runInspectionPhase(
-        { s3: deps.s3, invoker: deps.invoker, store: deps.store, signer: deps.signer, config: deps.inspection.config, waitForSiem: (match, ms) => probe.waitFor(match, ms, pollMs) },
+        { upload: (name, body) => canary.putObject(name, body), invoker: deps.invoker, store: deps.store, signer: deps.signer, config: deps.inspection.config, waitForSiem: (match, ms) => probe.waitFor(match, ms, pollMs) },
         { drillId, bucket: deps.canaryBucket, account: deps.inspection.account, region: deps.inspection.region, now, timeoutMs: opts.inspectionTimeoutMs ?? (local ? 180_000 : 900_000), pollMs },
       )
       log(`inspection phase: uploaded s3://${deps.canaryBucket}/${inspection.key}; finding ${inspection.finding !== undefined ? 'received' : 'missing'}, capture ${inspection.capture?.manifestKey ?? 'missing'}${inspection.error ? ` (${inspection.error})` : ''}`)
