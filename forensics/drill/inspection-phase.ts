@@ -73,7 +73,7 @@ export async function runInspectionPhase(
   let seen: DrillInspection = { bucket: o.bucket, key, versionId: '', sha256, caseId: '' }
   try {
     const versionId = await deps.upload(DRILL_UPLOAD_NAME, body)
-    // the event EventBridge delivers for the upload (the emulator has no S3 → EventBridge notifications)
+    // the event EventBridge delivers for the upload (EventBridge rules do not feed the local runtime)
     const event = {
       version: '0',
       id: `${o.drillId}-inspection`,
