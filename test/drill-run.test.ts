@@ -151,3 +151,20 @@ t.test('the inspection phase: an inspector that cannot be invoked fails both che
     t.match(report.checks.find((c) => c.name === name), { verdict: 'fail', summary: /\(Error: inspector not deployed\)$/, evidence: { error: 'Error: inspector not deployed' } }, name)
   }
 })
+
+t.test('the inspection phase: a canary that returns no version id for the test upload fails both checks naming the fix', async (t) => {
+  let n = 0
+  const s3 = fakeClient<S3Client>({
+    PutObjectCommand: (i) => (String(i.Key).includes('/inspection/') ? {} : { VersionId: `v${++n}` }),
+    DeleteObjectCommand: (i) => (i.VersionId ? {} : { VersionId: `dm${++n}` }),
+    GetBucketPolicyCommand: () => {
+      throw awsError('NoSuchBucketPolicy', 404)
+    },
+    PutBucketPolicyCommand: () => ({}),
+    DeleteBucketPolicyCommand: () => ({}),
+  })
+  const { deps: d, invoked } = deps({ s3, inspection: { config: { buckets: [], caseIdTemplate: 'inspection-{bucket}' }, account: '111111111111', region: 'eu-west-1' } })
+  const { report } = await runDrill(d, { ...fast, inspectionTimeoutMs: 30, drillId: 'drill-fake-5' })
+  t.notOk(invoked.some((i) => i.key === 'inspector'), 'nothing to inspect: the inspector is not invoked')
+  t.match(report.checks.find((c) => c.name === 'inspection-hit-captured'), { verdict: 'fail', summary: /in case \(none\) \(StorageError: bucket canary returned no version id for drill\/drill-fake-5\/inspection\/eicar-test\.txt: enable versioning on the canary bucket\)$/ })
+})
