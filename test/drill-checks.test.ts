@@ -7,8 +7,9 @@ import t from 'tap'
 import { gzipSync } from 'node:zlib'
 import { Readable } from 'node:stream'
 import type { CheckResult } from '../forensics/drill/drill-report.js'
-import { DRILL_CHECKS, runDrillChecks, type DrillCapture, type DrillCheck, type DrillContext } from '../forensics/drill/drill-checks.js'
+import { DRILL_CHECKS, INSPECTION_CHECKS, runDrillChecks, type DrillCapture, type DrillCheck, type DrillContext } from '../forensics/drill/drill-checks.js'
 import type { CanaryChanges } from '../forensics/drill/canary-incident.js'
+import type { DrillInspection } from '../forensics/drill/inspection-phase.js'
 import { runCapture } from '../forensics/capture.js'
 import { CustodyChain, recordCaptured } from '../forensics/custody.js'
 import type { EvidenceStore } from '../forensics/evidence-store.js'
@@ -78,7 +79,7 @@ t.test('each drill check on constructed contexts', async (t) => {
     bundles: { buildAndVerify: async () => ({ path: '/b.zip', sha256: 'f'.repeat(64), files: 2, findings: [] }) },
     ...over,
   })
-  const check = (name: string): DrillCheck => DRILL_CHECKS.find((c) => c.name === name) as DrillCheck
+  const check = (name: string): DrillCheck => [...DRILL_CHECKS, ...INSPECTION_CHECKS].find((c) => c.name === name) as DrillCheck
   const run = async (name: string, ctx: DrillContext): Promise<CheckResult> => (await runDrillChecks(ctx, [check(name)]))[0]
 
   t.test('captures-committed names the collector without a sealed incident capture', async (t) => {
@@ -203,6 +204,28 @@ t.test('each drill check on constructed contexts', async (t) => {
     t.match(withError, { verdict: 'pass', summary: 'RetriesExhausted after 3 attempt(s): ValidationError' })
     const aged = await run('failure-reached-dlq', ctxOf({ deadLetter: { version: '1.0', timestamp: 't', requestContext: { ...rc, condition: 'EventAgeExceeded', approximateInvokeCount: 0 }, requestPayload: {} } }))
     t.match(aged, { verdict: 'pass', summary: 'EventAgeExceeded after 0 attempt(s): error' })
+  })
+
+  const upload: DrillInspection = { bucket: 'canary', key: 'drill/d/inspection/eicar-test.txt', versionId: 'v1', sha256: 'a'.repeat(64), caseId: 'inspection-canary-2026-01-01' }
+  const inspCapture = { captureId: 'object-versions-0123456789abcdef0123', manifestKey: 'cases/inspection-canary-2026-01-01/captures/x/manifest.json', collector: 'object-versions', artifact: { key: 'cases/x/a', versionId: 'e1', sha256: 'a'.repeat(64) } }
+
+  t.test('inspection-hit-routed: fails naming the check when no finding arrived (or the phase did not run), passes with it', async (t) => {
+    const none = await run('inspection-hit-routed', ctxOf({ inspection: upload }))
+    t.match(none, { name: 'inspection-hit-routed', verdict: 'fail', summary: 'no inspection finding for s3://canary/drill/d/inspection/eicar-test.txt arrived on the SIEM topic', evidence: { message: null } })
+    const broken = await run('inspection-hit-routed', ctxOf({ inspection: { ...upload, error: 'StorageError: PutObject denied' } }))
+    t.match(broken, { verdict: 'fail', summary: /\(StorageError: PutObject denied\)$/, evidence: { error: 'StorageError: PutObject denied' } })
+    t.match(await run('inspection-hit-routed', ctxOf()), { verdict: 'fail', summary: 'the inspection phase did not run' })
+    t.match(await run('inspection-hit-routed', ctxOf({ inspection: { ...upload, finding: { class_uid: 2004 } } })), { verdict: 'pass', evidence: { message: { class_uid: 2004 } } })
+  })
+
+  t.test('inspection-hit-captured: fails without a capture, from another collector, or with other bytes; passes on the uploaded SHA-256', async (t) => {
+    t.match(await run('inspection-hit-captured', ctxOf({ inspection: upload })), { name: 'inspection-hit-captured', verdict: 'fail', summary: 'no committed capture of s3://canary/drill/d/inspection/eicar-test.txt in case inspection-canary-2026-01-01', evidence: { capture: null } })
+    t.match(await run('inspection-hit-captured', ctxOf()), { verdict: 'fail', summary: 'the inspection phase did not run' })
+    t.match(await run('inspection-hit-captured', ctxOf({ inspection: { ...upload, capture: { ...inspCapture, collector: 'bucket-config' } } })), { verdict: 'fail', summary: /is from bucket-config, not object-versions$/ })
+    const other = await run('inspection-hit-captured', ctxOf({ inspection: { ...upload, capture: { ...inspCapture, artifact: { ...inspCapture.artifact, sha256: 'b'.repeat(64) } } } }))
+    t.match(other, { verdict: 'fail', summary: `the captured artifact cases/x/a has SHA-256 ${'b'.repeat(64)}, the uploaded file ${'a'.repeat(64)}` })
+    const ok = await run('inspection-hit-captured', ctxOf({ inspection: { ...upload, capture: inspCapture } }))
+    t.match(ok, { verdict: 'pass', summary: `${inspCapture.manifestKey} holds s3://canary/drill/d/inspection/eicar-test.txt with the uploaded SHA-256` })
   })
 
   t.test('a check that throws fails with the error as evidence, and the others still run', async (t) => {

@@ -128,3 +128,43 @@ t.test('the handler runs a drill for any event, with a fresh drill id', async (t
   t.match(seen[0]?.drillId, /^drill-\d{8}T\d{6}Z-[0-9a-f]{6}$/)
   t.equal(seen[0]?.canaryBucket, 'canary')
 })
+
+t.test('the inspection phase: the EICAR upload is inspected through the invoker; nothing routed fails both checks by name', async (t) => {
+  const config = { buckets: [{ bucket: 'canary', prefixes: ['drill/'], account: '111111111111' }], caseIdTemplate: 'inspection-{bucket}-{date}' }
+  const { deps: d, invoked } = deps({ inspection: { config, account: '111111111111', region: 'eu-west-1' } })
+  const lines: string[] = []
+  const { report, result } = await runDrill({ ...d, log: (l) => lines.push(l), now: () => new Date('2026-03-04T05:06:07Z') }, { ...fast, inspectionTimeoutMs: 30, drillId: 'drill-fake-3' })
+  const call = invoked.find((i) => i.key === 'inspector')
+  t.match(call?.payload, { 'detail-type': 'Object Created', source: 'aws.s3', id: 'drill-fake-3-inspection', account: '111111111111', region: 'eu-west-1', detail: { bucket: { name: 'canary' }, object: { key: 'drill/drill-fake-3/inspection/eicar-test.txt', size: 68, 'version-id': /^v\d+$/ } } })
+  t.ok(result.failed.includes('inspection-hit-routed') && result.failed.includes('inspection-hit-captured'))
+  t.match(report.checks.find((c) => c.name === 'inspection-hit-routed'), { verdict: 'fail', summary: 'no inspection finding for s3://canary/drill/drill-fake-3/inspection/eicar-test.txt arrived on the SIEM topic' })
+  t.match(report.checks.find((c) => c.name === 'inspection-hit-captured'), { verdict: 'fail', summary: 'no committed capture of s3://canary/drill/drill-fake-3/inspection/eicar-test.txt in case inspection-canary-2026-03-04' })
+  t.ok(lines.some((l) => /^inspection phase: uploaded s3:\/\/canary\/drill\/drill-fake-3\/inspection\/eicar-test\.txt; finding missing, capture missing$/.test(l)))
+  t.match(report.cleanup.detail, [/./, /deleted 5 canary object version\(s\)/], 'the test upload is cleaned up with the canary')
+})
+
+t.test('the inspection phase: an inspector that cannot be invoked fails both checks with the error', async (t) => {
+  const { deps: d } = deps({ inspection: { config: { buckets: [], caseIdTemplate: 'inspection-{bucket}' }, account: '111111111111', region: 'eu-west-1' } })
+  const invoker: AsyncInvoker = { invokeAsync: async (key, payload) => (key === 'inspector' ? Promise.reject(new Error('inspector not deployed')) : d.invoker.invokeAsync(key, payload)) }
+  const { report } = await runDrill({ ...d, invoker }, { ...fast, inspectionTimeoutMs: 30, drillId: 'drill-fake-4' })
+  for (const name of ['inspection-hit-routed', 'inspection-hit-captured']) {
+    t.match(report.checks.find((c) => c.name === name), { verdict: 'fail', summary: /\(Error: inspector not deployed\)$/, evidence: { error: 'Error: inspector not deployed' } }, name)
+  }
+})
+
+t.test('the inspection phase: a canary that returns no version id for the test upload fails both checks naming the fix', async (t) => {
+  let n = 0
+  const s3 = fakeClient<S3Client>({
+    PutObjectCommand: (i) => (String(i.Key).includes('/inspection/') ? {} : { VersionId: `v${++n}` }),
+    DeleteObjectCommand: (i) => (i.VersionId ? {} : { VersionId: `dm${++n}` }),
+    GetBucketPolicyCommand: () => {
+      throw awsError('NoSuchBucketPolicy', 404)
+    },
+    PutBucketPolicyCommand: () => ({}),
+    DeleteBucketPolicyCommand: () => ({}),
+  })
+  const { deps: d, invoked } = deps({ s3, inspection: { config: { buckets: [], caseIdTemplate: 'inspection-{bucket}' }, account: '111111111111', region: 'eu-west-1' } })
+  const { report } = await runDrill(d, { ...fast, inspectionTimeoutMs: 30, drillId: 'drill-fake-5' })
+  t.notOk(invoked.some((i) => i.key === 'inspector'), 'nothing to inspect: the inspector is not invoked')
+  t.match(report.checks.find((c) => c.name === 'inspection-hit-captured'), { verdict: 'fail', summary: /in case \(none\) \(StorageError: bucket canary returned no version id for drill\/drill-fake-5\/inspection\/eicar-test\.txt: enable versioning on the canary bucket\)$/ })
+})

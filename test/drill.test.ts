@@ -5,7 +5,8 @@ import { join } from 'node:path'
 import { execFileSync } from 'node:child_process'
 import { main } from '../cli/main.js'
 import { runLocalDrill } from '../cli/commands/drill-local.js'
-import { LOCAL_DRILL_CONFIG } from '../forensics/drill/local-config.js'
+import { LOCAL_DRILL_CONFIG, LOCAL_DRILL_RULES, withDrillInspection } from '../forensics/drill/local-config.js'
+import { parseConfig } from '../forensics/config.js'
 import { LocalSigner } from '../forensics/signer.js'
 import type { DrillReport } from '../forensics/drill/drill-report.js'
 
@@ -24,10 +25,10 @@ t.test('local drill on the emulator with every real handler', async (t) => {
     const code = await main(['drill', '--out', join(home, 'drills')], env, out.stream, err.stream)
     t.equal(code, 0, err.text().split('\n').slice(-30).join('\n'))
     const text = out.text()
-    for (const name of ['captures-committed', 'cloudtrail-slice-provable', 'artifacts-match-sha256', 'retention-on-evidence', 'evidence-delete-refused', 'bundle-builds-and-verifies', 'custody-chain-valid', 'siem-public-grant-finding', 'failure-reached-dlq', 'containment-planned']) {
+    for (const name of ['captures-committed', 'cloudtrail-slice-provable', 'artifacts-match-sha256', 'retention-on-evidence', 'evidence-delete-refused', 'bundle-builds-and-verifies', 'custody-chain-valid', 'siem-public-grant-finding', 'failure-reached-dlq', 'inspection-hit-routed', 'inspection-hit-captured', 'containment-planned']) {
       t.match(text, new RegExp(`PASS  ${name}`), name)
     }
-    t.match(text, /drill passed: 10 of 10 checks/)
+    t.match(text, /drill passed: 12 of 12 checks/)
     t.match(text, /time from incident to committed manifest: \d+\.\d s/)
     const bundle = /bundle: (\S+\.zip)/.exec(text)?.[1] as string
     t.ok(existsSync(bundle), 'the bundle is left behind')
@@ -48,6 +49,14 @@ t.test('local drill on the emulator with every real handler', async (t) => {
     t.match(report, { schema: 'forensics.drill/v1', mode: 'local', passed: true, cleanup: { ok: true } })
     t.ok(report.timeToEvidenceMs! >= 0)
     t.equal(report.captures.length, 4, 'baseline + three incident captures')
+    // the canary's EICAR upload: a Detection Finding on the SIEM topic and a sealed capture of its bytes
+    const routed = report.checks.find((c) => c.name === 'inspection-hit-routed')!
+    t.match(routed.evidence, { object: /^s3:\/\/forensics-(local-)?canary[^/]*\/drill\/drill-[^/]+\/inspection\/eicar-test\.txt$/, message: { class_name: 'Detection Finding', finding_info: { types: ['forensics_drill_eicar_test_file'] } } })
+    const captured = report.checks.find((c) => c.name === 'inspection-hit-captured')!.evidence as { uploadedSha256: string; caseId: string; capture: { collector: string; artifact: { sha256: string } } }
+    t.equal(captured.capture.collector, 'object-versions')
+    t.equal(captured.capture.artifact.sha256, captured.uploadedSha256)
+    t.equal(captured.uploadedSha256, '275a021bbfb6489e54d471899f7db9d1663fc695ec2fe2a2c4538aabf651fd0f', 'the SHA-256 of the EICAR test file')
+    t.match(captured.caseId, /^inspection-/)
   })
 
   t.test('object versions fanned out through the SQS queue are sealed by the fan-out worker', async (t) => {
@@ -55,7 +64,7 @@ t.test('local drill on the emulator with every real handler', async (t) => {
     const err = sink()
     const code = await main(['drill', '--out', join(home, 'drills-fanout')], { ...env, FORENSICS_FANOUT_THRESHOLD: '1', FORENSICS_FANOUT_PAGE_SIZE: '1' }, out.stream, err.stream)
     t.equal(code, 0, out.text())
-    t.match(out.text(), /drill passed: 10 of 10 checks/)
+    t.match(out.text(), /drill passed: 12 of 12 checks/)
     t.match(err.text(), /fan-out workers handled [1-9]\d* page\(s\), 0 failed/)
     const report = JSON.parse(readFileSync(/report: (\S+report\.json)/.exec(out.text())![1], 'utf8')) as DrillReport
     t.ok(report.captures.some((c) => c.collector === 'object-versions' && c.artifacts >= 3))
@@ -97,4 +106,22 @@ t.test('a local drill whose config names no canary bucket fails with the drill f
   t.match(lines[0], `config: ${join(dir, 'forensics.config.json')}`)
   t.ok(lines.some((l) => /canary undefined|canary s3:\/\/undefined/.test(l)) || lines.some((l) => l.startsWith('provisioned:')), 'the evidence side was provisioned')
   t.same(process.env, saved, 'the process environment is restored')
+})
+
+t.test('withDrillInspection: the local drill inspects the canary drill uploads with the shipped rule, nothing else of the config changes', async (t) => {
+  const base = parseConfig(LOCAL_DRILL_CONFIG)
+  t.equal(base.inspection.enabled, false, 'the built-in config itself does not enable inspection')
+  const local = withDrillInspection(base)
+  t.same(local.inspection.buckets, [{ bucket: 'forensics-local-canary', prefixes: ['drill/'], account: '123456789012' }])
+  t.same(local.inspection.rules, [LOCAL_DRILL_RULES])
+  t.match(local.inspection, { enabled: true, iocs: [], minSeverity: 'high', caseIdTemplate: 'inspection-{bucket}-{date}' })
+  t.same({ ...local, inspection: base.inspection }, base, 'only the inspection section differs')
+  const rules = ['s3://team-rules/a.yar']
+  const other = parseConfig({ ...LOCAL_DRILL_CONFIG, inspection: { enabled: true, buckets: [{ bucket: 'uploads-prod', prefixes: ['in/'] }, { bucket: 'forensics-local-canary', prefixes: ['x/'] }], rules, minSeverity: 'medium' } })
+  t.same(withDrillInspection(other).inspection.buckets.map((b) => [b.bucket, b.prefixes]), [['uploads-prod', ['in/']], ['forensics-local-canary', ['x/', 'drill/']]], 'the canary entry gains drill/')
+  t.equal(withDrillInspection(other).inspection.minSeverity, 'medium', "the config's threshold stays")
+  const covering = parseConfig({ ...LOCAL_DRILL_CONFIG, inspection: { enabled: true, buckets: [{ bucket: 'forensics-local-canary' }], rules } })
+  t.same(withDrillInspection(covering).inspection.buckets, covering.inspection.buckets, 'already inspected: buckets unchanged')
+  const noCanary = parseConfig({ ...LOCAL_DRILL_CONFIG, drill: { enabled: false } })
+  t.equal(withDrillInspection(noCanary), noCanary, 'no canary bucket: unchanged')
 })

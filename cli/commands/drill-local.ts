@@ -12,13 +12,17 @@ import { containmentSettings } from '../../forensics/containment/settings.js'
 import { AwsContainmentTargets } from '../../forensics/containment/targets.js'
 import { mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { S3Client } from '@aws-sdk/client-s3'
+import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3'
 import { SQSClient } from '@aws-sdk/client-sqs'
 import { SNSClient } from '@aws-sdk/client-sns'
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge'
 import { projectRoot, startEmulator, type Emulator } from '../../forensics/local/emulator.js'
 import { startFaultProxy, type FaultKind, type FaultProxy, type FaultProxyStats } from '../../forensics/local/fault-proxy.js'
-import { localDrillConfig } from '../../forensics/drill/local-config.js'
+import { LOCAL_DRILL_RULES, localDrillConfig, withDrillInspection } from '../../forensics/drill/local-config.js'
+import { DRILL_RULES_FILE } from '../../forensics/drill/inspection-phase.js'
+import { createInspector, openConfiguredInspector } from '../../collectors/inspector.js'
+import type { Inspector } from '../../forensics/inspection/inspector.js'
+import { readFile } from 'node:fs/promises'
 import { asyncInvokeRoutes, type FunctionKey } from '../../forensics/routing.js'
 import { provisionEvidenceSide } from '../../forensics/runtime/provision-local.js'
 import { AwsDestinationSender } from '../../forensics/runtime/destination-sender.js'
@@ -85,8 +89,12 @@ function corruptHook(store: TamperingStore, needle: string | undefined): ((captu
 
 /** Runs the full local drill; see the module comment. */
 export async function runLocalDrill(opts: LocalDrillOptions): Promise<LocalDrillOutcome> {
-  const { config, source } = localDrillConfig(projectRoot, opts.env)
+  const loaded = localDrillConfig(projectRoot, opts.env)
+  const source = loaded.source
+  // the drill's EICAR upload to the canary is inspected with the shipped drill rule (on the emulator only)
+  const config = withDrillInspection(loaded.config)
   opts.log(`config: ${source}`)
+  let inspector: Promise<Inspector> | undefined
   let emulator: Emulator | undefined
   let runtime: LocalRuntime | undefined
   let savedEnv: NodeJS.ProcessEnv | undefined
@@ -109,6 +117,11 @@ export async function runLocalDrill(opts: LocalDrillOptions): Promise<LocalDrill
     const side = await provisionEvidenceSide(clients, config)
     opts.log(`provisioned: evidence s3://${side.names.evidenceBucket} (${config.evidence.mode} ${config.evidence.retentionDays} d), dead-letter queue ${side.names.deadLetterQueue}, SIEM bus ${side.names.siemEventBus} and topic ${side.names.siemTopic}, canary s3://${side.canaryBucket}`)
 
+    if (config.inspection.enabled) {
+      await clients.s3.send(new CreateBucketCommand({ Bucket: LOCAL_DRILL_RULES.bucket, ...(config.region !== 'us-east-1' ? { CreateBucketConfiguration: { LocationConstraint: config.region as never } } : {}) }))
+      await clients.s3.send(new PutObjectCommand({ Bucket: LOCAL_DRILL_RULES.bucket, Key: LOCAL_DRILL_RULES.key, Body: await readFile(join(projectRoot, DRILL_RULES_FILE)) }))
+      opts.log(`inspection: drill rule ${DRILL_RULES_FILE} at s3://${LOCAL_DRILL_RULES.bucket}/${LOCAL_DRILL_RULES.key}; inspected ${config.inspection.buckets.map((b) => `s3://${b.bucket}/${b.prefixes.join('|')}`).join(', ')}`)
+    }
     const store = new TamperingStore(await openS3EvidenceStore({ client: clients.s3, bucket: side.names.evidenceBucket }))
     const signer: Signer = signerFromSpec(opts.signingKey, emulatorEnv)
     const siem = new AwsSiemPublisher({ events: clients.events, sns: clients.sns, eventBusName: side.names.siemEventBus, topic: side.siemTopicArn })
@@ -150,6 +163,7 @@ export async function runLocalDrill(opts: LocalDrillOptions): Promise<LocalDrill
         ...(config.drill.containment !== 'off'
           ? { containment: { mode: config.drill.containment, settings: containmentSettings(config), targets: new AwsContainmentTargets({ s3: clients.s3, iam: new IAMClient(settings), sns: clients.sns }) } }
           : {}),
+        ...(config.inspection.enabled ? { inspection: { config: config.inspection, account: config.forensicsAccountId, region: config.region } } : {}),
         log: opts.log,
       }),
       { afterCapture: corruptHook(store, opts.corruptArtifact), onOutcome: (o) => (outcome = o) },
@@ -157,7 +171,17 @@ export async function runLocalDrill(opts: LocalDrillOptions): Promise<LocalDrill
     const handlers: Partial<Record<FunctionKey, AsyncHandler>> = {
       ...localCollectorHandlers(collectorDeps),
       ...opts.collectors?.(collectorDeps),
-      'custody-recorder': createCustodyRecorder({ store, signer, siem }),
+      // a hit's chained capture is started through the runtime, as the recorder's Lambda client would
+      'custody-recorder': createCustodyRecorder({ store, signer, siem, invoker: { invokeAsync: (key, payload) => runtimeInvoker(runtime as LocalRuntime).invokeAsync(key, payload) } }),
+      // the inspector loads its rules once (as per container), on its first invocation
+      ...(config.inspection.enabled
+        ? {
+            inspector: async (event: unknown) => {
+              inspector ??= openConfiguredInspector(config.inspection, clients.s3)
+              return createInspector({ config: config.inspection, s3: clients.s3, inspector: await inspector })(event)
+            },
+          }
+        : {}),
       // no Lambda timeout locally: the drill's own waits apply
       drill: (event) => drill(event),
     }
@@ -199,6 +223,7 @@ export async function runLocalDrill(opts: LocalDrillOptions): Promise<LocalDrill
     Object.values(clients).forEach((c) => c.destroy())
     return { ...done, reportFile, corrupted: store.corruptedKeys, configSource: source, ...(proxy ? { faults: { ...proxy.stats, faults: { ...proxy.stats.faults } } } : {}) }
   } finally {
+    await (await inspector?.catch(() => undefined))?.close()
     runtime?.close()
     if (savedEnv) process.env = savedEnv
     await proxy?.close()

@@ -80,6 +80,15 @@ export class CanaryIncident {
     }
   }
 
+  /** Puts one more object under the canary prefix (cleanUp removes it with the rest); returns its version id. */
+  async putObject(name: string, body: Buffer): Promise<string> {
+    const key = `${this.prefix}${name}`
+    const out = await this.#s3.send(new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: body, ContentType: 'text/plain' }))
+    if (!out.VersionId) throw new StorageError(`bucket ${this.bucket} returned no version id for ${key}: enable versioning on the canary bucket`)
+    this.#created.push({ key, versionId: out.VersionId })
+    return out.VersionId
+  }
+
   async #readPolicy(): Promise<string | undefined> {
     try {
       return (await this.#s3.send(new GetBucketPolicyCommand({ Bucket: this.bucket }))).Policy

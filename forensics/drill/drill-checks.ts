@@ -12,6 +12,7 @@ import { verifyCapture, type VerificationFinding } from '../verify-capture.js'
 import type { DestinationRecord } from '../runtime/destination-record.js'
 import type { CanaryChanges } from './canary-incident.js'
 import type { CheckResult } from './drill-report.js'
+import type { DrillInspection } from './inspection-phase.js'
 
 /** A capture the drill saw committed and sealed. */
 export interface DrillCapture {
@@ -60,6 +61,8 @@ export interface DrillContext {
   bundles: BundleRunner
   /** set by the bundle check for the report */
   bundle?: DrillBundle
+  /** what the inspection phase saw (absent: the phase did not run) */
+  inspection?: DrillInspection
 }
 
 /** One named check. */
@@ -224,6 +227,36 @@ export const DRILL_CHECKS: readonly DrillCheck[] = [
       if (!r) return fail(`no destination record for the failing ${ctx.badTrigger.collector} capture of ${ctx.badTrigger.bucket} on the dead-letter queue`, evidence)
       const err = r.responsePayload as { errorType?: string; errorMessage?: string } | undefined
       return pass(`${r.requestContext.condition} after ${r.requestContext.approximateInvokeCount} attempt(s): ${err?.errorType ?? 'error'}`, evidence)
+    },
+  },
+]
+
+/** The checks of the inspection phase (run when it ran: inspection enabled on the canary bucket). */
+export const INSPECTION_CHECKS: readonly DrillCheck[] = [
+  {
+    name: 'inspection-hit-routed',
+    description: "the inspector's hit on the canary's EICAR test upload reached the SIEM topic as an OCSF Detection Finding",
+    async run(ctx) {
+      const i = ctx.inspection
+      if (!i) return fail('the inspection phase did not run', {})
+      const object = `s3://${i.bucket}/${i.key}`
+      const evidence = { object, versionId: i.versionId, message: i.finding ?? null, ...(i.error ? { error: i.error } : {}) }
+      return i.finding !== undefined ? pass(`Detection Finding on ${object} received from the SIEM topic`, evidence) : fail(`no inspection finding for ${object} arrived on the SIEM topic${i.error ? ` (${i.error})` : ''}`, evidence)
+    },
+  },
+  {
+    name: 'inspection-hit-captured',
+    description: 'the hit chained into a committed object-versions capture of the uploaded key whose artifact has the SHA-256 of the uploaded file',
+    async run(ctx) {
+      const i = ctx.inspection
+      if (!i) return fail('the inspection phase did not run', {})
+      const object = `s3://${i.bucket}/${i.key}`
+      const c = i.capture
+      const evidence = { object, versionId: i.versionId, caseId: i.caseId, uploadedSha256: i.sha256, capture: c ?? null, ...(i.error ? { error: i.error } : {}) }
+      if (!c?.artifact) return fail(`no committed capture of ${object} in case ${i.caseId || '(none)'}${i.error ? ` (${i.error})` : ''}`, evidence)
+      if (c.collector !== 'object-versions') return fail(`the capture of ${object} is from ${c.collector}, not object-versions`, evidence)
+      if (c.artifact.sha256 !== i.sha256) return fail(`the captured artifact ${c.artifact.key} has SHA-256 ${c.artifact.sha256}, the uploaded file ${i.sha256}`, evidence)
+      return pass(`${c.manifestKey} holds ${object} with the uploaded SHA-256`, evidence)
     },
   },
 ]

@@ -20,7 +20,8 @@ import type { Signer } from '../signer.js'
 import type { SiemPublisher } from '../siem/siem-publisher.js'
 import type { DestinationRecord } from '../runtime/destination-record.js'
 import { CanaryIncident, type CanaryChanges } from './canary-incident.js'
-import { runDrillChecks, type BundleRunner, type DrillCapture, type DrillContext } from './drill-checks.js'
+import { runInspectionPhase, type DrillInspection, type InspectionPhaseDeps } from './inspection-phase.js'
+import { INSPECTION_CHECKS, DRILL_CHECKS, runDrillChecks, type BundleRunner, type DrillCapture, type DrillContext } from './drill-checks.js'
 import { DRILL_REPORT_SCHEMA, DRILL_RESULT_SCHEMA, type DrillReport, type DrillResult } from './drill-report.js'
 import { defaultDrillEvents, isPublicGrantFinding, PUBLIC_GRANT_FINDING, type DrillEventBuilders } from './drill-events.js'
 import type { AsyncInvoker, QueuedInvocation } from './invoker.js'
@@ -54,6 +55,8 @@ export interface DrillDeps {
   events?: Partial<DrillEventBuilders>
   /** the containment phase on the canary (drill.containment `dry-run` or `apply`; absent: `off`) */
   containment?: Omit<ContainmentPhaseDeps, 'store' | 'signer' | 'actor'>
+  /** the inspection phase on the canary (inspection enabled on it; absent: off) */
+  inspection?: Pick<InspectionPhaseDeps, 'config'> & { account: string; region: string }
   log?: (line: string) => void
   now?: () => Date
 }
@@ -65,6 +68,8 @@ export interface DrillOptions {
   captureTimeoutMs?: number
   /** how long to wait for the failing capture's dead-letter record (default 1 min local, 10 min deployed) */
   deadLetterTimeoutMs?: number
+  /** how long to wait for the inspection phase's finding and capture (default 3 min local, 15 min deployed) */
+  inspectionTimeoutMs?: number
   /** how long to wait for the SIEM finding once the captures are sealed (default 30 s) */
   siemTimeoutMs?: number
   pollMs?: number
@@ -120,6 +125,7 @@ export async function runDrill(deps: DrillDeps, opts: DrillOptions = {}): Promis
   let cleanup: DrillReport['cleanup'] = { ok: true, detail: [] }
   let ctx: DrillContext
   let containmentChecks: CheckResult[] = []
+  let inspection: DrillInspection | undefined
   try {
     // a baseline snapshot first, so the incident's policy change is a change
     const captureTimeoutMs = opts.captureTimeoutMs ?? (local ? 180_000 : 900_000)
@@ -169,6 +175,14 @@ export async function runDrill(deps: DrillDeps, opts: DrillOptions = {}): Promis
       opts.deadLetterTimeoutMs ?? (local ? 60_000 : 600_000),
       pollMs,
     )
+    if (deps.inspection) {
+      // before containment (an applied quarantine denies the upload) and the canary clean-up
+      inspection = await runInspectionPhase(
+        { upload: (name, body) => canary.putObject(name, body), invoker: deps.invoker, store: deps.store, signer: deps.signer, config: deps.inspection.config, waitForSiem: (match, ms) => probe.waitFor(match, ms, pollMs) },
+        { drillId, bucket: deps.canaryBucket, account: deps.inspection.account, region: deps.inspection.region, now, timeoutMs: opts.inspectionTimeoutMs ?? (local ? 180_000 : 900_000), pollMs },
+      )
+      log(`inspection phase: uploaded s3://${deps.canaryBucket}/${inspection.key}; finding ${inspection.finding !== undefined ? 'received' : 'missing'}, capture ${inspection.capture?.manifestKey ?? 'missing'}${inspection.error ? ` (${inspection.error})` : ''}`)
+    }
     if (deps.containment) {
       // before the canary is cleaned up: quarantine (or plan) and release it, evidence first
       containmentChecks = await runContainmentPhase({ ...deps.containment, store: deps.store, signer: deps.signer, actor: { tool: `drill ${drillId}` } }, { caseId, bucket: deps.canaryBucket, drillId })
@@ -190,12 +204,13 @@ export async function runDrill(deps: DrillDeps, opts: DrillOptions = {}): Promis
       deadLetter,
       badTrigger: { collector: 'bucket-config', bucket: badBucket },
       bundles: deps.bundles,
+      ...(inspection ? { inspection } : {}),
     }
   } finally {
     cleanup = await canary.cleanUp()
     await probe.close()
   }
-  const checks = [...(await runDrillChecks(ctx)), ...containmentChecks]
+  const checks = [...(await runDrillChecks(ctx, ctx.inspection ? [...DRILL_CHECKS, ...INSPECTION_CHECKS] : DRILL_CHECKS)), ...containmentChecks]
   const incidentAt = changes.at
   const sealed = ctx.captures.filter((c) => c.phase === 'incident')
   const latest = (xs: number[]): number | undefined => (xs.length ? Math.max(...xs) : undefined)
