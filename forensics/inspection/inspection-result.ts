@@ -12,6 +12,7 @@
  * | SHA-256                          | `evidences[0].file.hashes[0]` (algorithm_id 3)     |
  * | verdict, matches, capture chained| `unmapped.forensics`                               |
  */
+import type { OcsfDetectionFindingBase } from '../siem/siem-finding.js'
 import { sha256Hex } from '../hash.js'
 import { PRODUCT } from '../siem/siem-finding.js'
 import type { Severity } from './inspection-config.js'
@@ -55,21 +56,8 @@ export interface InspectionResult {
 }
 
 /** An OCSF Detection Finding about an inspected object. */
-export interface InspectionFinding {
+export interface InspectionFinding extends OcsfDetectionFindingBase {
   schema: typeof INSPECTION_FINDING_SCHEMA
-  class_uid: 2004
-  class_name: 'Detection Finding'
-  category_uid: 2
-  category_name: 'Findings'
-  activity_id: 1
-  activity_name: 'Create'
-  type_uid: 200401
-  severity_id: number
-  severity: string
-  status_id: 1
-  status: 'New'
-  time: number
-  message: string
   finding_info: { uid: string; title: string; types: string[]; created_time: number; analytic: { name: string; type_id: 1; type: 'Rule' } }
   resources: { uid: string; name: string; type: 'AWS::S3::Object'; data: { bucket?: string; key?: string; versionId?: string } }[]
   evidences: { file: { name: string; size?: number; hashes: { algorithm_id: 3; algorithm: 'SHA-256'; value: string }[] } }[]

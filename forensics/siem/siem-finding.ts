@@ -45,9 +45,8 @@ export interface CommittedCaptureRef {
   manifestSha256: string
 }
 
-/** An OCSF Detection Finding plus our schema id. */
-export interface SiemFinding {
-  schema: typeof FINDING_SCHEMA
+/** The fields every OCSF Detection Finding (class 2004) of the toolkit carries. */
+export interface OcsfDetectionFindingBase {
   class_uid: 2004
   class_name: 'Detection Finding'
   category_uid: 2
@@ -61,6 +60,11 @@ export interface SiemFinding {
   status: 'New'
   time: number
   message: string
+}
+
+/** An OCSF Detection Finding plus our schema id. */
+export interface SiemFinding extends OcsfDetectionFindingBase {
+  schema: typeof FINDING_SCHEMA
   finding_info: {
     uid: string
     title: string
