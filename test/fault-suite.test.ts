@@ -160,9 +160,10 @@ t.test('fault suite: captures of every kind under 10% injected faults', async (t
 
   // every case bundles (under faults again) and verifies offline
   proxy.configure({ faults: FAULTS })
+  // cases are independent: bundled (and then verified) CONCURRENCY at a time
   let bundleAttempts = 0
   const bundled: string[] = []
-  for (let c = 0; c < CASES; c++) {
+  await runPool(Array.from({ length: CASES }, (_, c) => async () => {
     const file = join(dir, `fault-${c}.zip`)
     for (let attempt = 1; attempt <= 3; attempt++) {
       bundleAttempts++
@@ -173,14 +174,13 @@ t.test('fault suite: captures of every kind under 10% injected faults', async (t
       }
       t.equal(r.code, 3, `bundle of fault-${c} fails only as an I/O failure: ${r.stdout.toString()}`)
     }
-  }
+  }), CONCURRENCY)
   proxy.configure({ faults: {} })
-  const verified = []
-  for (const file of bundled) {
+  const verified = await runPool(bundled.map((file) => async () => {
     const r = await runCli(['verify', file, '--json'], {})
-    verified.push(r.code)
     t.equal(r.code, 0, `${file} verifies: ${r.stdout.toString().slice(0, 2000)}`)
-  }
+    return r.code
+  }), CONCURRENCY)
 
   const kinds = ['bucket-config (CLI)', 'object-versions (CLI)', 'cloudtrail-slice (handler + recorder)']
   t.comment(`fault suite: ${counts.runs} capture runs in ${captureSeconds.toFixed(0)} s, ${CONCURRENCY} at a time, over ${CASES} cases; ${proxy.stats.requests} requests, ${injected} faults injected (SlowDown ${proxy.stats.faults.slowDown}, lost responses ${proxy.stats.faults.lostResponse}, resets ${proxy.stats.faults.reset})`)
