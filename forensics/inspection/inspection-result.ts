@@ -12,24 +12,15 @@
  * | SHA-256                          | `evidences[0].file.hashes[0]` (algorithm_id 3)     |
  * | verdict, matches, capture chained| `unmapped.forensics`                               |
  */
-import type { OcsfDetectionFindingBase } from '../siem/siem-finding.js'
+import { ocsfDetectionBase, type OcsfDetectionFindingBase } from '../siem/siem-finding.js'
 import { sha256Hex } from '../hash.js'
 import { PRODUCT } from '../siem/siem-finding.js'
-import type { Severity } from './inspection-config.js'
 import type { Verdict } from './inspect-object.js'
 
 /** Schema of the inspector's result. */
 export const INSPECTION_SCHEMA = 'forensics.inspection/v1'
 /** Schema of an inspection finding on the SIEM. */
 export const INSPECTION_FINDING_SCHEMA = 'forensics.inspection-finding/v1'
-
-const SEVERITY: Record<Severity, { id: number; name: string }> = {
-  info: { id: 1, name: 'Informational' },
-  low: { id: 2, name: 'Low' },
-  medium: { id: 3, name: 'Medium' },
-  high: { id: 4, name: 'High' },
-  critical: { id: 5, name: 'Critical' },
-}
 
 /** The capture a hit chains into: the object-versions event the router sends. */
 export interface ChainedCapture {
@@ -76,24 +67,11 @@ export function toInspectionFinding(r: InspectionResult): InspectionFinding {
   const v = r.verdict
   const time = Date.parse(r.inspectedAt)
   const names = matchNames(v)
-  const sev = SEVERITY[v.severity ?? 'info']
   const title = v.verdict === 'hit' ? `malicious content in ${v.object.name}: ${names.join(', ')}` : `${v.verdict}: ${v.object.name}`
   const uid = sha256Hex(`${r.eventId}\n${v.object.name}\n${v.sha256 ?? ''}\n${v.verdict}`).slice(0, 32)
   return {
     schema: INSPECTION_FINDING_SCHEMA,
-    class_uid: 2004,
-    class_name: 'Detection Finding',
-    category_uid: 2,
-    category_name: 'Findings',
-    activity_id: 1,
-    activity_name: 'Create',
-    type_uid: 200401,
-    severity_id: sev.id,
-    severity: sev.name,
-    status_id: 1,
-    status: 'New',
-    time,
-    message: title,
+    ...ocsfDetectionBase(v.severity, time, title),
     finding_info: {
       uid,
       title,

@@ -62,6 +62,26 @@ export interface OcsfDetectionFindingBase {
   message: string
 }
 
+/** The common OCSF fields of a Detection Finding of `severity` at `time` (epoch ms). */
+export function ocsfDetectionBase(severity: Finding['severity'] | undefined, time: number, message: string): OcsfDetectionFindingBase {
+  const sev = SEVERITY[severity ?? 'info'] ?? SEVERITY.info
+  return {
+    class_uid: 2004,
+    class_name: 'Detection Finding',
+    category_uid: 2,
+    category_name: 'Findings',
+    activity_id: 1,
+    activity_name: 'Create',
+    type_uid: 200401,
+    severity_id: sev.id,
+    severity: sev.name,
+    status_id: 1,
+    status: 'New',
+    time,
+    message,
+  }
+}
+
 /** An OCSF Detection Finding plus our schema id. */
 export interface SiemFinding extends OcsfDetectionFindingBase {
   schema: typeof FINDING_SCHEMA
@@ -116,24 +136,11 @@ function resourceOf(f: Finding, manifest: Manifest): { uid: string; name: string
 /** Maps one manifest finding to an OCSF Detection Finding (deterministic: same input, same uid). */
 export function toSiemFinding(f: Finding, index: number, manifest: Manifest, ref: CommittedCaptureRef): SiemFinding {
   const time = Date.parse(manifest.endedAt)
-  const sev = SEVERITY[f.severity] ?? SEVERITY.info
   const target = manifest.target as { account?: unknown; accountId?: unknown; region?: unknown }
   const account = target.account ?? target.accountId
   return {
     schema: FINDING_SCHEMA,
-    class_uid: 2004,
-    class_name: 'Detection Finding',
-    category_uid: 2,
-    category_name: 'Findings',
-    activity_id: 1,
-    activity_name: 'Create',
-    type_uid: 200401,
-    severity_id: sev.id,
-    severity: sev.name,
-    status_id: 1,
-    status: 'New',
-    time,
-    message: f.title,
+    ...ocsfDetectionBase(f.severity, time, f.title),
     finding_info: {
       // stable across redeliveries, so a SIEM can de-duplicate
       uid: sha256Hex(`${manifest.caseId}\n${manifest.captureId}\n${index}\n${f.type}`).slice(0, 32),
