@@ -152,17 +152,7 @@ export function triggerScope(config: Pick<ForensicsConfig, 'watchedBuckets' | 'c
  */
 export function triggerPattern(row: TriggerRow, watchedBuckets: readonly string[]): Record<string, unknown> {
   if (row.buckets === 'sensitive') throw new ValidationError(`trigger ${row.id} has one pattern per sensitive bucket; use sensitiveAccessPattern`, { field: row.id })
-  if (row.source === 'aws.s3') {
-    return {
-      source: [row.source],
-      'detail-type': [row.detailType],
-      detail: {
-        eventSource: ['s3.amazonaws.com'],
-        eventName: [...(row.eventNames ?? [])],
-        ...(watchedBuckets.length > 0 ? { requestParameters: { bucketName: [...watchedBuckets] } } : {}),
-      },
-    }
-  }
+  if (row.source === 'aws.s3') return s3CallPattern(row, watchedBuckets.length > 0 ? { requestParameters: { bucketName: [...watchedBuckets] } } : {})
   return { source: [row.source], 'detail-type': [row.detailType], detail: { resource: { resourceType: ['S3Bucket'] } } }
 }
 
@@ -176,16 +166,15 @@ export function sensitiveAccessPattern(bucket: SensitiveBucketConfig): Record<st
   const row = triggerRow('sensitive-access')
   const exact = bucket.allowedPrincipals.filter((p) => !/[*?]/.test(p))
   const filterable = exact.length > 0 && exact.length === bucket.allowedPrincipals.length
-  return {
-    source: [row.source],
-    'detail-type': [row.detailType],
-    detail: {
-      eventSource: ['s3.amazonaws.com'],
-      eventName: [...(row.eventNames ?? [])],
-      requestParameters: { bucketName: [bucket.bucket] },
-      ...(filterable ? { userIdentity: { arn: [{ 'anything-but': exact }] } } : {}),
-    },
-  }
+  return s3CallPattern(row, {
+    requestParameters: { bucketName: [bucket.bucket] },
+    ...(filterable ? { userIdentity: { arn: [{ 'anything-but': exact }] } } : {}),
+  })
+}
+
+/** A CloudTrail-recorded S3 call of one of the row's event names, with more detail to match. */
+function s3CallPattern(row: TriggerRow, detail: Record<string, unknown>): Record<string, unknown> {
+  return { source: [row.source], 'detail-type': [row.detailType], detail: { eventSource: ['s3.amazonaws.com'], eventName: [...(row.eventNames ?? [])], ...detail } }
 }
 
 /** One EventBridge rule of a deployment: its id (the rule name is `<name>-<id>`), row and pattern. */
