@@ -141,7 +141,8 @@ function cloudTrailReads(c: PermissionContext): PolicyStatement[] {
       Resource: bucketArn(a.bucket),
       Condition: { StringLike: { 's3:prefix': [a.prefix ? `${a.prefix}/` : '', `${logs}*`] } },
     },
-    { Sid: 'ReadTrailArchive', Effect: 'Allow', Action: 's3:GetObject', Resource: `${bucketArn(a.bucket)}/${logs}*` },
+    // a log file listed with its version id is read at that version (GetObject with VersionId)
+    { Sid: 'ReadTrailArchive', Effect: 'Allow', Action: ['s3:GetObject', 's3:GetObjectVersion'], Resource: `${bucketArn(a.bucket)}/${logs}*` },
     // LookupEvents and ListPublicKeys (digest validation) have no resource-level scoping.
     { Sid: 'LookupManagementEvents', Effect: 'Allow', Action: ['cloudtrail:LookupEvents', 'cloudtrail:ListPublicKeys'], Resource: '*' },
   ]

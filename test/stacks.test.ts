@@ -286,7 +286,7 @@ t.test('each function reads only what it captures', async (t) => {
   })
   t.match(policyOf('bucket-config').find((s) => s.Sid === 'AssumeMemberReadOnlyRole'), { Resource: ['arn:aws:iam::222222222222:role/forensics-capture-readonly'] })
   t.notOk(sids('bucket-config').includes('ReadTrailArchive'))
-  t.match(policyOf('cloudtrail-slice').find((s) => s.Sid === 'ReadTrailArchive'), { Action: 's3:GetObject', Resource: 'arn:aws:s3:::org-cloudtrail-archive-111111111111/cloudtrail/AWSLogs/*' })
+  t.match(policyOf('cloudtrail-slice').find((s) => s.Sid === 'ReadTrailArchive'), { Action: ['s3:GetObject', 's3:GetObjectVersion'], Resource: 'arn:aws:s3:::org-cloudtrail-archive-111111111111/cloudtrail/AWSLogs/*' })
   t.notOk(sids('cloudtrail-slice').includes('ReadTargetVersions'))
   t.match(policyOf('object-versions').find((s) => s.Sid === 'FanOutQueue'), { Resource: /aws_sqs_queue\.object-versions-fan-out/ })
   t.match(policyOf('custody-recorder').find((s) => s.Sid === 'OnSuccessDestination'), { Action: 'events:PutEvents', Resource: /aws_cloudwatch_event_bus/ })
