@@ -126,6 +126,9 @@ t.test('recorded calls become IAM requests, with the KMS requests S3 makes for t
   t.match(iamRequestsFor(call('GetObjectCommand', { Bucket: 'evidence', Key: 'k', VersionId: 'v' }), c, policies), [{ action: 's3:GetObjectVersion' }, { action: 'kms:Decrypt' }])
   t.match(iamRequestsFor(call('ListObjectsV2Command', { Bucket: 'trail', Prefix: 'AWSLogs/' }), c, policies), [{ action: 's3:ListBucket', context: { 's3:prefix': 'AWSLogs/' } }])
   t.match(iamRequestsFor(call('SignCommand', { KeyId: 'alias/forensics-signing', SigningAlgorithm: 'ECDSA_SHA_256' }, 'KMSClient'), c, policies), [{ action: 'kms:Sign', resource: KEY, context: { 'kms:SigningAlgorithm': 'ECDSA_SHA_256' } }])
+  const answered = (keyId: string): RecordedCall => ({ ...call('GetPublicKeyCommand', { KeyId: 'alias/forensics-signing' }, 'KMSClient'), output: { KeyId: keyId } })
+  t.match(iamRequestsFor(answered(KEY), c, policies), [{ action: 'kms:GetPublicKey', resource: KEY }], 'the key ARN KMS answers with')
+  t.match(iamRequestsFor(answered('k-1'), c, policies), [{ action: 'kms:GetPublicKey', resource: KEY }], 'a bare key id (as the emulator answers) is the key ARN in the caller\'s account')
   t.match(iamRequestsFor(call('AssumeRoleCommand', { RoleArn: 'arn:aws:iam::222222222222:role/m', ExternalId: 'x' }, 'STSClient'), c, policies), [{ action: 'sts:AssumeRole', resourceAccount: '222222222222', context: { 'sts:ExternalId': 'x' } }])
   t.match(iamRequestsFor(call('SendMessageCommand', { QueueUrl: 'http://127.0.0.1:1/111111111111/dlq' }, 'SQSClient'), c, policies), [{ action: 'sqs:SendMessage', resource: 'arn:aws:sqs:eu-west-1:111111111111:dlq' }])
   t.match(iamRequestsFor(call('PutEventsCommand', { Entries: [{ EventBusName: 'siem' }, {}] }, 'EventBridgeClient'), c, policies).map((r) => r.resource), [

@@ -58,8 +58,11 @@ const queueArn = (url: unknown, region: string): string => {
   return `arn:aws:sqs:${region}:${account}:${name}`
 }
 const sqs = (action: string): Build => (i, c) => ({ action, resource: queueArn(i.QueueUrl, c.region) })
-const keyArn = (keyId: string, c: { facts: DeploymentPolicies; region: string; account: string; output: Record<string, unknown> }): string =>
-  str(c.output.KeyId) ?? (keyId.startsWith('arn:') ? keyId : c.facts.aliases.get(keyId) ?? `arn:aws:kms:${c.region}:${c.account}:key/${keyId}`)
+// KMS answers with the key ARN (the emulator with the bare key id: README "Emulator gaps")
+const keyArn = (keyId: string, c: { facts: DeploymentPolicies; region: string; account: string; output: Record<string, unknown> }): string => {
+  const id = str(c.output.KeyId) ?? keyId
+  return id.startsWith('arn:') ? id : c.facts.aliases.get(id) ?? `arn:aws:kms:${c.region}:${c.account}:key/${id}`
+}
 
 /** The table: `<client>.<command>` → request. */
 export const IAM_REQUESTS: Record<string, Build> = {
