@@ -1,17 +1,25 @@
 /**
- * `npm run deploy:local`: rehearses `cdktf deploy` against a fresh local emulator. Synthesizes
- * the stacks into `.forensics/rehearsal/<run>/cdktf.out` (never `cdktf.out`), applies the
- * forensics stack and every member stack with Terraform into the emulator (each into its own
- * account), prints apply time and resource counts, carries a member-account PutBucketPolicy
- * through the deployed event path to a committed capture by the deployed bucket-config
- * function, simulates every AWS call it made against the synthesized policies
- * (`permissions-sufficient`, unused grants), and stops the emulator.
+ * `npm run deploy:local`: rehearses `cdktf deploy` against a fresh local emulator and drills
+ * what was deployed. Synthesizes the stacks into `.forensics/rehearsal/<run>/cdktf.out` (never
+ * `cdktf.out`), applies the forensics stack and every member stack with Terraform into the
+ * emulator (each into its own account), prints apply time and resource counts, carries a
+ * member-account PutBucketPolicy through the deployed event path to a committed capture by the
+ * deployed bucket-config function, simulates every AWS call it made against the synthesized policies (`permissions-sufficient`, unused grants), then runs
+ * `forensics drill --deployed` on the deployment read back from the emulator
+ * (cli/commands/drill-rehearsed.ts) and prints its report, and stops the emulator.
  *
- * Exit codes: 0 all passed; 1 the capture or the permission check failed; 2 Terraform or its
- * AWS provider is missing; 3 an apply or an AWS call failed.
+ * Options: `--no-drill` stops after the member trigger; `--out DIR` for the drill's bundle
+ * (default `.forensics/rehearsal/<run>/drills`).
+ *
+ * Exit codes: 0 all passed; 1 the capture, the permission check or a drill check failed; 2
+ * Terraform or its AWS provider is missing; 3 an apply or an AWS call failed.
  */
 import { mkdirSync } from 'node:fs'
-import { join } from 'node:path'
+import { join, resolve } from 'node:path'
+import { parseArgs } from 'node:util'
+import { renderDrillReport } from '../forensics/drill/drill-report.js'
+import { DeployedDeployment } from '../forensics/rehearsal/deployed-deployment.js'
+import { runRehearsedDrill } from '../cli/commands/drill-rehearsed.js'
 import { synthesizeForensicsApp } from '../stacks/app.js'
 import { projectRoot, startEmulator } from '../forensics/local/emulator.js'
 import { DeployRehearsal, markRehearsalOutput } from '../forensics/rehearsal/rehearsal.js'
@@ -25,6 +33,7 @@ import { resourceNames } from '../forensics/routing.js'
 const log = (line: string): void => void process.stderr.write(`[deploy:local] ${line}\n`)
 
 async function main(): Promise<number> {
+  const args = parseArgs({ options: { 'no-drill': { type: 'boolean' }, out: { type: 'string' } }, allowPositionals: false })
   const availability = terraformAvailability()
   if (!availability.available) {
     log(`cannot rehearse: ${availability.reason}`)
@@ -78,9 +87,24 @@ async function main(): Promise<number> {
     const policies = deploymentPolicies(rehearsal.stacks.map((s) => ({ accountId: s.accountId, region: config.region, plan: rehearsal.plan(s.name), state: rehearsal.state(s.name) })))
     const report = await simulatePermissions(carried.run.calls, policies, await loadIamSimulator(), { region: config.region })
     const check = permissionsSufficient(report)
-    log(`${check.name}: ${check.verdict.toUpperCase()} ${check.summary}`)
-    for (const line of renderUnusedGrants(report)) log(`  granted, unused here: ${line}`)
-    return check.verdict === 'pass' ? 0 : 1
+    log(`member trigger ${check.name}: ${check.verdict.toUpperCase()} ${check.summary}`)
+    if (args.values['no-drill']) {
+      for (const line of renderUnusedGrants(report)) log(`  granted, unused here: ${line}`)
+      return check.verdict === 'pass' ? 0 : 1
+    }
+
+    // forensics drill --deployed, on the deployment as the emulator reports it
+    const forensics = rehearsal.credentials(config.forensicsAccountId)
+    const deployment = await DeployedDeployment.read({ emulator, credentials: forensics, config, stackDir: rehearsal.stack(config.name).dir })
+    const drillStarted = Date.now()
+    const drilled = await runRehearsedDrill({
+      emulator, deployment, credentials: forensics, policies, log,
+      outDir: args.values.out ? resolve(args.values.out) : join(workDir, 'drills'),
+    })
+    for (const line of renderDrillReport(drilled.report, { reportLocation: `s3://${drilled.report.evidenceBucket}/${drilled.result.reportKey} (+ ${drilled.extraChecksKey}) in the emulator` })) log(line)
+    log(`deployed drill: ${drilled.report.passed ? 'PASSED' : 'FAILED'} in ${((Date.now() - drillStarted) / 1000).toFixed(1)} s; ${drilled.calls.length} AWS call(s) of ${drilled.permissions.exercisedRoles.length} role(s) simulated`)
+    for (const line of renderUnusedGrants(drilled.permissions)) log(`  granted, unused by the drill: ${line}`)
+    return check.verdict === 'pass' && drilled.report.passed ? 0 : 1
   } finally {
     await emulator.stop()
   }
