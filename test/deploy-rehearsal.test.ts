@@ -6,12 +6,13 @@
  * the AWS provider are available; with CI=true their absence is a failure.
  */
 import t from 'tap'
+import { createHash } from 'node:crypto'
 import { mkdirSync, mkdtempSync, readFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { EventBridgeClient, ListTargetsByRuleCommand } from '@aws-sdk/client-eventbridge'
 import { CreateBucketCommand, GetBucketPolicyCommand, GetObjectCommand, HeadBucketCommand, HeadObjectCommand, ListObjectVersionsCommand, S3Client } from '@aws-sdk/client-s3'
-import { LambdaClient, ListFunctionsCommand } from '@aws-sdk/client-lambda'
+import { LambdaClient, ListFunctionsCommand, UpdateFunctionCodeCommand, UpdateFunctionConfigurationCommand } from '@aws-sdk/client-lambda'
 import { ListQueuesCommand, SQSClient } from '@aws-sdk/client-sqs'
 import { ListTopicsCommand, SNSClient } from '@aws-sdk/client-sns'
 import { synthesizeForensicsApp } from '../stacks/app.js'
@@ -27,6 +28,9 @@ import { permissionsSufficient, renderUnusedGrants, simulatePermissions } from '
 import { loadDataset } from './fixtures/cloudtrail/archive.js'
 import { assetOf, deployedFunction, runDeployedFunction } from '../forensics/rehearsal/deployed-function.js'
 import { carryMemberTrigger } from '../forensics/rehearsal/member-trigger.js'
+import { DeployedDeployment } from '../forensics/rehearsal/deployed-deployment.js'
+import { enabledFunctionKeys } from '../forensics/routing.js'
+import { runRehearsedDrill } from '../cli/commands/drill-rehearsed.js'
 
 // Terraform starts its (700 MB) AWS provider several times per command: on a busy 2-core
 // machine one apply of the forensics stack takes minutes.
@@ -176,6 +180,57 @@ async function rehearse(toolchain: Extract<ReturnType<typeof terraformAvailabili
     if (keyPolicy) keyPolicy.Statement = keyPolicy.Statement.filter((st) => st.Sid !== 'ToolkitFunctionsSign')
     const unsigned = permissionsSufficient(await simulatePermissions(recorded, withoutSign, simulator, { region: config.region }))
     t.match(unsigned.summary, `KMSClient SignCommand by ${bucketConfigRole} (${bucketConfig.name}): kms:Sign on ${signingKey}`)
+  })
+
+  await t.test('forensics drill --deployed runs on the deployment the emulator reports and passes every check, permissions-sufficient included', async (t) => {
+    const stackDir = rehearsal.stack(config.name).dir
+    const deployment = await DeployedDeployment.read({ emulator, credentials: F, config, stackDir })
+    t.equal(deployment.source.kind, 'deployed')
+    t.match(deployment.source.sha256, /^[0-9a-f]{64}$/, 'a SHA-256 over the configuration read back')
+    t.same(deployment.functions.map((f) => f.key).sort(), [...enabledFunctionKeys(config)].sort(), 'every deployed function, read by its name prefix')
+    for (const f of deployment.functions) t.equal(createHash('sha256').update(readFileSync(f.zipPath)).digest('base64'), f.codeSha256, `${f.name} runs the asset whose SHA-256 is its CodeSha256`)
+    const bucketConfigRoute = deployment.plan.routes.find((r) => r.key === 'bucket-config')
+    t.match(bucketConfigRoute, { maximumRetryAttempts: config.capture.maximumRetryAttempts, maximumEventAgeInSeconds: config.capture.maximumEventAgeInSeconds, onSuccess: { type: 'lambda', functionName: names.functions['custody-recorder'] }, onFailure: { type: 'sqs', queueName: names.deadLetterQueue } }, 'the async contract is the deployed event invoke config')
+    t.match(deployment.plan.eventSourceMappings, [{ functionName: names.functions['object-versions'], batchSize: 1 }], 'the deployed event source mapping')
+    t.match(deployment.plan.schedule, { functionName: names.functions.drill, input: { canaryBucket: config.drill.canaryBucket } }, 'the deployed drill schedule')
+    t.ok(deployment.plan.rules.some((r) => r.eventBusName === names.intakeEventBus && r.targets.some((x) => x.functionName === names.functions['bucket-config'])), 'the deployed capture rules on the intake bus')
+    t.notMatch(JSON.stringify(deployment.functions.map((f) => f.environment)), /\$\{/, 'environments hold the deployed values, not the plan\'s references')
+    t.equal(deployment.environment('drill').FORENSICS_DLQ_URL, deployment.side.deadLetterQueueUrl, 'the drill watches the deployed OnFailure queue')
+
+    const applied = [config.name, memberStack].map((n) => ({ accountId: rehearsal.stack(n).accountId, region: config.region, plan: rehearsal.plan(n), state: rehearsal.state(n) }))
+    const drillLines: string[] = []
+    const outcome = await runRehearsedDrill({ emulator, deployment, credentials: F, policies: deploymentPolicies(applied), outDir: join(workDir, 'drills'), log: (l) => drillLines.push(l) })
+    const failed = outcome.report.checks.filter((c) => c.verdict !== 'pass')
+    t.same(failed.map((c) => `${c.name}: ${c.summary}`), [], 'every check passes')
+    t.ok(outcome.report.passed, 'the drill passed')
+    t.equal(outcome.report.mode, 'deployed')
+    for (const name of ['permissions-sufficient', 'deployed-rules-route', 'bundle-builds-and-verifies', 'captures-committed', 'failure-reached-dlq']) t.ok(outcome.report.checks.some((c) => c.name === name), `check ${name} ran`)
+    const ran = new Set(deployment.runs.map((r) => r.key))
+    for (const key of ['bucket-config', 'object-versions', 'cloudtrail-slice', 'custody-recorder'] as const) t.ok(ran.has(key), `${key} ran from its deployed code`)
+    t.ok(outcome.calls.some((c) => c.function === names.functions.drill), 'the drill function\'s own calls are recorded (as its role)')
+    t.ok(outcome.permissions.exercisedRoles.length >= 5, `${outcome.permissions.exercisedRoles.length} roles exercised`)
+    t.ok(drillLines.some((l) => l.includes(deployment.source.sha256)), 'the printed output names the deployment and its SHA-256')
+    await new S3Client(as(F)).send(new HeadObjectCommand({ Bucket: names.evidenceBucket, Key: outcome.extraChecksKey }))
+    t.comment(outcome.report.checks.map((c) => `${c.verdict} ${c.name}: ${c.summary}`).join('\n'))
+  })
+
+  await t.test('a deployed function whose code matches no asset fails the deployed drill naming it, before anything is written', async (t) => {
+    const s3F = new S3Client(as(F))
+    const count = async (): Promise<number> => ((await s3F.send(new ListObjectVersionsCommand({ Bucket: names.evidenceBucket }))).Versions ?? []).length
+    const before = await count()
+    const stackDir = rehearsal.stack(config.name).dir
+    // the configuration is read back, not taken from the plan: a changed environment shows, and changes the SHA-256
+    const lambda = new LambdaClient(as(F))
+    const read = (): Promise<DeployedDeployment> => DeployedDeployment.read({ emulator, credentials: F, config, stackDir })
+    const first = await read()
+    await lambda.send(new UpdateFunctionConfigurationCommand({ FunctionName: names.functions['bucket-config'], Environment: { Variables: { ...first.function('bucket-config').environment, FORENSICS_RETENTION_DAYS: '400' } } }))
+    const changed = await read()
+    t.equal(changed.function('bucket-config').environment.FORENSICS_RETENTION_DAYS, '400', 'the environment the Lambda API reports')
+    t.not(changed.source.sha256, first.source.sha256, 'a different configuration, a different SHA-256')
+    const other = Buffer.concat([readFileSync(assetOf(stackDir, names.functions['bucket-config'])), Buffer.from('not the synthesized asset')])
+    await lambda.send(new UpdateFunctionCodeCommand({ FunctionName: names.functions['bucket-config'], ZipFile: other }))
+    await t.rejects(read(), { name: 'ValidationError', message: new RegExp(`^${names.functions['bucket-config']} \\(CodeSha256 [^)]+\\): the deployed code matches no asset`) })
+    t.equal(await count(), before, 'nothing was written to the evidence bucket')
   })
 
   await t.test('terraform destroy leaves the evidence bucket with its evidence and keys, and removes the rest', async (t) => {
