@@ -1,13 +1,23 @@
 /**
  * The deploy rehearsal's parts that need no Terraform: version constraints, the emulator
  * override (endpoints, listed policy gaps, the guard against real synth outputs), finding the
- * provider mirror, the CLI configuration and the runner's error reporting (a stand-in binary).
+ * provider mirror, the CLI configuration and the runner's error reporting (a stand-in binary);
+ * of the deployed drill: destinations and assets read back, the routing phase's finding, the
+ * trail-key stand-in and the intended refusals of its permission check.
  */
 import t from 'tap'
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { createHash } from 'node:crypto'
+import { CloudTrailClient, ListPublicKeysCommand, LookupEventsCommand } from '@aws-sdk/client-cloudtrail'
 import { satisfiesConstraint } from '../forensics/rehearsal/version-constraint.js'
+import { destinationOf, zipsBySha256 } from '../forensics/rehearsal/deployed-deployment.js'
+import { startTrailKeyStandIn } from '../forensics/rehearsal/trail-key-stand-in.js'
+import { createLocalTrailKey } from '../forensics/drill/local-trail.js'
+import { parseTriggerEvent } from '../forensics/contract/triggers.js'
+import type { PermissionDenial, PermissionReport } from '../forensics/permissions/simulate-permissions.js'
+import { canaryFinding, deployedPermissionsCheck, INTENDED_REFUSALS } from '../cli/commands/drill-rehearsed.js'
 import {
   emulatorEndpointsFor, emulatorOverride, EMULATOR_POLICY_GAPS, OVERRIDE_FILE, writeEmulatorOverride, type SynthesizedPlan,
 } from '../forensics/rehearsal/emulator-override.js'
@@ -125,4 +135,53 @@ echo "ran $* with $TF_CLI_CONFIG_FILE"
   t.match(state.stdout, 'ran state list with', '`state` gets no -no-color')
   await t.rejects(runner.mustRun(stackDir, ['apply']), { name: 'TerraformError', message: /terraform apply of stack stack-a failed \(exit 1\): Error: creating S3 Bucket: BucketAlreadyExists; full output in .*stack-a-apply-/ })
   await t.rejects(new TerraformRunner({ binary: join(scratch, 'gone'), version: '0' }, join(scratch, 'work2'), {}).run(stackDir, ['init']), { name: 'TerraformError', message: /could not run/ })
+})
+
+t.test('deployed destinations, assets by CodeSha256 and the GuardDuty finding of the routing phase', async (t) => {
+  t.same(destinationOf('arn:aws:lambda:eu-west-1:111111111111:function:forensics-custody-recorder', 'x'), { type: 'lambda', functionName: 'forensics-custody-recorder' })
+  t.same(destinationOf('arn:aws:sqs:eu-west-1:111111111111:forensics-capture-dlq', 'x'), { type: 'sqs', queueName: 'forensics-capture-dlq' })
+  t.same(destinationOf('arn:aws:events:eu-west-1:111111111111:event-bus/forensics-siem', 'x'), { type: 'eventbridge', eventBusName: 'forensics-siem' })
+  t.throws(() => destinationOf('arn:aws:sns:eu-west-1:111111111111:t', 'forensics-drill OnSuccess'), { name: 'ValidationError', message: /forensics-drill OnSuccess: destination arn:aws:sns:.* is not a function, queue or bus/ })
+
+  const assets = join(scratch, 'assets')
+  mkdirSync(join(assets, 'a', 'H1'), { recursive: true })
+  mkdirSync(join(assets, 'b', 'H2'), { recursive: true })
+  writeFileSync(join(assets, 'a', 'H1', 'a.zip'), 'zip a')
+  writeFileSync(join(assets, 'b', 'H2', 'b.zip'), 'zip b')
+  writeFileSync(join(assets, 'b', 'H2', 'notes.txt'), 'not code')
+  const zips = zipsBySha256(assets)
+  t.equal(zips.size, 2, 'only ZIPs count')
+  t.equal(zips.get(createHash('sha256').update('zip a').digest('base64')), join(assets, 'a', 'H1', 'a.zip'), 'keyed as Lambda reports CodeSha256 (base64 SHA-256 of the bytes)')
+
+  const finding = canaryFinding({ account: '111111111111', region: 'eu-west-1', bucket: 'canary', id: 'f-1', at: new Date('2026-12-02T10:00:00Z') })
+  const event = { source: 'aws.guardduty', 'detail-type': 'GuardDuty Finding', id: 'e-1', account: '111111111111', region: 'eu-west-1', time: '2026-12-02T10:00:00Z', detail: finding }
+  for (const key of ['object-versions', 'cloudtrail-slice'] as const) t.match(parseTriggerEvent(event, key), { origin: 'gd' }, `the finding carries every field the contract requires of ${key}`)
+})
+
+t.test('the trail-key stand-in answers ListPublicKeys as CloudTrail does, and nothing else', async (t) => {
+  const key = createLocalTrailKey()
+  const standIn = await startTrailKeyStandIn(key)
+  t.teardown(() => standIn.close())
+  const client = new CloudTrailClient({ endpoint: standIn.endpoint, region: 'eu-west-1', credentials: { accessKeyId: 'x', secretAccessKey: 'y' } })
+  const listed = await client.send(new ListPublicKeysCommand({}))
+  const [expected] = await key.publicKeys.listPublicKeys('eu-west-1', new Date(0), new Date())
+  t.equal(listed.PublicKeyList?.length, 1)
+  t.equal(listed.PublicKeyList?.[0].Fingerprint, key.fingerprint)
+  t.same(Buffer.from(listed.PublicKeyList?.[0].Value ?? new Uint8Array()), expected.value, 'the DER value')
+  t.ok((listed.PublicKeyList?.[0].ValidityEndTime?.getTime() ?? 0) > Date.now(), 'valid now')
+  await t.rejects(client.send(new LookupEventsCommand({})), { name: 'UnknownOperationException', message: /answers ListPublicKeys only, not LookupEvents/ })
+  t.same(standIn.requests, ['ListPublicKeys', 'LookupEvents'])
+})
+
+t.test('permissions-sufficient of the deployed drill: only the listed refusal, explicitly denied, is set apart', async (t) => {
+  const names = { drill: 'forensics-drill', 'bucket-config': 'forensics-bucket-config' }
+  const denial = (fn: string, decision: PermissionDenial['decision']): PermissionDenial => ({ function: fn, role: `arn:aws:iam::111111111111:role/${fn}`, call: 'S3Client DeleteObjectCommand', action: 's3:DeleteObjectVersion', resource: 'arn:aws:s3:::evidence/cases/x', decision })
+  const report = (denials: PermissionDenial[]): PermissionReport => ({ simulator: 'sim', calls: 10, requests: 12, allowed: 12 - denials.length, denials, exercisedRoles: [], unused: [] })
+  const intended = deployedPermissionsCheck(report([denial('forensics-drill', 'ExplicitlyDenied')]), names)
+  t.match(intended, { verdict: 'pass', summary: /^11 request\(s\) of 10 recorded call\(s\) allowed .*; 1 refused as intended \(check evidence-delete-refused/ })
+  t.equal((intended.evidence.intendedRefusals as unknown[]).length, 1)
+  t.match(deployedPermissionsCheck(report([denial('forensics-drill', 'ImplicitlyDenied')]), names), { verdict: 'fail', summary: /S3Client DeleteObjectCommand by .*forensics-drill/ }, 'not denied by a policy: a missing grant, whoever calls')
+  t.match(deployedPermissionsCheck(report([denial('forensics-bucket-config', 'ExplicitlyDenied')]), names), { verdict: 'fail' }, 'another function\'s refused delete is not the drill\'s probe')
+  t.match(deployedPermissionsCheck(report([]), names), { verdict: 'pass', summary: /^12 request\(s\) of 10/ })
+  t.ok(INTENDED_REFUSALS.every((r) => r.why.length > 0), 'each listed refusal says why')
 })
