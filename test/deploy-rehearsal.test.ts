@@ -30,7 +30,7 @@ import { assetOf, deployedFunction, runDeployedFunction } from '../forensics/reh
 import { carryMemberTrigger } from '../forensics/rehearsal/member-trigger.js'
 import { DeployedDeployment } from '../forensics/rehearsal/deployed-deployment.js'
 import { enabledFunctionKeys } from '../forensics/routing.js'
-import { runRehearsedDrill } from '../cli/commands/drill-rehearsed.js'
+import { deployedPermissionsCheck, runRehearsedDrill } from '../cli/commands/drill-rehearsed.js'
 
 // Terraform starts its (700 MB) AWS provider several times per command: on a busy 2-core
 // machine one apply of the forensics stack takes minutes.
@@ -196,6 +196,9 @@ async function rehearse(toolchain: Extract<ReturnType<typeof terraformAvailabili
     t.ok(deployment.plan.rules.some((r) => r.eventBusName === names.intakeEventBus && r.targets.some((x) => x.functionName === names.functions['bucket-config'])), 'the deployed capture rules on the intake bus')
     t.notMatch(JSON.stringify(deployment.functions.map((f) => f.environment)), /\$\{/, 'environments hold the deployed values, not the plan\'s references')
     t.equal(deployment.environment('drill').FORENSICS_DLQ_URL, deployment.side.deadLetterQueueUrl, 'the drill watches the deployed OnFailure queue')
+    t.equal(deployment.resolver.queueUrl(names.fanOutQueue), deployment.environment('object-versions').FORENSICS_FANOUT_QUEUE_URL, 'names resolve to the deployed values')
+    t.equal(deployment.resolver.topicArn(names.siemTopic), deployment.environment('custody-recorder').FORENSICS_SIEM_TOPIC_ARN)
+    t.equal(deployment.resolver.functionArn(names.functions.drill), deployment.function('drill').arn)
 
     const applied = [config.name, memberStack].map((n) => ({ accountId: rehearsal.stack(n).accountId, region: config.region, plan: rehearsal.plan(n), state: rehearsal.state(n) }))
     const drillLines: string[] = []
@@ -212,6 +215,18 @@ async function rehearse(toolchain: Extract<ReturnType<typeof terraformAvailabili
     t.ok(drillLines.some((l) => l.includes(deployment.source.sha256)), 'the printed output names the deployment and its SHA-256')
     await new S3Client(as(F)).send(new HeadObjectCommand({ Bucket: names.evidenceBucket, Key: outcome.extraChecksKey }))
     t.comment(outcome.report.checks.map((c) => `${c.verdict} ${c.name}: ${c.summary}`).join('\n'))
+
+    // one needed action removed from the drill's role: the drill's check fails, naming the call and the role
+    const drillRole = deployment.function('drill').roleArn
+    const withoutPut = deploymentPolicies(applied)
+    for (const p of withoutPut.rolePolicies.get(drillRole) ?? []) {
+      p.document.Statement = p.document.Statement.filter((st) => st.Action !== 's3:PutObject')
+      for (const st of p.document.Statement) if (Array.isArray(st.Action)) st.Action = st.Action.filter((a) => a !== 's3:PutObject')
+    }
+    const functionNames = Object.fromEntries(deployment.functions.map((f) => [f.key, f.name]))
+    const broken = deployedPermissionsCheck(await simulatePermissions(outcome.calls, withoutPut, await loadIamSimulator(), { region: config.region }), functionNames)
+    t.equal(broken.verdict, 'fail', 'without s3:PutObject the drill role does not suffice')
+    t.match(broken.summary, `S3Client PutObjectCommand by ${drillRole} (${names.functions.drill}): s3:PutObject on arn:aws:s3:::${names.evidenceBucket}/`)
   })
 
   await t.test('a deployed function whose code matches no asset fails the deployed drill naming it, before anything is written', async (t) => {

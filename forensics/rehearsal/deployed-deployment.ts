@@ -35,7 +35,7 @@ import type { Emulator } from '../local/emulator.js'
 import type { ForensicsConfig } from '../config.js'
 import { FUNCTION_KEYS, resourceNames, type AsyncInvokeRoute, type DestinationRef, type FunctionKey } from '../routing.js'
 import type { ProvisionedEvidenceSide } from '../runtime/provision-local.js'
-import type { DeploymentPlan, PlanFunction, PlanRule } from '../runtime/synthesized-plan.js'
+import type { DeploymentPlan, PlanFunction, PlanResolver, PlanRule } from '../runtime/synthesized-plan.js'
 import { runDeployedFunction, type DeployedFunction, type DeployedRun } from './deployed-function.js'
 import { LAMBDA_DELIVERY_QUEUE, type LambdaDelivery } from './member-trigger.js'
 import type { AccountCredentials } from './rehearsal.js'
@@ -338,6 +338,19 @@ export class DeployedDeployment {
       raw: configuration as unknown as Record<string, unknown>,
     }
     return new DeployedDeployment(emulator, credentials, configuration, plan, functions)
+  }
+
+  /** Names → the deployment's values (queue URLs and ARNs, topic, function and bus ARNs), as the emulator serves them. */
+  get resolver(): PlanResolver {
+    const { account, region, endpoint } = this.configuration
+    const queues = new Map([[this.side.names.deadLetterQueue, this.side.deadLetterQueueUrl], [this.side.names.fanOutQueue, this.side.fanOutQueueUrl]])
+    return {
+      queueUrl: (name) => queues.get(name) ?? `${endpoint}/${account}/${name}`,
+      queueArn: (name) => `arn:aws:sqs:${region}:${account}:${name}`,
+      topicArn: (name) => (name === this.side.names.siemTopic ? this.side.siemTopicArn : `arn:aws:sns:${region}:${account}:${name}`),
+      functionArn: (name) => this.functions.find((f) => f.name === name)?.arn ?? `arn:aws:lambda:${region}:${account}:function:${name}`,
+      busArn: (name) => `arn:aws:events:${region}:${account}:event-bus/${name}`,
+    }
   }
 
   /** A function by key; throws naming it when the emulator runs none. */
