@@ -7,12 +7,23 @@
  */
 import t from 'tap'
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { execFileSync } from 'node:child_process'
+import { CreateFunctionCommand, CreateEventSourceMappingCommand, DeleteFunctionEventInvokeConfigCommand, LambdaClient, PutFunctionEventInvokeConfigCommand, UpdateFunctionCodeCommand, UpdateFunctionConfigurationCommand } from '@aws-sdk/client-lambda'
+import { CreateRoleCommand, IAMClient } from '@aws-sdk/client-iam'
+import { CreateQueueCommand, SQSClient } from '@aws-sdk/client-sqs'
+import { CreateTopicCommand, SNSClient } from '@aws-sdk/client-sns'
+import { CreateEventBusCommand, EventBridgeClient, PutRuleCommand, PutTargetsCommand } from '@aws-sdk/client-eventbridge'
+import { CreateScheduleCommand, SchedulerClient } from '@aws-sdk/client-scheduler'
+import { loadConfigFile } from '../forensics/config.js'
+import { projectRoot } from '../forensics/local/emulator.js'
+import { resourceNames } from '../forensics/routing.js'
+import { useEmulator } from './fixtures/emulator.js'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createHash } from 'node:crypto'
 import { CloudTrailClient, ListPublicKeysCommand, LookupEventsCommand } from '@aws-sdk/client-cloudtrail'
 import { satisfiesConstraint } from '../forensics/rehearsal/version-constraint.js'
-import { destinationOf, zipsBySha256 } from '../forensics/rehearsal/deployed-deployment.js'
+import { DeployedDeployment, destinationOf, zipsBySha256 } from '../forensics/rehearsal/deployed-deployment.js'
 import { startTrailKeyStandIn } from '../forensics/rehearsal/trail-key-stand-in.js'
 import { createLocalTrailKey } from '../forensics/drill/local-trail.js'
 import { parseTriggerEvent } from '../forensics/contract/triggers.js'
@@ -21,7 +32,7 @@ import { canaryFinding, deployedPermissionsCheck, INTENDED_REFUSALS } from '../c
 import {
   emulatorEndpointsFor, emulatorOverride, EMULATOR_POLICY_GAPS, OVERRIDE_FILE, writeEmulatorOverride, type SynthesizedPlan,
 } from '../forensics/rehearsal/emulator-override.js'
-import { markRehearsalOutput } from '../forensics/rehearsal/rehearsal.js'
+import { emulatorAccountCredentials, markRehearsalOutput } from '../forensics/rehearsal/rehearsal.js'
 import {
   assertMirrorAdmitted, cliConfig, findProviderMirror, mirrorCandidates, terraformAvailability, TerraformRunner, type TerraformToolchain,
 } from '../forensics/rehearsal/terraform.js'
@@ -184,4 +195,84 @@ t.test('permissions-sufficient of the deployed drill: only the listed refusal, e
   t.match(deployedPermissionsCheck(report([denial('forensics-bucket-config', 'ExplicitlyDenied')]), names), { verdict: 'fail' }, 'another function\'s refused delete is not the drill\'s probe')
   t.match(deployedPermissionsCheck(report([]), names), { verdict: 'pass', summary: /^12 request\(s\) of 10/ })
   t.ok(INTENDED_REFUSALS.every((r) => r.why.length > 0), 'each listed refusal says why')
+})
+
+t.test('the deployment is read back from the emulator\'s APIs (no Terraform needed): configuration, routes, mappings, rules, schedule; refusals name the function', async (t) => {
+  const emulator = await useEmulator(t, { reset: false })
+  const config = loadConfigFile(join(projectRoot, 'forensics.config.json'))
+  const names = resourceNames(config)
+  const credentials = await emulatorAccountCredentials(emulator, config.forensicsAccountId)
+  const settings = { endpoint: emulator.endpoint, region: emulator.region, credentials }
+  const account = config.forensicsAccountId
+  const arn = (service: string, rest: string): string => `arn:aws:${service}:${emulator.region}:${account}:${rest}`
+  // a stack directory with one asset per function, as the synth writes them
+  const stackDir = join(scratch, 'read-back', 'stacks', config.name)
+  const zipOf = (key: string): Buffer => {
+    const dir = join(stackDir, 'assets', `${key}_code`, 'H')
+    mkdirSync(dir, { recursive: true })
+    writeFileSync(join(dir, 'index.mjs'), `export const handler = async () => '${key}'\n`)
+    execFileSync('zip', ['-qX', `${key}.zip`, 'index.mjs'], { cwd: dir })
+    return readFileSync(join(dir, `${key}.zip`))
+  }
+  const iam = new IAMClient(settings)
+  const role = (await iam.send(new CreateRoleCommand({ RoleName: 'forensics-fn', AssumeRolePolicyDocument: JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { Service: 'lambda.amazonaws.com' }, Action: 'sts:AssumeRole' }] }) }))).Role?.Arn as string
+  const sqs = new SQSClient(settings)
+  const dlq = (await sqs.send(new CreateQueueCommand({ QueueName: names.deadLetterQueue }))).QueueUrl as string
+  const fanOut = (await sqs.send(new CreateQueueCommand({ QueueName: names.fanOutQueue }))).QueueUrl as string
+  const topic = (await new SNSClient(settings).send(new CreateTopicCommand({ Name: names.siemTopic }))).TopicArn as string
+  const signing = `kms:alias/${config.name}-signing`
+  const env: Record<string, Record<string, string>> = {
+    'bucket-config': { FORENSICS_SIGNING_KEY: signing },
+    'object-versions': { FORENSICS_SIGNING_KEY: signing, FORENSICS_FANOUT_QUEUE_URL: fanOut },
+    'custody-recorder': { FORENSICS_SIGNING_KEY: signing, FORENSICS_SIEM_TOPIC_ARN: topic },
+    drill: { FORENSICS_SIGNING_KEY: signing, FORENSICS_CANARY_BUCKET: 'canary', FORENSICS_DLQ_URL: dlq },
+  }
+  const lambda = new LambdaClient(settings)
+  for (const [key, variables] of Object.entries(env)) {
+    await lambda.send(new CreateFunctionCommand({ FunctionName: names.functions[key as 'drill'], Role: role, Runtime: 'nodejs22.x', Handler: 'index.handler', Code: { ZipFile: zipOf(key) }, Environment: { Variables: variables } }))
+  }
+  await lambda.send(new CreateFunctionCommand({ FunctionName: 'someone-else', Role: role, Runtime: 'nodejs22.x', Handler: 'index.handler', Code: { ZipFile: Buffer.from(zipOf('drill')) } }))
+  await lambda.send(new PutFunctionEventInvokeConfigCommand({
+    FunctionName: names.functions['bucket-config'], MaximumRetryAttempts: 1, MaximumEventAgeInSeconds: 600,
+    DestinationConfig: { OnSuccess: { Destination: arn('lambda', `function:${names.functions['custody-recorder']}`) }, OnFailure: { Destination: arn('sqs', names.deadLetterQueue) } },
+  }))
+  await lambda.send(new CreateEventSourceMappingCommand({ FunctionName: names.functions['object-versions'], EventSourceArn: arn('sqs', names.fanOutQueue), BatchSize: 1 }))
+  const events = new EventBridgeClient(settings)
+  await events.send(new CreateEventBusCommand({ Name: names.intakeEventBus }))
+  const pattern = { source: ['aws.s3'] }
+  await events.send(new PutRuleCommand({ Name: `${config.name}-s3-access-changes`, EventBusName: names.intakeEventBus, EventPattern: JSON.stringify(pattern) }))
+  await events.send(new PutTargetsCommand({ Rule: `${config.name}-s3-access-changes`, EventBusName: names.intakeEventBus, Targets: [{ Id: 'bucket-config', Arn: arn('lambda', `function:${names.functions['bucket-config']}`) }] }))
+  await events.send(new PutRuleCommand({ Name: 'not-ours', EventPattern: JSON.stringify(pattern) }))
+  await new SchedulerClient(settings).send(new CreateScheduleCommand({
+    Name: `${config.name}-drill`, ScheduleExpression: 'cron(0 6 ? * MON *)', FlexibleTimeWindow: { Mode: 'OFF' },
+    Target: { Arn: arn('lambda', `function:${names.functions.drill}`), RoleArn: role, Input: JSON.stringify({ canaryBucket: 'canary' }) },
+  }))
+
+  const read = (): Promise<DeployedDeployment> => DeployedDeployment.read({ emulator, credentials, config, stackDir })
+  const d = await read()
+  t.match(d.source, { kind: 'deployed', file: new RegExp(`^${emulator.endpoint} \\(account ${account}`), sha256: /^[0-9a-f]{64}$/ })
+  t.equal((await read()).source.sha256, d.source.sha256, 'the same configuration, the same SHA-256')
+  t.same(d.functions.map((f) => f.key).sort(), ['bucket-config', 'custody-recorder', 'drill', 'object-versions'], 'only the stack\'s functions (by name prefix)')
+  t.equal(d.function('drill').zipPath, join(stackDir, 'assets', 'drill_code', 'H', 'drill.zip'), 'each with the asset of its CodeSha256')
+  t.same(d.plan.routes, [{ key: 'bucket-config', functionName: names.functions['bucket-config'], maximumRetryAttempts: 1, maximumEventAgeInSeconds: 600, onSuccess: { type: 'lambda', functionName: names.functions['custody-recorder'] }, onFailure: { type: 'sqs', queueName: names.deadLetterQueue }, evidenceWritePrefixes: [] }])
+  t.same(d.plan.eventSourceMappings, [{ queueName: names.fanOutQueue, functionName: names.functions['object-versions'], batchSize: 1 }])
+  t.same(d.plan.rules, [{ name: `${config.name}-s3-access-changes`, eventBusName: names.intakeEventBus, pattern, targets: [{ targetId: 'bucket-config', functionName: names.functions['bucket-config'] }] }])
+  t.match(d.plan.schedule, { name: `${config.name}-drill`, expression: 'cron(0 6 ? * MON *)', functionName: names.functions.drill, input: { canaryBucket: 'canary' } })
+  t.match(d.side, { deadLetterQueueUrl: dlq, fanOutQueueUrl: fanOut, siemTopicArn: topic, canaryBucket: 'canary' })
+  t.equal(d.signingKey, signing)
+  t.match(d.environment('drill'), { FORENSICS_CANARY_BUCKET: 'canary', AWS_ENDPOINT_URL: emulator.endpoint })
+  t.equal(d.resolver.queueUrl(names.deadLetterQueue), dlq)
+  t.throws(() => d.function('inspector'), { name: 'ValidationError', message: /has no inspector function/ })
+
+  await lambda.send(new PutFunctionEventInvokeConfigCommand({ FunctionName: names.functions.drill, DestinationConfig: { OnSuccess: { Destination: arn('lambda', `function:${names.functions['custody-recorder']}`) } } }))
+  await t.rejects(read(), { name: 'ValidationError', message: `${names.functions.drill}: its event invoke config has no OnFailure destination` })
+  await lambda.send(new DeleteFunctionEventInvokeConfigCommand({ FunctionName: names.functions.drill }))
+  await lambda.send(new PutFunctionEventInvokeConfigCommand({ FunctionName: names.functions.drill, DestinationConfig: { OnSuccess: { Destination: arn('sns', 'x') }, OnFailure: { Destination: arn('sqs', names.deadLetterQueue) } } }))
+  await t.rejects(read(), { name: 'ValidationError', message: /OnSuccess: destination arn:aws:sns:.* is not a function, queue or bus/ })
+  await lambda.send(new DeleteFunctionEventInvokeConfigCommand({ FunctionName: names.functions.drill }))
+  await lambda.send(new UpdateFunctionConfigurationCommand({ FunctionName: names.functions.drill, Environment: { Variables: { ...env.drill, FORENSICS_SIGNING_KEY: 'kms:alias/other' } } }))
+  await t.rejects(read(), { name: 'ValidationError', message: /sign with kms:alias\/forensics-signing, kms:alias\/other: they must name one FORENSICS_SIGNING_KEY/ })
+  await lambda.send(new UpdateFunctionCodeCommand({ FunctionName: names.functions['custody-recorder'], ZipFile: Buffer.concat([zipOf('custody-recorder'), Buffer.from('x')]) }))
+  await t.rejects(read(), { name: 'ValidationError', message: new RegExp(`^${names.functions['custody-recorder']} \\(CodeSha256 [^)]+\\): the deployed code matches no asset under ${stackDir}`) })
+  await t.rejects(DeployedDeployment.read({ emulator, credentials, config: { ...config, name: 'absent' }, stackDir }), { name: 'StorageError', message: /has no function named absent-…: is the forensics stack applied\?/ })
 })
