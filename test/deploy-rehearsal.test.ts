@@ -211,6 +211,7 @@ async function rehearse(toolchain: Extract<ReturnType<typeof terraformAvailabili
     const ran = new Set(deployment.runs.map((r) => r.key))
     for (const key of ['bucket-config', 'object-versions', 'cloudtrail-slice', 'custody-recorder'] as const) t.ok(ran.has(key), `${key} ran from its deployed code`)
     t.ok(outcome.calls.some((c) => c.function === names.functions.drill), 'the drill function\'s own calls are recorded (as its role)')
+    t.ok(outcome.calls.some((c) => c.function === names.functions.drill && c.command === 'InvokeCommand' && c.input.FunctionName === names.functions['object-versions'] && c.outcome === 'ok'), 'it invokes the collectors with its own Lambda client (simulated against its role)')
     t.ok(outcome.permissions.exercisedRoles.length >= 5, `${outcome.permissions.exercisedRoles.length} roles exercised`)
     t.ok(drillLines.some((l) => l.includes(deployment.source.sha256)), 'the printed output names the deployment and its SHA-256')
     await new S3Client(as(F)).send(new HeadObjectCommand({ Bucket: names.evidenceBucket, Key: outcome.extraChecksKey }))

@@ -8,7 +8,7 @@
 import t from 'tap'
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { execFileSync } from 'node:child_process'
-import { CreateFunctionCommand, CreateEventSourceMappingCommand, DeleteFunctionEventInvokeConfigCommand, LambdaClient, PutFunctionEventInvokeConfigCommand, UpdateFunctionCodeCommand, UpdateFunctionConfigurationCommand } from '@aws-sdk/client-lambda'
+import { CreateFunctionCommand, CreateEventSourceMappingCommand, DeleteFunctionEventInvokeConfigCommand, InvokeCommand, LambdaClient, PutFunctionEventInvokeConfigCommand, UpdateFunctionCodeCommand, UpdateFunctionConfigurationCommand } from '@aws-sdk/client-lambda'
 import { CreateRoleCommand, IAMClient } from '@aws-sdk/client-iam'
 import { CreateQueueCommand, SQSClient } from '@aws-sdk/client-sqs'
 import { CreateTopicCommand, SNSClient } from '@aws-sdk/client-sns'
@@ -25,6 +25,7 @@ import { CloudTrailClient, ListPublicKeysCommand, LookupEventsCommand } from '@a
 import { satisfiesConstraint } from '../forensics/rehearsal/version-constraint.js'
 import { DeployedDeployment, destinationOf, zipsBySha256 } from '../forensics/rehearsal/deployed-deployment.js'
 import { startTrailKeyStandIn } from '../forensics/rehearsal/trail-key-stand-in.js'
+import { startLambdaInvokeStandIn } from '../forensics/rehearsal/lambda-invoke-stand-in.js'
 import { createLocalTrailKey } from '../forensics/drill/local-trail.js'
 import { parseTriggerEvent } from '../forensics/contract/triggers.js'
 import type { PermissionDenial, PermissionReport } from '../forensics/permissions/simulate-permissions.js'
@@ -275,4 +276,24 @@ t.test('the deployment is read back from the emulator\'s APIs (no Terraform need
   await lambda.send(new UpdateFunctionCodeCommand({ FunctionName: names.functions['custody-recorder'], ZipFile: Buffer.concat([zipOf('custody-recorder'), Buffer.from('x')]) }))
   await t.rejects(read(), { name: 'ValidationError', message: new RegExp(`^${names.functions['custody-recorder']} \\(CodeSha256 [^)]+\\): the deployed code matches no asset under ${stackDir}`) })
   await t.rejects(DeployedDeployment.read({ emulator, credentials, config: { ...config, name: 'absent' }, stackDir }), { name: 'StorageError', message: /has no function named absent-…: is the forensics stack applied\?/ })
+})
+
+t.test('the Lambda Invoke stand-in hands asynchronous invocations to the runtime and refuses the rest', async (t) => {
+  const queued: { name: string; payload: unknown }[] = []
+  const standIn = await startLambdaInvokeStandIn((name, payload) => {
+    if (name === 'absent') throw new Error('no function "absent" in the routing table')
+    queued.push({ name, payload })
+    return `req-${queued.length}`
+  })
+  t.teardown(() => standIn.close())
+  const lambda = new LambdaClient({ endpoint: standIn.endpoint, region: 'eu-west-1', credentials: { accessKeyId: 'x', secretAccessKey: 'y' } })
+  const out = await lambda.send(new InvokeCommand({ FunctionName: 'arn:aws:lambda:eu-west-1:111111111111:function:forensics-bucket-config', InvocationType: 'Event', Payload: Buffer.from('{"caseId":"c"}') }))
+  t.equal(out.StatusCode, 202)
+  t.equal(out.$metadata.requestId, 'req-1')
+  t.same(queued, [{ name: 'forensics-bucket-config', payload: { caseId: 'c' } }], 'an ARN names the function; the payload is the event')
+  await t.rejects(lambda.send(new InvokeCommand({ FunctionName: 'forensics-drill', Payload: Buffer.from('{}') })), { name: 'InvalidParameterValueException', message: /only asynchronous invocations .* got RequestResponse/ })
+  await t.rejects(lambda.send(new InvokeCommand({ FunctionName: 'absent', InvocationType: 'Event', Payload: Buffer.from('{}') })), { name: 'ResourceNotFoundException', message: /no function "absent"/ })
+  await t.rejects(lambda.send(new InvokeCommand({ FunctionName: 'x', InvocationType: 'Event', Payload: Buffer.from('not json') })), { name: 'InvalidRequestContentException' })
+  t.equal((await fetch(`${standIn.endpoint}/2015-03-31/functions`)).status, 404, 'nothing else is stood in for')
+  t.same(standIn.invoked, ['forensics-bucket-config'])
 })

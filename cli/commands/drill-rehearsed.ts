@@ -8,9 +8,10 @@
  * - Lambda's async contract (retries, maximum age, OnSuccess / OnFailure) is each function's
  *   deployed event invoke config; the object-versions fan-out queue is consumed per the
  *   deployed event source mapping; the drill is invoked with the deployed schedule's input;
- * - the drill function itself runs in this process (the emulator never runs Lambda code, and
- *   the drill needs the runtime as its invoker), with its deployed environment and role,
- *   built by the same code its Lambda entry point uses (`drillDepsFromEnv`);
+ * - the drill function itself runs in this process (the emulator never runs Lambda code), with
+ *   its deployed environment and role, built by the same code its Lambda entry point uses
+ *   (`drillDepsFromEnv`): it invokes the collectors with its own Lambda client, which reaches
+ *   the runtime through a loopback Invoke stand-in (forensics/rehearsal/lambda-invoke-stand-in.ts);
  * - a GuardDuty S3 finding on the canary, put on the forensics account's default bus, must be
  *   routed by the deployed forwarding and capture rules to both capture targets and end in
  *   sealed captures (check `deployed-rules-route`);
@@ -18,8 +19,8 @@
  *
  * Stand-ins for what the emulator lacks (printed, README "Emulator gaps"): the canary and the
  * trail archive buckets are created when missing (they are the account's, not the stack's),
- * the incident's CloudTrail log and digest files are delivered by the local trail, and its
- * key is served as ListPublicKeys by a loopback stand-in. The two checks the drill function
+ * the incident's CloudTrail log and digest files are delivered by the local trail, its key is
+ * served as ListPublicKeys by a loopback stand-in, and Lambda's asynchronous Invoke by another. The two checks the drill function
  * cannot know of are stored next to its report (`drills/<id>/deployed-checks.json`).
  */
 import { relative } from 'node:path'
@@ -32,7 +33,6 @@ import { recordAwsCalls, type RecordedCall } from '../../forensics/aws/call-reco
 import { canonicalBytes } from '../../forensics/canonical-json.js'
 import { parseArchiveUrl } from '../../forensics/cloudtrail/archive-layout.js'
 import type { CheckResult, DrillReport, DrillResult } from '../../forensics/drill/drill-report.js'
-import { runtimeInvoker } from '../../forensics/drill/invoker.js'
 import { createLocalTrailKey, deliverIncidentTrail } from '../../forensics/drill/local-trail.js'
 import type { DrillOutcome } from '../../forensics/drill/run-drill.js'
 import { StorageError } from '../../forensics/errors.js'
@@ -44,6 +44,7 @@ import { permissionsSufficient, simulatePermissions, type PermissionReport } fro
 import type { DeployedDeployment, DeploymentSource } from '../../forensics/rehearsal/deployed-deployment.js'
 import type { AccountCredentials } from '../../forensics/rehearsal/rehearsal.js'
 import { startTrailKeyStandIn } from '../../forensics/rehearsal/trail-key-stand-in.js'
+import { startLambdaInvokeStandIn } from '../../forensics/rehearsal/lambda-invoke-stand-in.js'
 import { AwsDestinationSender } from '../../forensics/runtime/destination-sender.js'
 import { LocalRuntime, type AsyncHandler, type InvocationOutcome } from '../../forensics/runtime/local-runtime.js'
 import { openS3EvidenceStore } from '../../forensics/s3-evidence-store.js'
@@ -160,6 +161,11 @@ export async function runRehearsedDrill(o: RehearsedDrillOptions): Promise<Rehea
   await ensureBucket(archive.bucket, 'trail archive bucket')
   const trailKey = createLocalTrailKey()
   const keyServer = await startTrailKeyStandIn(trailKey)
+  // the drill's Lambda client invokes through this stand-in into the runtime (set once it exists)
+  let invokeInto: (name: string, payload: unknown) => string = (name) => {
+    throw new Error(`${name}: the runtime is not running`)
+  }
+  const lambdaServer = await startLambdaInvokeStandIn((name, payload) => invokeInto(name, payload))
   const calls: RecordedCall[] = []
   const sink = (c: RecordedCall): void => void calls.push(c)
   let runtime: LocalRuntime | undefined
@@ -169,7 +175,12 @@ export async function runRehearsedDrill(o: RehearsedDrillOptions): Promise<Rehea
   const saved = { ...process.env }
   try {
     deployment.standIns.AWS_ENDPOINT_URL_CLOUDTRAIL = keyServer.endpoint
-    standIns.push(`CloudTrail log and digest files of the incident delivered into ${trailArchive} by the local trail`, `CloudTrail ListPublicKeys served by ${keyServer.endpoint} (AWS_ENDPOINT_URL_CLOUDTRAIL of every function run)`)
+    deployment.standIns.AWS_ENDPOINT_URL_LAMBDA = lambdaServer.endpoint
+    standIns.push(
+      `CloudTrail log and digest files of the incident delivered into ${trailArchive} by the local trail`,
+      `CloudTrail ListPublicKeys served by ${keyServer.endpoint} (AWS_ENDPOINT_URL_CLOUDTRAIL of every function run)`,
+      `Lambda asynchronous Invoke served by ${lambdaServer.endpoint} into the local runtime (AWS_ENDPOINT_URL_LAMBDA of the drill and every function run)`,
+    )
     await deployment.deliveryQueueUrl()
     for (const s of standIns) log(`emulator only: ${s}`)
 
@@ -194,8 +205,8 @@ export async function runRehearsedDrill(o: RehearsedDrillOptions): Promise<Rehea
     }
     const drill = createDrillHandler(
       async () => ({
+        // its own invoker (the Lambda API), reaching the runtime through the Invoke stand-in
         ...(await drillDepsFromEnv(process.env)),
-        invoker: runtimeInvoker(runtime as LocalRuntime),
         deliverTrail: async (changes) => void (await deliverIncidentTrail(s3, archive, { account, region: emulator.region }, changes, trailKey)),
         log,
       }),
@@ -232,6 +243,8 @@ export async function runRehearsedDrill(o: RehearsedDrillOptions): Promise<Rehea
         },
       })
     })
+    const rt = runtime
+    invokeInto = (name, payload) => rt.invokeAsync(name, payload).requestId
     const invocation = runtime.invokeAsync('drill', schedule.input)
     log(`invoked ${drillFn.name} asynchronously with the input of schedule ${schedule.name} (request ${invocation.requestId})`)
     const drilled = await invocation.done
@@ -275,6 +288,8 @@ export async function runRehearsedDrill(o: RehearsedDrillOptions): Promise<Rehea
     for (const k of Object.keys(process.env)) if (!(k in saved)) delete process.env[k]
     Object.assign(process.env, saved)
     delete deployment.standIns.AWS_ENDPOINT_URL_CLOUDTRAIL
+    delete deployment.standIns.AWS_ENDPOINT_URL_LAMBDA
     await keyServer.close()
+    await lambdaServer.close()
   }
 }
