@@ -34,7 +34,9 @@ t.test('in-process and worker scans agree; this thread and a worker scan at once
   // chunks with one chunk in flight), the third waits for whichever is free first
   const three = await Promise.all([pool.scan({ kind: 'path', path }), pool.scan({ kind: 'stream', open: async () => chunks(...many) }), pool.scan({ kind: 'path', path })])
   t.same(three.map((r) => r.matched.length), [1, 1, 1])
-  await t.rejects(pool.scan({ kind: 'stream', open: async () => Promise.reject(new Error('open failed')) }), /open failed/)
+  // a failed open rejects, in this thread and in the worker alike
+  const opens = [pool.scan({ kind: 'stream', open: async () => Promise.reject(new Error('open failed')) }), pool.scan({ kind: 'stream', open: async () => Promise.reject(new Error('open failed')) })]
+  for (const o of opens) await t.rejects(o, /open failed/)
   const failing = async function* (): AsyncGenerator<Uint8Array> {
     yield doc.subarray(0, 10)
     throw new Error('connection reset')

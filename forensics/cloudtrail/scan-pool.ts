@@ -29,6 +29,7 @@ export interface ScanPoolOptions {
 }
 
 /** A worker thread died (it could not load, or crashed). */
+/* c8 ignore next 6: only a crashing worker makes one (see the worker's error handler) */
 class WorkerFailure extends Error {
   constructor(message: string) {
     super(message)
