@@ -108,7 +108,9 @@ export class Prefilter {
 
   /**
    * False only when the record `buf[start, end)` cannot match the filter the needles came
-   * from. Records of one buffer are cheapest tested in order (see Cursor).
+   * from. Records of one buffer are cheapest tested in order (see Cursor). Where needles
+   * occur in `buf` is remembered by the Buffer object, so its bytes must not change while
+   * its records are tested (decompressed chunks are never rewritten in place).
    */
   mayMatch(buf: Buffer, start = 0, end = buf.length): boolean {
     let decoded: string | null | undefined
