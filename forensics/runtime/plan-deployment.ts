@@ -18,6 +18,8 @@ import type { FunctionKey } from '../routing.js'
 import { runBundledHandler, type BundledRun } from './bundled-handler.js'
 import { provisionEvidenceSide, type ProvisionedEvidenceSide } from './provision-local.js'
 import { planFunction, resolvePlanEnvironment, type DeploymentPlan, type PlanResolver } from './synthesized-plan.js'
+import type { DeploymentSource, DrillDeployment, PlanDelivery } from './drill-deployment.js'
+import { ValidationError } from '../errors.js'
 
 /** The queue the emulator puts events for Lambda targets on (scripts/moto_runner.py). */
 export const LAMBDA_DELIVERY_QUEUE = 'emulator-lambda-deliveries'
@@ -30,17 +32,10 @@ export interface EmulatorEndpoint {
   env(): Record<string, string>
 }
 
-/** An event the emulator's EventBridge delivered for a Lambda target. */
-export interface PlanDelivery {
-  rule: string
-  targetId: string
-  functionArn: string
-  functionName: string
-  event: Record<string, unknown>
-}
+export type { PlanDelivery } from './drill-deployment.js'
 
 /** See the module comment. */
-export class PlanDeployment {
+export class PlanDeployment implements DrillDeployment {
   readonly plan: DeploymentPlan
   readonly side: ProvisionedEvidenceSide
   readonly #emulator: EmulatorEndpoint
@@ -90,6 +85,21 @@ export class PlanDeployment {
     const topics = new Map<string, string>()
     for (const t of (await sns.send(new ListTopicsCommand({}))).Topics ?? []) if (t.TopicArn) topics.set(t.TopicArn.split(':').pop() as string, t.TopicArn)
     return new PlanDeployment(emulator, plan, side, config.forensicsAccountId, sqs, deliveryQueueUrl, topics)
+  }
+
+  /** The plan file this deployment was built from. */
+  get source(): DeploymentSource {
+    return { kind: 'plan', file: this.plan.file, sha256: this.plan.sha256 }
+  }
+
+  /** The one `kms:` key spec every evidence-writing function of the plan signs with; throws naming the functions when they disagree. */
+  get signingKey(): string {
+    const specs = new Map(this.plan.functions.filter((f) => f.environment.FORENSICS_SIGNING_KEY).map((f) => [f.name, f.environment.FORENSICS_SIGNING_KEY]))
+    const distinct = [...new Set(specs.values())]
+    if (distinct.length !== 1 || !distinct[0].startsWith('kms:')) {
+      throw new ValidationError(`the plan ${this.plan.file} must give every function one kms: FORENSICS_SIGNING_KEY, got ${JSON.stringify(Object.fromEntries(specs))}`, { field: 'FORENSICS_SIGNING_KEY' })
+    }
+    return distinct[0]
   }
 
   /** Plan references → emulator values. */
