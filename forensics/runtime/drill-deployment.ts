@@ -15,7 +15,7 @@
 import type { FunctionKey } from '../routing.js'
 import type { BundledRun } from './bundled-handler.js'
 import type { ProvisionedEvidenceSide } from './provision-local.js'
-import type { DeploymentPlan } from './synthesized-plan.js'
+import type { DeploymentPlan, PlanResolver } from './synthesized-plan.js'
 
 /** Where the deployment's description came from: the report names it. */
 export interface DeploymentSource {
@@ -44,6 +44,8 @@ export interface DrillDeployment {
   readonly plan: DeploymentPlan
   /** the evidence side's names and URLs (evidence bucket, queues, SIEM bus and topic, canary) */
   readonly side: ProvisionedEvidenceSide
+  /** plan references → the deployment's values (queue URLs and ARNs, topic, function and bus ARNs), e.g. the event source mapping's queue */
+  readonly resolver: PlanResolver
   /** `kms:<alias or key>` the functions sign with (FORENSICS_SIGNING_KEY); the drill signs and verifies with it too */
   readonly signingKey: string
   /** a function's environment as deployed, references resolved (plus the emulator's SDK settings) */
