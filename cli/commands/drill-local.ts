@@ -11,8 +11,8 @@
  *    drill here, naming it, before anything is written.
  * 3. Lambda's async contract (retries, maximum age, destinations) comes from the plan's event
  *    invoke configs; the capture functions, the custody recorder and the inspector run from
- *    their bundled zips with the plan's environment, one process per invocation (a module
- *    missing from a bundle fails the drill); the fan-out queue is consumed per the plan's SQS
+ *    their bundled zips with the plan's environment, in warm containers reused between
+ *    invocations as Lambda reuses them (a module missing from a bundle fails the drill); the fan-out queue is consumed per the plan's SQS
  *    event source mapping (queue, function, batch size).
  * 4. The drill function is invoked with the plan's schedule input. It runs in this process —
  *    it drives the local runtime as its invoker and the corruption test hook reads through
@@ -137,6 +137,7 @@ export async function runLocalDrill(opts: LocalDrillOptions): Promise<LocalDrill
   let savedEnv: NodeJS.ProcessEnv | undefined
   let proxy: FaultProxy | undefined
   let services: LocalServices | undefined
+  let opened: PlanDeployment | undefined
   try {
     emulator = await startEmulator({ region: config.region })
     if (opts.faults) {
@@ -166,7 +167,8 @@ export async function runLocalDrill(opts: LocalDrillOptions): Promise<LocalDrill
     opts.log(`emulator: moto ${emulator.motoVersion} on ${emulator.endpoint} (log ${emulator.logFile})`)
     const settings = target.clientConfig()
     const clients = { s3: new S3Client(settings), sqs: new SQSClient(settings), sns: new SNSClient(settings), events: new EventBridgeClient(settings) }
-    const deployment = await PlanDeployment.open(target, plan, config)
+    const deployment = await PlanDeployment.open(target, plan, config, { warm: true })
+    opened = deployment
     const side = deployment.side
     // nothing is written before the plan is known to meet the handlers' contract
     assertPlanContract(plan, config, (key) => deployment.environment(key))
@@ -284,6 +286,7 @@ export async function runLocalDrill(opts: LocalDrillOptions): Promise<LocalDrill
     }
   } finally {
     runtime?.close()
+    opened?.close()
     if (savedEnv) process.env = savedEnv
     await services?.close()
     await proxy?.close()

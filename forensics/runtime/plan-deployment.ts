@@ -16,6 +16,7 @@ import { S3Client } from '@aws-sdk/client-s3'
 import type { ForensicsConfig } from '../config.js'
 import type { FunctionKey } from '../routing.js'
 import { runBundledHandler, type BundledRun } from './bundled-handler.js'
+import { WarmContainers } from './warm-containers.js'
 import { provisionEvidenceSide, type ProvisionedEvidenceSide } from './provision-local.js'
 import { planFunction, resolvePlanEnvironment, type DeploymentPlan, type PlanResolver } from './synthesized-plan.js'
 import type { DeploymentSource, DrillDeployment, PlanDelivery } from './drill-deployment.js'
@@ -43,8 +44,9 @@ export class PlanDeployment implements DrillDeployment {
   readonly #sqs: SQSClient
   readonly #deliveryQueueUrl: string
   readonly #topics: Map<string, string>
+  readonly #containers?: WarmContainers
 
-  private constructor(emulator: EmulatorEndpoint, plan: DeploymentPlan, side: ProvisionedEvidenceSide, accountId: string, sqs: SQSClient, deliveryQueueUrl: string, topics: Map<string, string>) {
+  private constructor(emulator: EmulatorEndpoint, plan: DeploymentPlan, side: ProvisionedEvidenceSide, accountId: string, sqs: SQSClient, deliveryQueueUrl: string, topics: Map<string, string>, warm: boolean) {
     this.#emulator = emulator
     this.plan = plan
     this.side = side
@@ -52,10 +54,16 @@ export class PlanDeployment implements DrillDeployment {
     this.#sqs = sqs
     this.#deliveryQueueUrl = deliveryQueueUrl
     this.#topics = topics
+    if (warm) this.#containers = new WarmContainers()
   }
 
-  /** Provisions the plan's deployment on the emulator (see the module comment). */
-  static async open(emulator: EmulatorEndpoint, plan: DeploymentPlan, config: ForensicsConfig): Promise<PlanDeployment> {
+  /**
+   * Provisions the plan's deployment on the emulator (see the module comment). With `warm`,
+   * functions run in warm containers reused between invocations, as Lambda reuses them
+   * (warm-containers.ts; {@link PlanDeployment.close} stops them); otherwise every run is a
+   * cold start in its own process.
+   */
+  static async open(emulator: EmulatorEndpoint, plan: DeploymentPlan, config: ForensicsConfig, opts: { warm?: boolean } = {}): Promise<PlanDeployment> {
     const settings = emulator.clientConfig()
     const sqs = new SQSClient(settings)
     const sns = new SNSClient(settings)
@@ -84,7 +92,7 @@ export class PlanDeployment implements DrillDeployment {
     }
     const topics = new Map<string, string>()
     for (const t of (await sns.send(new ListTopicsCommand({}))).Topics ?? []) if (t.TopicArn) topics.set(t.TopicArn.split(':').pop() as string, t.TopicArn)
-    return new PlanDeployment(emulator, plan, side, config.forensicsAccountId, sqs, deliveryQueueUrl, topics)
+    return new PlanDeployment(emulator, plan, side, config.forensicsAccountId, sqs, deliveryQueueUrl, topics, opts.warm === true)
   }
 
   /** The plan file this deployment was built from. */
@@ -122,10 +130,16 @@ export class PlanDeployment implements DrillDeployment {
     return { ...resolvePlanEnvironment(this.plan, fn, this.resolver), ...this.#emulator.env() }
   }
 
-  /** Runs a function's bundled asset on an event. */
+  /** Runs a function's bundled asset on an event (in a warm container when opened `warm`). */
   run(key: FunctionKey, event: unknown, requestId?: string): Promise<BundledRun> {
     const fn = planFunction(this.plan, key)
-    return runBundledHandler(fn.zipPath, event, { functionName: fn.name, env: this.environment(key), ...(requestId ? { requestId } : {}) })
+    const o = { functionName: fn.name, env: this.environment(key), ...(requestId ? { requestId } : {}) }
+    return this.#containers ? this.#containers.run(fn.zipPath, event, o) : runBundledHandler(fn.zipPath, event, o)
+  }
+
+  /** Stops the warm containers (nothing to do for cold runs). */
+  close(): void {
+    this.#containers?.close()
   }
 
   /** Drains the events the emulator's EventBridge delivered to Lambda targets (waits up to `timeoutMs` for `expected`). */
