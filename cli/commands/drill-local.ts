@@ -50,6 +50,7 @@ import { bundledAsyncHandler } from '../../forensics/runtime/bundled-async-handl
 import { consumeSqsEventSource, type SqsEventSourceStats } from '../../forensics/runtime/sqs-event-source.js'
 import { startLocalServices, type LocalServices } from '../../forensics/runtime/local-services.js'
 import { checkFunctionEnv } from '../../forensics/contract/env.js'
+import { sdkSettingsFromEnv } from '../../forensics/aws/sdk-config.js'
 import { openS3EvidenceStore } from '../../forensics/s3-evidence-store.js'
 import { AwsSiemPublisher } from '../../forensics/siem/siem-publisher.js'
 import { parseArchiveUrl } from '../../forensics/cloudtrail/archive-layout.js'
@@ -165,7 +166,8 @@ export async function runLocalDrill(opts: LocalDrillOptions): Promise<LocalDrill
     savedEnv = { ...process.env }
     Object.assign(process.env, awsEnv)
     opts.log(`emulator: moto ${emulator.motoVersion} on ${emulator.endpoint} (log ${emulator.logFile})`)
-    const settings = target.clientConfig()
+    // the drill function's clients, built as every client of the toolkit is (sdkSettingsFromEnv: 5 attempts)
+    const settings = { ...sdkSettingsFromEnv(awsEnv), ...target.clientConfig() }
     const clients = { s3: new S3Client(settings), sqs: new SQSClient(settings), sns: new SNSClient(settings), events: new EventBridgeClient(settings) }
     const deployment = await PlanDeployment.open(target, plan, config, { warm: true })
     opened = deployment
