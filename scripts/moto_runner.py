@@ -16,11 +16,19 @@ Two corrections to moto (README "Emulator gaps"):
   would receive is put, with the function ARN, on the SQS queue `emulator-lambda-deliveries`
   of the rule's account and region when that queue exists (a local runtime drains it and
   runs the function), and is otherwise dropped with a log line. Other targets are untouched.
+
+Two speed-ups that change no answer (a profile of the suite's emulator put a third of its CPU
+here): moto looks up the service of every request by listing and stat-ing its own package
+directory, twice per request — the list is computed once here; and it renders every
+timestamp by re-parsing an ISO-8601 string with dateutil — strict UTC ISO-8601 strings are
+parsed with `datetime.fromisoformat` here, everything else still goes to dateutil.
 """
 import copy
 import json
+import re
 import sys
 import threading
+from datetime import datetime
 
 from werkzeug.serving import make_server
 
@@ -86,7 +94,36 @@ def deliver_lambda_targets_to_a_queue() -> None:
     events.Rule.send_to_targets = send_to_targets
 
 
+def cache_service_lookups() -> None:
+    """moto's list of its own service modules, computed once (see the module comment)."""
+    from moto import backends
+
+    modules = tuple(backends.list_of_moto_modules())
+    backends.list_of_moto_modules = lambda: modules
+
+
+_UTC_ISO8601 = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{3}|\.\d{6})?(Z|\+00:00)")
+
+
+def parse_utc_timestamps_fast() -> None:
+    """Strict UTC ISO-8601 timestamps without dateutil (see the module comment)."""
+    from dateutil.tz import tzutc
+    from moto.core import serialize
+
+    original = serialize.parse_to_aware_datetime
+    utc = tzutc()
+
+    def parse_to_aware_datetime(value):
+        if isinstance(value, str) and _UTC_ISO8601.fullmatch(value):
+            return datetime.fromisoformat(value[:-1] if value.endswith("Z") else value[:-6]).replace(tzinfo=utc)
+        return original(value)
+
+    serialize.parse_to_aware_datetime = parse_to_aware_datetime
+
+
 def main() -> None:
+    cache_service_lookups()
+    parse_utc_timestamps_fast()
     deliver_lambda_targets_to_a_queue()
     port = int(sys.argv[1]) if len(sys.argv) > 1 else 0
     app = SerializeConditionalWrites(DomainDispatcherApplication(create_backend_app))

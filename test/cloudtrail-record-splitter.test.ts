@@ -4,13 +4,14 @@
  * and limits.
  */
 import t from 'tap'
+import fc from 'fast-check'
 import { RecordSplitter, SplitError } from '../forensics/cloudtrail/record-splitter.js'
 
 function split(parts: Array<string | Buffer>, limits?: { maxRecordBytes?: number }): { records: string[]; where: number[]; s: RecordSplitter } {
   const records: string[] = []
   const where: number[] = []
-  const s = new RecordSplitter((raw, w) => {
-    records.push(raw.toString('utf8'))
+  const s = new RecordSplitter((buf, start, end, w) => {
+    records.push(buf.toString('utf8', start, end))
     where.push(w)
   }, limits)
   for (const p of parts) s.push(typeof p === 'string' ? Buffer.from(p) : p)
@@ -74,4 +75,29 @@ t.test('structural errors and over-long records are SplitErrors naming the recor
   t.equal(new SplitError('m').name, 'SplitError')
   // A long line within the limit spanning chunks is fine.
   t.same(split(['{"a":"', 'x'.repeat(10), '"}'], { maxRecordBytes: 64 }).records, [`{"a":"${'x'.repeat(10)}"}`])
+})
+
+t.test('property: any records, any chunking: the splitter hands out exactly the records, in order', async (t) => {
+  // Strings full of the bytes the splitter looks for: braces, brackets, quotes, backslash runs.
+  const tricky = fc.constantFrom('{', '}', '[', ']', '"', '\\', '\\\\', '},{"eventVersion":"1.09"', '"]}', ',', ':', 'é', '😀', 'x')
+  const text = fc.array(tricky, { maxLength: 6 }).map((xs) => xs.join(''))
+  const value = fc.letrec((tie) => ({
+    v: fc.oneof({ depthSize: 'small' }, text, fc.integer(), fc.constant(null), fc.boolean(), fc.array(tie('v'), { maxLength: 3 }), fc.dictionary(text, tie('v'), { maxKeys: 3 })),
+  })).v
+  const record = fc.dictionary(text, value, { maxKeys: 4 })
+  fc.assert(
+    fc.property(fc.array(record, { maxLength: 5 }), fc.constantFrom(undefined, 1, '\t'), fc.array(fc.integer({ min: 1, max: 400 }), { maxLength: 8 }), (recs, indent, cuts) => {
+      const doc = Buffer.from(JSON.stringify({ Records: recs }, null, indent))
+      const parts: Buffer[] = []
+      let at = 0
+      for (const c of cuts) {
+        parts.push(doc.subarray(at, Math.min(doc.length, at + c)))
+        at = Math.min(doc.length, at + c)
+      }
+      parts.push(doc.subarray(at))
+      return JSON.stringify(split(parts).records.map((r) => JSON.parse(r) as unknown)) === JSON.stringify(recs)
+    }),
+    { numRuns: 500 },
+  )
+  t.pass('500 generated documents split exactly')
 })

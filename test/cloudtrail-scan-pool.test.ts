@@ -15,29 +15,35 @@ async function* chunks(...parts: Array<Buffer | string>): AsyncGenerator<Uint8Ar
   for (const p of parts) yield typeof p === 'string' ? Buffer.from(p) : p
 }
 
-t.test('in-process and worker scans agree; a busy worker queues; failures leave it usable', async (t) => {
+t.test('in-process and worker scans agree; this thread and a worker scan at once, more files wait; failures leave both usable', async (t) => {
   t.match(workerEntry().pathname, /scan-worker\.ts$/)
   const doc = gzipSync(JSON.stringify({ Records: [{ eventID: 'a', eventTime: '2026-11-28T01:00:00Z' }] }))
   const path = join(t.testdir({}), 'one.json.gz')
   writeFileSync(path, doc)
   const local = new ScanPool({}, W, { workers: 0 })
   t.equal(local.workers, 0)
-  t.equal((await local.scan({ kind: 'path', path })).matched.length, 1)
+  const alone = await Promise.all([local.scan({ kind: 'path', path }), local.scan({ kind: 'path', path })])
+  t.same(alone.map((r) => r.matched.length), [1, 1], 'without workers, files wait for this thread')
   await local.close()
 
   const pool = new ScanPool({}, W, { workers: 1, window: 1 })
   t.teardown(() => pool.close())
   t.equal(pool.workers, 1)
   const many = Array.from({ length: 6 }, (_, i) => doc.subarray(i * 10, i * 10 + 10)).concat([doc.subarray(60)])
-  const [a, b] = await Promise.all([pool.scan({ kind: 'stream', open: async () => chunks(...many) }), pool.scan({ kind: 'path', path })])
-  t.equal(a.matched.length, 1, 'a streamed file in small chunks with one chunk in flight')
-  t.equal(b.matched.length, 1, 'a second file waits for the busy worker')
-  await t.rejects(pool.scan({ kind: 'stream', open: async () => Promise.reject(new Error('open failed')) }), /open failed/)
+  // three at once: this thread takes the first, the worker the second (a stream in small
+  // chunks with one chunk in flight), the third waits for whichever is free first
+  const three = await Promise.all([pool.scan({ kind: 'path', path }), pool.scan({ kind: 'stream', open: async () => chunks(...many) }), pool.scan({ kind: 'path', path })])
+  t.same(three.map((r) => r.matched.length), [1, 1, 1])
+  // a failed open rejects, in this thread and in the worker alike
+  const opens = [pool.scan({ kind: 'stream', open: async () => Promise.reject(new Error('open failed')) }), pool.scan({ kind: 'stream', open: async () => Promise.reject(new Error('open failed')) })]
+  for (const o of opens) await t.rejects(o, /open failed/)
   const failing = async function* (): AsyncGenerator<Uint8Array> {
     yield doc.subarray(0, 10)
     throw new Error('connection reset')
   }
-  const aborted = await pool.scan({ kind: 'stream', open: async () => failing() })
-  t.match(aborted.error, /reading the file failed: connection reset/)
-  t.equal((await pool.scan({ kind: 'path', path })).matched.length, 1, 'the worker is free again after failures')
+  // two at once: one fails in this thread, one in the worker, reported alike
+  const aborted = await Promise.all([pool.scan({ kind: 'stream', open: async () => failing() }), pool.scan({ kind: 'stream', open: async () => failing() })])
+  for (const a of aborted) t.match(a.error, /^reading the file failed: connection reset$/)
+  const again = await Promise.all([pool.scan({ kind: 'path', path }), pool.scan({ kind: 'path', path })])
+  t.same(again.map((r) => r.matched.length), [1, 1], 'both scanners are free again after failures')
 })

@@ -23,7 +23,8 @@ import { synthesizeForensicsApp } from '../stacks/app.js'
 import { parseConfig } from '../forensics/config.js'
 import { LOCAL_DRILL_CONFIG } from '../forensics/drill/local-config.js'
 import { GUARDDUTY_S3_FINDING_TYPES, renderTriggerTable, S3_ACCESS_CHANGE_EVENTS, triggerRules, triggerScope } from '../forensics/contract/triggers.js'
-import { readDeploymentPlan } from '../forensics/runtime/synthesized-plan.js'
+import { planFunction, readDeploymentPlan, resolvePlanEnvironment, type DeploymentPlan, type PlanResolver } from '../forensics/runtime/synthesized-plan.js'
+import { assertPlanContract, planContractProblems } from '../forensics/runtime/plan-contract.js'
 import { PlanDeployment } from '../forensics/runtime/plan-deployment.js'
 import { asyncInvokeRoutes, type AsyncInvokeRoute, type FunctionKey } from '../forensics/routing.js'
 import { useEmulator } from './fixtures/emulator.js'
@@ -191,6 +192,34 @@ t.test('mutations: the plan renaming a variable or routing an event the handler 
   t.ok((await deployment.run('object-versions', find('object-versions').event)).ok, 'the unmutated function still captures')
   s3.destroy()
   events.destroy()
+})
+
+t.test('the plan contract the drill checks: the synthesized plan meets it; every departure is named', async (t) => {
+  const resolver: PlanResolver = { queueUrl: (n) => `https://sqs/${n}`, queueArn: (n) => `arn:aws:sqs:r:1:${n}`, topicArn: (n) => `arn:aws:sns:r:1:${n}`, functionArn: (n) => `arn:aws:lambda:r:1:function:${n}`, busArn: (n) => `arn:aws:events:r:1:event-bus/${n}` }
+  const env = (plan: DeploymentPlan) => (key: FunctionKey) => resolvePlanEnvironment(plan, planFunction(plan, key), resolver)
+  const plan = readDeploymentPlan(planFile)
+  t.same(planContractProblems(plan, config, env(plan)), [], 'as synthesized')
+  t.doesNotThrow(() => assertPlanContract(plan, config, env(plan)))
+
+  const raw = JSON.parse(readFileSync(planFile, 'utf8')) as { resource: Record<string, Record<string, Record<string, unknown>>> }
+  const drill = Object.values(raw.resource.aws_lambda_function).find((f) => String(f.function_name).endsWith('-drill'))!
+  ;(drill.environment as { variables: Record<string, string> }).variables.FORENSICS_RETENTION_DAYS = '0'
+  const rules = raw.resource.aws_cloudwatch_event_rule
+  const [accessId] = Object.entries(rules).find(([, r]) => r.name === `${config.name}-s3-access-changes`)!
+  delete rules[accessId]
+  const guardDuty = Object.values(rules).find((r) => r.name === `${config.name}-guardduty-s3`)!
+  guardDuty.event_pattern = JSON.stringify({ ...JSON.parse(String(guardDuty.event_pattern)), source: ['aws.securityhub'] })
+  const targets = raw.resource.aws_cloudwatch_event_target
+  const [sliceTarget] = Object.entries(targets).find(([, x]) => String(x.target_id).endsWith('-cloudtrail-slice'))!
+  delete targets[sliceTarget]
+  const mutated = readDeploymentPlan(planFile, raw)
+  t.same(planContractProblems(mutated, config, env(mutated)), [
+    `${config.name}-drill: environment variable FORENSICS_RETENTION_DAYS of drill must be a whole number ≥ 1, got "0"`,
+    `the plan has no rule ${config.name}-s3-access-changes (trigger s3-access-changes → bucket-config)`,
+    `rule ${config.name}-guardduty-s3 targets ${config.name}-object-versions, the trigger contract ${config.name}-cloudtrail-slice, ${config.name}-object-versions`,
+    `rule ${config.name}-guardduty-s3 matches {"source":["aws.securityhub"],"detail-type":["GuardDuty Finding"],"detail":{"resource":{"resourceType":["S3Bucket"]}}}, the trigger contract {"source":["aws.guardduty"],"detail-type":["GuardDuty Finding"],"detail":{"resource":{"resourceType":["S3Bucket"]}}}`,
+  ])
+  t.throws(() => assertPlanContract(mutated, config, env(mutated)), { name: 'ValidationError', field: 'plan', message: /breaks the contract between the stacks and the functions:\n {2}- .*FORENSICS_RETENTION_DAYS[\s\S]*synthesize again/ })
 })
 
 t.test('README: the trigger → function → destinations table is the one the contract generates', async (t) => {

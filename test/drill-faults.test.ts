@@ -1,24 +1,21 @@
 /**
  * The drill under injected faults (issue 16): the whole local drill — set-up, the canary
- * incident, three collectors through the local runtime, custody, bundle, every check —
+ * incident, three collectors run from their bundles through the local runtime, custody, bundle, every check —
  * with 10% of its AWS requests failing (a third each: 503 SlowDown, a lost response after
  * the effect, a connection reset). It must still pass every check.
  */
 import t from 'tap'
 import { join } from 'node:path'
 import { runLocalDrill } from '../cli/commands/drill-local.js'
-import { signingKeyFile } from './fixtures/collectors.js'
 import { setRetryPolicy } from '../forensics/retry.js'
 
 t.test('the local drill passes with 10% of its requests failing', async (t) => {
   const home = t.testdir({})
-  const key = signingKeyFile()
   const previous = setRetryPolicy({ baseDelayMs: 25, maxDelayMs: 1000 })
   t.teardown(() => void setRetryPolicy(previous))
   const lines: string[] = []
   const outcome = await runLocalDrill({
     env: { ...process.env, FORENSICS_HOME: home },
-    signingKey: `file:${key.path}`,
     outDir: join(home, 'drills'),
     log: (l) => lines.push(l),
     faults: { rates: { slowDown: 0.1 / 3, lostResponse: 0.1 / 3, reset: 0.1 / 3 }, seed: 16 },

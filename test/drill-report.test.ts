@@ -50,3 +50,11 @@ t.test('a failed report with every optional part', async (t) => {
   t.ok(lines.includes('  cleanup incomplete: could not restore x; could not delete y'))
   t.equal(lines.at(-1), 'drill FAILED: two, three')
 })
+
+t.test('the plan (or applied deployment) the drill ran on, and where each function ran from', async (t) => {
+  const sha = 'cd'.repeat(32)
+  const plan = renderDrillReport(baseReport({ plan: { kind: 'plan', file: '/x/cdk.tf.json', sha256: sha, functions: { 'bucket-config': 'assets/a/bucket-config.zip', drill: 'in process' } } }))
+  t.same(plan.slice(1, 4), [`  plan: /x/cdk.tf.json (sha256 ${sha})`, `    ${'bucket-config'.padEnd(18)} assets/a/bucket-config.zip`, `    ${'drill'.padEnd(18)} in process`])
+  const deployed = renderDrillReport(baseReport({ plan: { kind: 'deployed', file: '/x/terraform.tfstate', sha256: sha, functions: {} } }))
+  t.equal(deployed[1], `  deployment: /x/terraform.tfstate (sha256 ${sha})`)
+})

@@ -1,13 +1,15 @@
 import t from 'tap'
 import { Writable } from 'node:stream'
+import { createHash } from 'node:crypto'
 import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { execFileSync } from 'node:child_process'
 import { main } from '../cli/main.js'
 import { runLocalDrill } from '../cli/commands/drill-local.js'
+import { localDrillOverrides } from '../cli/commands/drill.js'
+import { readDeploymentPlan } from '../forensics/runtime/synthesized-plan.js'
 import { LOCAL_DRILL_CONFIG, LOCAL_DRILL_RULES, withDrillInspection } from '../forensics/drill/local-config.js'
 import { parseConfig } from '../forensics/config.js'
-import { LocalSigner } from '../forensics/signer.js'
 import type { DrillReport } from '../forensics/drill/drill-report.js'
 
 const sink = (): { stream: Writable; text: () => string } => {
@@ -15,7 +17,13 @@ const sink = (): { stream: Writable; text: () => string } => {
   return { stream: new Writable({ write: (c, _e, cb) => (chunks.push(Buffer.from(c)), cb()) }), text: () => Buffer.concat(chunks).toString('utf8') }
 }
 
-t.test('local drill on the emulator with every real handler', async (t) => {
+type RawPlan = { resource: Record<string, Record<string, Record<string, unknown>>> }
+/** The plan file as synthesized, parsed for mutation in memory. */
+const rawPlan = (file: string): RawPlan => JSON.parse(readFileSync(file, 'utf8')) as RawPlan
+const planFn = (raw: RawPlan, key: string): { variables: Record<string, string> } =>
+  Object.values(raw.resource.aws_lambda_function).find((f) => String(f.function_name).endsWith(`-${key}`))!.environment as { variables: Record<string, string> }
+
+t.test('local drill on the emulator, from the synthesized plan and the bundled assets', async (t) => {
   const home = t.testdir({})
   const env = { ...process.env, FORENSICS_HOME: home, FORENSICS_SIGNING_KEY: undefined }
 
@@ -30,6 +38,15 @@ t.test('local drill on the emulator with every real handler', async (t) => {
     }
     t.match(text, /drill passed: 12 of 12 checks/)
     t.match(text, /time from incident to committed manifest: \d+\.\d s/)
+    // the plan it ran from, and which function ran from which zip
+    const planFile = /^ {2}plan: (\S+cdk\.tf\.json) \(sha256 ([0-9a-f]{64})\)$/m.exec(text)
+    t.ok(planFile, 'the printed report names the plan file and its SHA-256')
+    t.equal(planFile?.[2], createHash('sha256').update(readFileSync(planFile![1])).digest('hex'), 'the SHA-256 of the plan file')
+    for (const key of ['bucket-config', 'object-versions', 'cloudtrail-slice', 'custody-recorder', 'inspector']) t.match(text, new RegExp(`^ {4}${key} +assets/\\S+/${key}\\.zip$`, 'm'), `${key} ran from its zip`)
+    t.match(text, /^ {4}drill +in process \(drives the local runtime\), environment from the plan/m)
+    t.match(err.text(), /^event source mapping: forensics-object-versions-fanout → forensics-object-versions \(batch size 1, bundled\)$/m)
+    t.match(err.text(), /^invoked forensics-drill asynchronously with the input of schedule forensics-drill: \{"source":"forensics.drill","trigger":"schedule","canaryBucket":"forensics-canary-111111111111"\}/m)
+    t.match(err.text(), /signing key kms:alias\/forensics-signing/)
     const bundle = /bundle: (\S+\.zip)/.exec(text)?.[1] as string
     t.ok(existsSync(bundle), 'the bundle is left behind')
     const verifyOut = sink()
@@ -46,7 +63,7 @@ t.test('local drill on the emulator with every real handler', async (t) => {
     t.match(page, /public grant/, 'report.html: the public-grant finding')
     const reportFile = /report: (\S+report\.json)/.exec(text)?.[1] as string
     const report = JSON.parse(readFileSync(reportFile, 'utf8')) as DrillReport
-    t.match(report, { schema: 'forensics.drill/v1', mode: 'local', passed: true, cleanup: { ok: true } })
+    t.match(report, { schema: 'forensics.drill/v1', mode: 'local', passed: true, cleanup: { ok: true }, plan: { kind: 'plan', file: planFile?.[1], sha256: planFile?.[2], functions: { 'bucket-config': /^assets\/.+\/bucket-config\.zip$/ } } })
     t.ok(report.timeToEvidenceMs! >= 0)
     t.equal(report.captures.length, 4, 'baseline + three incident captures')
     // the canary's EICAR upload: a Detection Finding on the SIEM topic and a sealed capture of its bytes
@@ -59,13 +76,20 @@ t.test('local drill on the emulator with every real handler', async (t) => {
     t.match(captured.caseId, /^inspection-/)
   })
 
-  t.test('object versions fanned out through the SQS queue are sealed by the fan-out worker', async (t) => {
+  t.test('object versions fanned out through the SQS queue are sealed by the function the plan maps to it', async (t) => {
     const out = sink()
     const err = sink()
-    const code = await main(['drill', '--out', join(home, 'drills-fanout')], { ...env, FORENSICS_FANOUT_THRESHOLD: '1', FORENSICS_FANOUT_PAGE_SIZE: '1' }, out.stream, err.stream)
+    // the deployed function's environment, changed in the plan (the stack writes no threshold)
+    localDrillOverrides.plan = (file) => {
+      const raw = rawPlan(file)
+      Object.assign(planFn(raw, 'object-versions').variables, { FORENSICS_FANOUT_THRESHOLD: '1', FORENSICS_FANOUT_PAGE_SIZE: '1' })
+      return readDeploymentPlan(file, raw)
+    }
+    t.teardown(() => void delete localDrillOverrides.plan)
+    const code = await main(['drill', '--out', join(home, 'drills-fanout')], env, out.stream, err.stream)
     t.equal(code, 0, out.text())
     t.match(out.text(), /drill passed: 12 of 12 checks/)
-    t.match(err.text(), /fan-out workers handled [1-9]\d* page\(s\), 0 failed/)
+    t.match(err.text(), /fan-out workers handled [1-9]\d* page\(s\), 0 failed \([1-9]\d* batch\(es\)\)/)
     const report = JSON.parse(readFileSync(/report: (\S+report\.json)/.exec(out.text())![1], 'utf8')) as DrillReport
     t.ok(report.captures.some((c) => c.collector === 'object-versions' && c.artifacts >= 3))
   })
@@ -92,20 +116,48 @@ t.test('local drill on the emulator with every real handler', async (t) => {
 
 t.test('a local drill whose config names no canary bucket fails with the drill function’s error', async (t) => {
   const dir = t.testdir({ 'forensics.config.json': JSON.stringify({ ...LOCAL_DRILL_CONFIG, drill: { enabled: false } }) })
-  const keyFile = join(dir, 'key.pem')
-  LocalSigner.fromFile(keyFile, { create: true })
   const lines: string[] = []
   const saved = { ...process.env }
   t.teardown(() => {
     process.env = saved
   })
   await t.rejects(
-    runLocalDrill({ env: { ...process.env, FORENSICS_CONFIG: join(dir, 'forensics.config.json') }, signingKey: `file:${keyFile}`, outDir: join(dir, 'drills'), log: (l) => lines.push(l), retryDelaysMs: [1, 1] }),
+    runLocalDrill({ env: { ...process.env, FORENSICS_CONFIG: join(dir, 'forensics.config.json') }, outDir: join(dir, 'drills'), log: (l) => lines.push(l), retryDelaysMs: [1, 1] }),
     { message: /^the drill did not finish: ValidationError: the drill has no canary bucket: set drill.canaryBucket in the config \(the stack writes FORENSICS_CANARY_BUCKET\) or send \{"canaryBucket": "…"\} \(see .*\)$/ },
   )
   t.match(lines[0], `config: ${join(dir, 'forensics.config.json')}`)
-  t.ok(lines.some((l) => /canary undefined|canary s3:\/\/undefined/.test(l)) || lines.some((l) => l.startsWith('provisioned:')), 'the evidence side was provisioned')
+  t.ok(lines.some((l) => l.startsWith('provisioned from the plan:')), 'the evidence side was provisioned')
+  t.ok(lines.some((l) => /^invoked forensics-drill asynchronously with an empty event \(the plan has no drill schedule\)/.test(l)), 'no schedule in the plan: an empty event')
   t.same(process.env, saved, 'the process environment is restored')
+})
+
+t.test('a plan that breaks the contract fails the drill naming the variable, the rule and the events, before the drill starts', async (t) => {
+  const home = t.testdir({})
+  // mutated in memory: a variable renamed on cloudtrail-slice; PutBucketAcl dropped from the rule, PutBucketVersioning routed
+  localDrillOverrides.plan = (file) => {
+    const raw = rawPlan(file)
+    const vars = planFn(raw, 'cloudtrail-slice').variables
+    vars.FORENSICS_CLOUDTRAIL_ARCHIVE = vars.FORENSICS_TRAIL_ARCHIVE
+    delete vars.FORENSICS_TRAIL_ARCHIVE
+    const rule = Object.values(raw.resource.aws_cloudwatch_event_rule).find((r) => r.name === 'forensics-s3-access-changes')!
+    const pattern = JSON.parse(String(rule.event_pattern)) as { detail: { eventName: string[] } }
+    pattern.detail.eventName = [...pattern.detail.eventName.filter((n) => n !== 'PutBucketAcl'), 'PutBucketVersioning']
+    rule.event_pattern = JSON.stringify(pattern)
+    return readDeploymentPlan(file, raw)
+  }
+  t.teardown(() => void delete localDrillOverrides.plan)
+  const out = sink()
+  const err = sink()
+  const code = await main(['drill', '--out', join(home, 'drills')], { ...process.env, FORENSICS_HOME: home }, out.stream, err.stream)
+  t.equal(code, 2, 'a usage/validation error')
+  const text = err.text()
+  t.match(text, /the plan \S+cdk\.tf\.json breaks the contract between the stacks and the functions/)
+  t.match(text, /the plan writes FORENSICS_CLOUDTRAIL_ARCHIVE on forensics-cloudtrail-slice, which its cloudtrail-slice handler does not read/)
+  t.match(text, /forensics-cloudtrail-slice: environment variable FORENSICS_TRAIL_ARCHIVE is not set on cloudtrail-slice/)
+  t.match(text, /rule forensics-s3-access-changes routes PutBucketVersioning, which bucket-config does not accept/)
+  t.match(text, /rule forensics-s3-access-changes no longer routes PutBucketAcl, which bucket-config accepts/)
+  t.notMatch(text, /^drill drill-/m, 'the drill never started')
+  t.equal(out.text(), '')
 })
 
 t.test('withDrillInspection: the local drill inspects the canary drill uploads with the shipped rule, nothing else of the config changes', async (t) => {

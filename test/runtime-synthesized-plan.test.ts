@@ -1,4 +1,4 @@
-/** Reading a synthesized plan (forensics/runtime/synthesized-plan.ts) and running bundled assets (bundled-handler.ts): the refusals. */
+/** Reading a synthesized plan (forensics/runtime/synthesized-plan.ts) and running bundled assets (bundled-handler.ts, warm-containers.ts): results and refusals. */
 import t from 'tap'
 import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -6,6 +6,8 @@ import { join } from 'node:path'
 import { planFunction, readDeploymentPlan, resolvePlanEnvironment, type PlanResolver } from '../forensics/runtime/synthesized-plan.js'
 import { runBundledHandler, unpackBundle } from '../forensics/runtime/bundled-handler.js'
 import { zipSingleFile } from '../stacks/zip.js'
+import { WarmContainers } from '../forensics/runtime/warm-containers.js'
+import { bundledAsyncHandler } from '../forensics/runtime/bundled-async-handler.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'forensics-plan-'))
 const fn = (name: string, env: Record<string, string> = {}) => ({ function_name: name, filename: `assets/${name}.zip`, handler: 'index.handler', runtime: 'nodejs22.x', environment: { variables: env } })
@@ -61,4 +63,47 @@ t.test('bundled assets: a result, a thrown error with its field, a crash, a bad 
   const notZip = join(dir, 'not.zip')
   writeFileSync(notZip, 'not a zip')
   t.throws(() => unpackBundle(notZip), { name: 'StorageError', message: /cannot unpack/ })
+})
+
+t.test('warm containers: reused between invocations, one at a time, a dead one replaced; errors keep their name and field', async (t) => {
+  const zip = (name: string, code: string): string => {
+    const path = join(dir, `${name}.zip`)
+    writeFileSync(path, zipSingleFile('index.mjs', Buffer.from(code)))
+    return path
+  }
+  const pool = new WarmContainers()
+  t.teardown(() => pool.close())
+  // module state survives between invocations of one container, as in Lambda
+  const counter = zip('counter', "let n = 0\nexport const handler = async (e, ctx) => { if (e === 'die') process.exit(7); if (e === 'refuse') { const x = new Error('no'); x.name = 'ValidationError'; x.field = 'F'; throw x } return { n: ++n, env: process.env.ONLY, id: ctx.awsRequestId, pid: process.pid } }")
+  const o = { functionName: 'counter', env: { ONLY: 'this' } }
+  const first = await pool.run(counter, null, { ...o, requestId: 'r1' })
+  const second = await pool.run(counter, null, o)
+  t.match(first, { ok: true, result: { n: 1, env: 'this', id: 'r1' } })
+  t.match(second, { ok: true, result: { n: 2, id: 'local', pid: (first.result as { pid: number }).pid } }, 'the warm container served the second invocation')
+  const both = await Promise.all([pool.run(counter, null, o), pool.run(counter, null, o)])
+  t.equal(new Set(both.map((r) => (r.result as { pid: number }).pid)).size, 2, 'concurrent invocations get a container each')
+  t.match(await pool.run(counter, 'refuse', o), { ok: false, error: 'ValidationError: no', field: 'F' })
+  t.match(await pool.run(counter, 'die', o), { ok: false, error: /^counter exited 7: / })
+  t.match(await pool.run(counter, null, o), { ok: true, result: { n: /\d+/ } }, 'a dead container is replaced')
+  t.match(await pool.run(zip('broken', "import './missing-module.mjs'\nexport const handler = async () => 1"), null, { functionName: 'broken', env: {} }), { ok: false, error: /^broken exited 1: .*missing-module/s }, 'a module missing from the bundle fails the invocation')
+  const failing = bundledAsyncHandler({ run: (_k, e) => pool.run(counter, e, o) }, 'bucket-config')
+  const ctx = { awsRequestId: 'r', functionName: 'p-bucket-config', invokedFunctionArn: 'arn', attempt: 1 }
+  await t.rejects(failing('refuse', ctx), { name: 'ValidationError', message: 'no', field: 'F', functionName: 'p-bucket-config' })
+  await t.rejects(failing('die', ctx), { name: 'Runtime.ExitError', message: /^counter exited 7/ })
+  t.match(await failing(null, ctx), { n: /\d+/ })
+  t.ok(pool.size >= 1)
+  pool.close()
+  t.match(await pool.run(counter, null, o), { ok: false, error: /the local runtime is closed/ })
+  t.equal(pool.size, 0)
+})
+
+t.test('a bundle that starts a worker thread runs (cold and warm)', async (t) => {
+  const path = join(dir, 'worker.zip')
+  // a worker from a file, as the inspector's scan pool starts one (it inherits the runner's execArgv)
+  const code = "import { Worker } from 'node:worker_threads'\nimport { writeFileSync, mkdtempSync } from 'node:fs'\nimport { join } from 'node:path'\nimport { tmpdir } from 'node:os'\nexport const handler = async () => { const f = join(mkdtempSync(join(tmpdir(), 'w-')), 'w.mjs'); writeFileSync(f, \"import { parentPort } from 'node:worker_threads'; parentPort.postMessage(42)\"); return new Promise((res, rej) => { const w = new Worker(f); w.once('message', res); w.once('error', rej) }) }"
+  writeFileSync(path, zipSingleFile('index.mjs', Buffer.from(code)))
+  t.match(await runBundledHandler(path, null, { functionName: 'w', env: {} }), { ok: true, result: 42 })
+  const pool = new WarmContainers()
+  t.teardown(() => pool.close())
+  t.match(await pool.run(path, null, { functionName: 'w', env: {} }), { ok: true, result: 42 })
 })

@@ -1,17 +1,37 @@
 /**
- * The local drill: the whole pipeline on the emulator, nothing reaching AWS. Starts the
- * emulator, provisions the evidence side from the config (locked evidence bucket,
- * dead-letter and fan-out queues, SIEM bus and topic, trail archive, canary bucket), runs
- * every function's handler in-process under the local runtime (Lambda's async contract,
- * routed by the same table the stacks synthesize), invokes the drill function
- * asynchronously — which triggers the collectors asynchronously in turn — and always
- * stops the emulator.
+ * The local drill: the whole pipeline on the emulator, run from the synthesized plan and the
+ * bundled assets — what `cdktf deploy` would upload — nothing reaching AWS.
+ *
+ * 1. The stacks are synthesized for the drill's config (a current synth is reused:
+ *    drill-plan.ts) and the plan `cdk.tf.json` is read (forensics/runtime/synthesized-plan.ts).
+ * 2. The plan is provisioned on the emulator (PlanDeployment: evidence side, the signing key
+ *    under the plan's `kms:alias/<name>-signing`, the plan's rules on the emulator's
+ *    EventBridge) and checked against the contract (forensics/runtime/plan-contract.ts):
+ *    a variable the handlers do not read, or a rule routing an event they refuse, stops the
+ *    drill here, naming it, before anything is written.
+ * 3. Lambda's async contract (retries, maximum age, destinations) comes from the plan's event
+ *    invoke configs; the capture functions, the custody recorder and the inspector run from
+ *    their bundled zips with the plan's environment, in warm containers reused between
+ *    invocations as Lambda reuses them (a module missing from a bundle fails the drill); the fan-out queue is consumed per the plan's SQS
+ *    event source mapping (queue, function, batch size).
+ * 4. The drill function is invoked with the plan's schedule input. It runs in this process —
+ *    it drives the local runtime as its invoker and the corruption test hook reads through
+ *    its store — with the plan's environment for the drill function: evidence bucket,
+ *    signing key (the same KMS key on the emulator as the bundled functions), SIEM topic and
+ *    bus, dead-letter queue, trail archive, canary bucket.
+ *
+ * What the emulator cannot answer is served on loopback (forensics/runtime/local-services.ts):
+ * Lambda's asynchronous Invoke (the custody recorder chains an inspection hit into a capture)
+ * and CloudTrail's ListPublicKeys for the local trail that signs the incident's digest.
+ * The canary incident's captures are invoked by the drill itself, as in a deployed drill;
+ * they are not routed by the plan's EventBridge rules (the canary is not a watched bucket,
+ * and a routed event's case id would not be the drill's case). The emulator always stops.
  */
 import { IAMClient } from '@aws-sdk/client-iam'
 import { containmentSettings } from '../../forensics/containment/settings.js'
 import { AwsContainmentTargets } from '../../forensics/containment/targets.js'
-import { mkdir, writeFile } from 'node:fs/promises'
-import { join } from 'node:path'
+import { mkdir, readFile, writeFile } from 'node:fs/promises'
+import { join, relative } from 'node:path'
 import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3'
 import { SQSClient } from '@aws-sdk/client-sqs'
 import { SNSClient } from '@aws-sdk/client-sns'
@@ -20,13 +40,17 @@ import { projectRoot, startEmulator, type Emulator } from '../../forensics/local
 import { startFaultProxy, type FaultKind, type FaultProxy, type FaultProxyStats } from '../../forensics/local/fault-proxy.js'
 import { LOCAL_DRILL_RULES, localDrillConfig, withDrillInspection } from '../../forensics/drill/local-config.js'
 import { DRILL_RULES_FILE } from '../../forensics/drill/inspection-phase.js'
-import { createInspector, openConfiguredInspector } from '../../collectors/inspector.js'
-import type { Inspector } from '../../forensics/inspection/inspector.js'
-import { readFile } from 'node:fs/promises'
-import { asyncInvokeRoutes, type FunctionKey } from '../../forensics/routing.js'
-import { provisionEvidenceSide } from '../../forensics/runtime/provision-local.js'
+import { CAPTURE_KEYS, type FunctionKey } from '../../forensics/routing.js'
 import { AwsDestinationSender } from '../../forensics/runtime/destination-sender.js'
 import { LocalRuntime, type AsyncHandler } from '../../forensics/runtime/local-runtime.js'
+import { PlanDeployment, type EmulatorEndpoint } from '../../forensics/runtime/plan-deployment.js'
+import { readDeploymentPlan, planFunction, type DeploymentPlan } from '../../forensics/runtime/synthesized-plan.js'
+import { assertPlanContract } from '../../forensics/runtime/plan-contract.js'
+import { bundledAsyncHandler } from '../../forensics/runtime/bundled-async-handler.js'
+import { consumeSqsEventSource, type SqsEventSourceStats } from '../../forensics/runtime/sqs-event-source.js'
+import { startLocalServices, type LocalServices } from '../../forensics/runtime/local-services.js'
+import { checkFunctionEnv } from '../../forensics/contract/env.js'
+import { sdkSettingsFromEnv } from '../../forensics/aws/sdk-config.js'
 import { openS3EvidenceStore } from '../../forensics/s3-evidence-store.js'
 import { AwsSiemPublisher } from '../../forensics/siem/siem-publisher.js'
 import { parseArchiveUrl } from '../../forensics/cloudtrail/archive-layout.js'
@@ -36,20 +60,15 @@ import { createLocalTrailKey, deliverIncidentTrail } from '../../forensics/drill
 import { TamperingStore } from '../../forensics/drill/tampering-store.js'
 import type { DrillOutcome } from '../../forensics/drill/run-drill.js'
 import type { DrillCapture } from '../../forensics/drill/drill-checks.js'
-import type { Signer } from '../../forensics/signer.js'
-import { signerFromSpec } from '../../forensics/runtime/handler-env.js'
-import type { EvidenceStore } from '../../forensics/evidence-store.js'
-import { createCustodyRecorder } from '../../collectors/custody-recorder.js'
+import type { DrillPlanReport } from '../../forensics/drill/drill-report.js'
+import { retentionFromEnv, signerFromSpec } from '../../forensics/runtime/handler-env.js'
+import { ValidationError } from '../../forensics/errors.js'
 import { createDrillHandler } from '../../collectors/drill.js'
-import { runLocalWorkers } from '../../forensics/object-versions/sqs-page-queue.js'
-import { createObjectVersionsHandler } from '../../collectors/object-versions.js'
-import { localCollectorHandlers, type CaptureKey, type LocalCollectorDeps } from './drill-collectors.js'
+import { drillPlanFile } from './drill-plan.js'
 
 /** Options of {@link runLocalDrill}. */
 export interface LocalDrillOptions {
   env: NodeJS.ProcessEnv
-  /** `file:<pem>` (or `kms:<key>` on the emulator): the functions sign with it as in Lambda */
-  signingKey: string
   /** where bundles and local report copies go (default `.forensics/drills`) */
   outDir?: string
   log: (line: string) => void
@@ -61,12 +80,15 @@ export interface LocalDrillOptions {
   /** wait before Lambda retries 1 and 2 (default 200 and 400 ms; AWS: ~1 and ~2 min) */
   retryDelaysMs?: number[]
   /**
-   * Injected faults (tests): every AWS call of the drill, set-up included, goes through
-   * the fault proxy (forensics/local/fault-proxy.ts) with these per-request rates.
+   * Injected faults (tests): every AWS call of the drill, set-up and bundled functions
+   * included, goes through the fault proxy (forensics/local/fault-proxy.ts) with these rates.
    */
   faults?: { rates: Partial<Record<FaultKind, number>>; seed?: number }
-  /** replaces capture handlers (tests) */
-  collectors?: (deps: LocalCollectorDeps) => Partial<Record<CaptureKey, AsyncHandler>>
+  /**
+   * Test hook: the plan to run from, given the synthesized plan file (e.g. one mutated in
+   * memory: `readDeploymentPlan(file, mutatedRaw)`). Default: the file as synthesized.
+   */
+  plan?: (file: string) => DeploymentPlan
 }
 
 /** The outcome of a local drill, plus where its files are. */
@@ -74,6 +96,10 @@ export interface LocalDrillOutcome extends DrillOutcome {
   reportFile: string
   corrupted: string[]
   configSource: string
+  /** the plan the drill ran from, and whether a current synth was reused */
+  plan: { file: string; sha256: string; reused: boolean }
+  /** what the fan-out consumer did (the plan's SQS event source mapping) */
+  fanOut: SqsEventSourceStats
   /** what the fault proxy did, when faults were injected */
   faults?: FaultProxyStats
 }
@@ -87,6 +113,16 @@ function corruptHook(store: TamperingStore, needle: string | undefined): ((captu
   }
 }
 
+/** The functions that run from their bundles (the drill runs in process; see the module comment). */
+const BUNDLED: readonly FunctionKey[] = [...CAPTURE_KEYS, 'custody-recorder', 'inspector']
+
+/** Where each function of the plan runs from, for the report. */
+function planReport(plan: DeploymentPlan): DrillPlanReport {
+  const functions: Record<string, string> = {}
+  for (const f of plan.functions) functions[f.key] = BUNDLED.includes(f.key) ? relative(plan.stackDir, f.zipPath) : `in process (drives the local runtime), environment from the plan; asset ${relative(plan.stackDir, f.zipPath)} not run`
+  return { kind: 'plan', file: plan.file, sha256: plan.sha256, functions }
+}
+
 /** Runs the full local drill; see the module comment. */
 export async function runLocalDrill(opts: LocalDrillOptions): Promise<LocalDrillOutcome> {
   const loaded = localDrillConfig(projectRoot, opts.env)
@@ -94,11 +130,15 @@ export async function runLocalDrill(opts: LocalDrillOptions): Promise<LocalDrill
   // the drill's EICAR upload to the canary is inspected with the shipped drill rule (on the emulator only)
   const config = withDrillInspection(loaded.config)
   opts.log(`config: ${source}`)
-  let inspector: Promise<Inspector> | undefined
+  const planFile = await drillPlanFile(projectRoot, config, opts.log)
+  const plan = opts.plan ? opts.plan(planFile.file) : readDeploymentPlan(planFile.file)
+  opts.log(`plan: ${plan.file} (sha256 ${plan.sha256}${planFile.reused ? ', current synth reused' : ', synthesized now'})`)
   let emulator: Emulator | undefined
   let runtime: LocalRuntime | undefined
   let savedEnv: NodeJS.ProcessEnv | undefined
   let proxy: FaultProxy | undefined
+  let services: LocalServices | undefined
+  let opened: PlanDeployment | undefined
   try {
     emulator = await startEmulator({ region: config.region })
     if (opts.faults) {
@@ -106,41 +146,57 @@ export async function runLocalDrill(opts: LocalDrillOptions): Promise<LocalDrill
       opts.log(`fault proxy on ${proxy.endpoint}: ${JSON.stringify(opts.faults.rates)}`)
     }
     const endpoint = proxy?.endpoint ?? emulator.endpoint
-    // handlers build SDK clients as in Lambda, from the process environment: point it at the emulator
-    const awsEnv = { ...emulator.env(), AWS_ENDPOINT_URL: endpoint }
-    const emulatorEnv: NodeJS.ProcessEnv = { ...opts.env, ...awsEnv }
+    // the local trail signs its digests; the bundled slice asks ListPublicKeys for its key
+    const trailKey = createLocalTrailKey()
+    services = await startLocalServices({
+      invokeAsync: (name, payload) => (runtime as LocalRuntime).invokeAsync(name.split(':function:').pop() as string, payload).requestId,
+      publicKeys: trailKey.publicKeys,
+      region: config.region,
+    })
+    const localServices = services
+    // every SDK client, in this process or in a bundle's, reaches the emulator (through the proxy) and the stand-ins
+    const awsEnv = { ...emulator.env(), AWS_ENDPOINT_URL: endpoint, ...localServices.env() }
+    const started = emulator
+    const target: EmulatorEndpoint = {
+      endpoint,
+      region: started.region,
+      clientConfig: () => ({ ...started.clientConfig(), endpoint }),
+      env: () => awsEnv,
+    }
     savedEnv = { ...process.env }
     Object.assign(process.env, awsEnv)
     opts.log(`emulator: moto ${emulator.motoVersion} on ${emulator.endpoint} (log ${emulator.logFile})`)
-    const settings = { ...emulator.clientConfig(), endpoint }
+    // the drill function's clients, built as every client of the toolkit is (sdkSettingsFromEnv: 5 attempts)
+    const settings = { ...sdkSettingsFromEnv(awsEnv), ...target.clientConfig() }
     const clients = { s3: new S3Client(settings), sqs: new SQSClient(settings), sns: new SNSClient(settings), events: new EventBridgeClient(settings) }
-    const side = await provisionEvidenceSide(clients, config)
-    opts.log(`provisioned: evidence s3://${side.names.evidenceBucket} (${config.evidence.mode} ${config.evidence.retentionDays} d), dead-letter queue ${side.names.deadLetterQueue}, SIEM bus ${side.names.siemEventBus} and topic ${side.names.siemTopic}, canary s3://${side.canaryBucket}`)
+    const deployment = await PlanDeployment.open(target, plan, config, { warm: true })
+    opened = deployment
+    const side = deployment.side
+    // nothing is written before the plan is known to meet the handlers' contract
+    assertPlanContract(plan, config, (key) => deployment.environment(key))
+    opts.log(`provisioned from the plan: evidence s3://${side.names.evidenceBucket} (${config.evidence.mode} ${config.evidence.retentionDays} d), signing key ${deployment.signingKey}, dead-letter queue ${side.names.deadLetterQueue}, SIEM bus ${side.names.siemEventBus} and topic ${side.names.siemTopic}, canary s3://${side.canaryBucket}, ${plan.rules.length} EventBridge rule(s)`)
+    const report = planReport(plan)
+    for (const [key, from] of Object.entries(report.functions)) opts.log(`  ${key.padEnd(18)} ${from}`)
 
     if (config.inspection.enabled) {
       await clients.s3.send(new CreateBucketCommand({ Bucket: LOCAL_DRILL_RULES.bucket, ...(config.region !== 'us-east-1' ? { CreateBucketConfiguration: { LocationConstraint: config.region as never } } : {}) }))
       await clients.s3.send(new PutObjectCommand({ Bucket: LOCAL_DRILL_RULES.bucket, Key: LOCAL_DRILL_RULES.key, Body: await readFile(join(projectRoot, DRILL_RULES_FILE)) }))
       opts.log(`inspection: drill rule ${DRILL_RULES_FILE} at s3://${LOCAL_DRILL_RULES.bucket}/${LOCAL_DRILL_RULES.key}; inspected ${config.inspection.buckets.map((b) => `s3://${b.bucket}/${b.prefixes.join('|')}`).join(', ')}`)
     }
-    const store = new TamperingStore(await openS3EvidenceStore({ client: clients.s3, bucket: side.names.evidenceBucket }))
-    const signer: Signer = signerFromSpec(opts.signingKey, emulatorEnv)
-    const siem = new AwsSiemPublisher({ events: clients.events, sns: clients.sns, eventBusName: side.names.siemEventBus, topic: side.siemTopicArn })
-    const archive = config.cloudTrailArchive
-    const trailArchive = `s3://${archive.bucket}${archive.prefix ? `/${archive.prefix}` : ''}`
+
+    // the drill function's environment is the plan's
+    const drillEnv = deployment.environment('drill')
+    checkFunctionEnv('drill', drillEnv)
+    if (drillEnv.FORENSICS_SIGNING_KEY !== deployment.signingKey) {
+      throw new ValidationError(`the plan's drill function signs with ${drillEnv.FORENSICS_SIGNING_KEY}, the other functions with ${deployment.signingKey}: one key signs a case`, { field: 'FORENSICS_SIGNING_KEY' })
+    }
+    const store = new TamperingStore(await openS3EvidenceStore({ client: clients.s3, bucket: drillEnv.FORENSICS_EVIDENCE_BUCKET, retention: retentionFromEnv(drillEnv) }))
+    const signer = signerFromSpec(deployment.signingKey, drillEnv)
+    const siem = new AwsSiemPublisher({ events: clients.events, sns: clients.sns, eventBusName: drillEnv.FORENSICS_SIEM_EVENT_BUS, topic: drillEnv.FORENSICS_SIEM_TOPIC_ARN })
+    const trailArchive = drillEnv.FORENSICS_TRAIL_ARCHIVE
     const outDir = opts.outDir ?? join(projectRoot, '.forensics', 'drills')
     let outcome: DrillOutcome | undefined
 
-    // the local trail signs its digests; the CloudTrail collector gets the key as ListPublicKeys would serve it
-    const trailKey = createLocalTrailKey()
-    const collectorDeps: LocalCollectorDeps = {
-      trailKeys: trailKey.publicKeys,
-      store: store as EvidenceStore,
-      signer,
-      s3: clients.s3,
-      sqs: clients.sqs,
-      fanOutQueueUrl: side.fanOutQueueUrl,
-      env: { ...emulatorEnv, FORENSICS_TRAIL_ARCHIVE: trailArchive, FORENSICS_EVIDENCE_BUCKET: side.names.evidenceBucket, FORENSICS_SIGNING_KEY: opts.signingKey, FORENSICS_FANOUT_QUEUE_URL: side.fanOutQueueUrl },
-    }
     const drill = createDrillHandler(
       async () => ({
         mode: 'local',
@@ -150,9 +206,9 @@ export async function runLocalDrill(opts: LocalDrillOptions): Promise<LocalDrill
         sqs: clients.sqs,
         sns: clients.sns,
         invoker: runtimeInvoker(runtime as LocalRuntime),
-        canaryBucket: side.canaryBucket as string,
-        siemTopicArn: side.siemTopicArn,
-        deadLetterQueueUrl: side.deadLetterQueueUrl,
+        canaryBucket: drillEnv.FORENSICS_CANARY_BUCKET ?? '',
+        siemTopicArn: drillEnv.FORENSICS_SIEM_TOPIC_ARN,
+        deadLetterQueueUrl: drillEnv.FORENSICS_DLQ_URL,
         bundles: fileBundleRunner({ store, signer, dir: outDir, actor: { tool: 'forensics-drill' } }),
         siem,
         deliverTrail: async (changes) => {
@@ -164,29 +220,18 @@ export async function runLocalDrill(opts: LocalDrillOptions): Promise<LocalDrill
           ? { containment: { mode: config.drill.containment, settings: containmentSettings(config), targets: new AwsContainmentTargets({ s3: clients.s3, iam: new IAMClient(settings), sns: clients.sns }) } }
           : {}),
         ...(config.inspection.enabled ? { inspection: { config: config.inspection, account: config.forensicsAccountId, region: config.region } } : {}),
+        plan: report,
         log: opts.log,
       }),
       { afterCapture: corruptHook(store, opts.corruptArtifact), onOutcome: (o) => (outcome = o) },
     )
     const handlers: Partial<Record<FunctionKey, AsyncHandler>> = {
-      ...localCollectorHandlers(collectorDeps),
-      ...opts.collectors?.(collectorDeps),
-      // a hit's chained capture is started through the runtime, as the recorder's Lambda client would
-      'custody-recorder': createCustodyRecorder({ store, signer, siem, invoker: { invokeAsync: (key, payload) => runtimeInvoker(runtime as LocalRuntime).invokeAsync(key, payload) } }),
-      // the inspector loads its rules once (as per container), on its first invocation
-      ...(config.inspection.enabled
-        ? {
-            inspector: async (event: unknown) => {
-              inspector ??= openConfiguredInspector(config.inspection, clients.s3)
-              return createInspector({ config: config.inspection, s3: clients.s3, inspector: await inspector })(event)
-            },
-          }
-        : {}),
       // no Lambda timeout locally: the drill's own waits apply
       drill: (event) => drill(event),
     }
+    for (const f of plan.functions) if (BUNDLED.includes(f.key)) handlers[f.key] = bundledAsyncHandler(deployment, f.key)
     runtime = new LocalRuntime({
-      routes: asyncInvokeRoutes(config),
+      routes: plan.routes,
       handlers,
       sender: new AwsDestinationSender(clients),
       region: config.region,
@@ -194,23 +239,34 @@ export async function runLocalDrill(opts: LocalDrillOptions): Promise<LocalDrill
       retryDelaysMs: opts.retryDelaysMs ?? [200, 400],
       log: opts.log,
     })
-    // Lambda's SQS event source mapping of the object-versions fan-out queue
+    // Lambda's SQS event source mappings of the plan (the object-versions fan-out queue)
     let drillDone = false
-    const fanOutWorkers = runLocalWorkers({
-      sqs: clients.sqs,
-      queueUrl: side.fanOutQueueUrl,
-      handle: (event) => createObjectVersionsHandler(collectorDeps.env)(event),
-      workers: 2,
-      done: async () => drillDone,
-      idleTimeoutMs: Number.MAX_SAFE_INTEGER,
+    const consumers = plan.eventSourceMappings.map((m) => {
+      const fn = plan.functions.find((f) => f.name === m.functionName)
+      if (!fn) throw new ValidationError(`the plan maps queue ${m.queueName} to ${m.functionName}, which it does not deploy`, { field: 'aws_lambda_event_source_mapping' })
+      opts.log(`event source mapping: ${m.queueName} → ${fn.name} (batch size ${m.batchSize}, bundled)`)
+      return consumeSqsEventSource({
+        sqs: clients.sqs,
+        queueUrl: deployment.resolver.queueUrl(m.queueName),
+        queueArn: deployment.resolver.queueArn(m.queueName),
+        region: config.region,
+        batchSize: m.batchSize,
+        invoke: async (event) => {
+          const out = await deployment.run(fn.key, event)
+          if (!out.ok) throw new Error(out.error)
+          return out.result
+        },
+        done: () => drillDone,
+      })
     })
-    const invocation = runtime.invokeAsync('drill', {})
-    opts.log(`invoked ${side.names.functions.drill} asynchronously (request ${invocation.requestId})`)
+    const input = plan.schedule?.input ?? {}
+    const invocation = runtime.invokeAsync('drill', input)
+    opts.log(`invoked ${planFunction(plan, 'drill').name} asynchronously with ${plan.schedule ? `the input of schedule ${plan.schedule.name}` : 'an empty event (the plan has no drill schedule)'}: ${JSON.stringify(input)} (request ${invocation.requestId})`)
     const drillOutcome = await invocation.done
     await runtime.idle()
     drillDone = true
-    const fanOut = await fanOutWorkers
-    if (fanOut.handled + fanOut.failed > 0) opts.log(`fan-out workers handled ${fanOut.handled} page(s), ${fanOut.failed} failed`)
+    const stats = (await Promise.all(consumers)).reduce((a, s) => ({ batches: a.batches + s.batches, handled: a.handled + s.handled, failed: a.failed + s.failed }), { batches: 0, handled: 0, failed: 0 })
+    if (stats.batches > 0) opts.log(`fan-out workers handled ${stats.handled} page(s), ${stats.failed} failed (${stats.batches} batch(es))`)
     if (!outcome) {
       const err = drillOutcome.record.responsePayload as { errorType?: string; errorMessage?: string } | undefined
       throw new Error(`the drill did not finish: ${err?.errorType ?? 'error'}: ${err?.errorMessage ?? 'unknown'} (see ${emulator.logFile})`)
@@ -221,11 +277,20 @@ export async function runLocalDrill(opts: LocalDrillOptions): Promise<LocalDrill
     const reportFile = join(dir, 'report.json')
     await writeFile(reportFile, JSON.stringify(done.report, null, 2) + '\n')
     Object.values(clients).forEach((c) => c.destroy())
-    return { ...done, reportFile, corrupted: store.corruptedKeys, configSource: source, ...(proxy ? { faults: { ...proxy.stats, faults: { ...proxy.stats.faults } } } : {}) }
+    return {
+      ...done,
+      reportFile,
+      corrupted: store.corruptedKeys,
+      configSource: source,
+      plan: { file: plan.file, sha256: plan.sha256, reused: planFile.reused },
+      fanOut: stats,
+      ...(proxy ? { faults: { ...proxy.stats, faults: { ...proxy.stats.faults } } } : {}),
+    }
   } finally {
-    await (await inspector?.catch(() => undefined))?.close()
     runtime?.close()
+    opened?.close()
     if (savedEnv) process.env = savedEnv
+    await services?.close()
     await proxy?.close()
     await emulator?.stop()
   }

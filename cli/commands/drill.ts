@@ -1,9 +1,11 @@
 /**
  * `forensics drill [--deployed]`: runs a forensics drill and prints every check.
  *
- * - default: locally on the emulator (started and always stopped here), with the evidence
- *   side provisioned from the config and every function run in-process under Lambda's
- *   async contract (see drill-local.ts). This is what `npm start` runs.
+ * - default: locally on the emulator (started and always stopped here), from the stacks
+ *   synthesized for the config: the plan's deployment provisioned on the emulator, the
+ *   functions run from their bundled assets with the plan's environment under Lambda's
+ *   async contract, signing with the plan's KMS key (see drill-local.ts). This is what
+ *   `npm start` runs.
  * - `--deployed`: against the account in the standard AWS environment: the deployed
  *   collectors are invoked asynchronously with the Lambda API, the custody chain and the
  *   dead-letter queue are polled from here.
@@ -30,7 +32,7 @@ import { retentionFromEnv, s3FromEnv, signerFromEnv } from '../context.js'
 import { runLocalDrill, type LocalDrillOptions } from './drill-local.js'
 
 /** Test seam: options merged into every local drill this process runs (e.g. stand-in collectors). */
-export const localDrillOverrides: Partial<Pick<LocalDrillOptions, 'collectors' | 'retryDelaysMs'>> = {}
+export const localDrillOverrides: Partial<Pick<LocalDrillOptions, 'plan' | 'retryDelaysMs'>> = {}
 
 function printReport(io: CommandIO, report: DrillReport, reportLocation: string): void {
   for (const line of renderDrillReport(report, { reportLocation })) io.info(line)
@@ -81,13 +83,6 @@ async function deployedDrill(io: CommandIO, outDir: string): Promise<{ report: D
   return { report: outcome.report, location: `s3://${store.bucket}/${outcome.result.reportKey}` }
 }
 
-/** The local drill's key: FORENSICS_SIGNING_KEY, else the CLI's local key file (created once). */
-function localSigningKey(io: CommandIO): string {
-  if (io.env.FORENSICS_SIGNING_KEY) return io.env.FORENSICS_SIGNING_KEY
-  signerFromEnv(io.env, io) // creates the local key when missing, and says so
-  return `file:${join(io.env.FORENSICS_HOME ?? join(projectRoot, '.forensics'), 'signing-key.pem')}`
-}
-
 /** The `drill` command. */
 export const drillCommand: Command = {
   name: 'drill',
@@ -104,7 +99,6 @@ export const drillCommand: Command = {
     } else {
       const local = await runLocalDrill({
         env: io.env,
-        signingKey: localSigningKey(io),
         outDir,
         log: io.progress,
         corruptArtifact: io.env.FORENSICS_DRILL_CORRUPT_ARTIFACT,

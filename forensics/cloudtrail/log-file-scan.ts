@@ -45,6 +45,11 @@ export interface FileScanResult {
 }
 
 const MAX_PROBLEMS = 10
+/**
+ * Decompressed bytes per chunk. Each chunk is one round trip to zlib's thread pool and one
+ * pass of the splitter; 1 MiB chunks inflate about a third faster than 256 KiB ones.
+ */
+const GUNZIP_CHUNK = 1024 * 1024
 
 /** Scans compressed (or plain) bytes of one log file against a compiled filter. */
 export async function scanLogFile(source: AsyncIterable<Uint8Array>, filter: CompiledFilter): Promise<FileScanResult> {
@@ -67,18 +72,18 @@ export async function scanLogFile(source: AsyncIterable<Uint8Array>, filter: Com
   const problem = (msg: string): void => {
     if (r.problems.length < MAX_PROBLEMS) r.problems.push(msg)
   }
-  const splitter = new RecordSplitter((raw, where) => {
+  const splitter = new RecordSplitter((buf, from, to, where) => {
     // A JSON object starts with { and ends with }: anything else is reported even when the
     // needles would skip it.
-    if (raw[0] !== 0x7b || raw[raw.length - 1] !== 0x7d) {
+    if (buf[from] !== 0x7b || buf[to - 1] !== 0x7d) {
       r.badRecords++
       problem(`${splitter.format === 'lines' ? 'line' : 'record'} ${where}: not a JSON object`)
       return
     }
     // Records that cannot match are not parsed (prefilter.ts: never drops a match).
-    if (!prefilter.mayMatch(raw)) return
+    if (!prefilter.mayMatch(buf, from, to)) return
     let rec: CloudTrailRecord
-    const text = raw.toString('utf8')
+    const text = buf.toString('utf8', from, to)
     try {
       // Text from { to } either fails to parse or is an object.
       rec = JSON.parse(text) as CloudTrailRecord
@@ -138,7 +143,7 @@ export async function scanLogFile(source: AsyncIterable<Uint8Array>, filter: Com
 
 /** Streams gzip members through zlib with backpressure. */
 async function gunzipInto(src: AsyncIterable<Buffer>, stored: ReturnType<typeof createHash>, r: FileScanResult, onPlain: (c: Buffer) => void): Promise<void> {
-  const gunzip = createGunzip({ chunkSize: 256 * 1024 })
+  const gunzip = createGunzip({ chunkSize: GUNZIP_CHUNK })
   let failure: Error | undefined
   let sinkError: Error | undefined
   gunzip.on('data', (c: Buffer) => {

@@ -1,9 +1,13 @@
 /**
- * Runs `scanLogFile` on worker_threads so decompression and parsing use every core
- * (Lambda with >1,769 MB has 2 vCPUs; so do these machines). Each worker scans one file
- * at a time; a file's bytes are either read by the worker from a path or pumped to it
- * chunk by chunk with acknowledgements, so at most a few chunks per worker are in memory.
- * With `workers: 0`, or when a worker cannot start, files are scanned in this thread.
+ * Runs `scanLogFile` on every core (Lambda with >1,769 MB has 2 vCPUs; so do these
+ * machines): this thread scans one file at a time itself, and each worker thread one more.
+ * By default there is one worker per core besides this thread's, so the cores are busy
+ * without threads competing for them, and this thread starts scanning at once while the
+ * workers start (a worker that loads the TypeScript hooks takes a fifth of a second).
+ * Decompression runs in zlib's thread pool, overlapping the scan of the previous chunk. A
+ * worker's file is either read by the worker from a path or pumped to it chunk by chunk
+ * with acknowledgements, so at most a few chunks per worker are in memory. With
+ * `workers: 0`, or when no worker can start, files are scanned in this thread only.
  */
 import { Worker } from 'node:worker_threads'
 import { availableParallelism } from 'node:os'
@@ -18,13 +22,14 @@ export type ScanJob = { kind: 'path'; path: string } | { kind: 'stream'; open: (
 
 /** Options of a pool. */
 export interface ScanPoolOptions {
-  /** worker threads; default: available cores (at most 4); 0 = scan in this thread */
+  /** worker threads besides this thread; default: available cores - 1 (at most 3); 0 = scan in this thread only */
   workers?: number
   /** chunks in flight per streamed file (default 4) */
   window?: number
 }
 
 /** A worker thread died (it could not load, or crashed). */
+/* c8 ignore next 6: only a crashing worker makes one (see the worker's error handler) */
 class WorkerFailure extends Error {
   constructor(message: string) {
     super(message)
@@ -52,9 +57,11 @@ export class ScanPool {
   private readonly compiled: CompiledFilter
   private readonly slots: Slot[] = []
   private readonly waiting: Array<() => void> = []
+  /** this thread is scanning a file */
+  private localBusy = false
   private nextId = 1
   private readonly inflight: number
-  /** how many threads scan (0 = in-process) */
+  /** how many worker threads scan besides this thread */
   readonly workers: number
 
   constructor(
@@ -64,7 +71,7 @@ export class ScanPool {
   ) {
     this.compiled = compileFilter(filters, window)
     this.inflight = opts.window ?? 4
-    let n = opts.workers ?? Math.min(4, availableParallelism())
+    let n = opts.workers ?? Math.min(3, availableParallelism() - 1)
     if (n > 0) {
       try {
         for (let i = 0; i < n; i++) this.slots.push(this.startWorker())
@@ -94,7 +101,7 @@ export class ScanPool {
     })
     /* c8 ignore next 5 */
     worker.on('error', (err) => {
-      // A dead worker leaves the pool; its file is rescanned in this thread.
+      // A dead worker leaves the pool; its file is scanned again by another scanner.
       this.slots.splice(this.slots.indexOf(slot), 1)
       this.finish(slot, () => slot.reject?.(new WorkerFailure(err.message)))
     })
@@ -109,14 +116,16 @@ export class ScanPool {
     slot.id = undefined
     slot.resolve = slot.reject = slot.ack = undefined
     this.waiting.shift()?.()
-    // Wake everyone when the pool lost its last worker: they fall back to this thread.
-    if (this.slots.length === 0) for (const w of this.waiting.splice(0)) w()
   }
 
-  private async acquire(): Promise<Slot> {
+  /** A free scanner: a worker, or this thread (`'here'`); waits for one in call order. */
+  private async acquire(): Promise<Slot | 'here'> {
     for (;;) {
-      /* c8 ignore next */
-      if (this.slots.length === 0) throw new WorkerFailure('no worker left')
+      // This thread first: it is ready now, a new worker is not.
+      if (!this.localBusy) {
+        this.localBusy = true
+        return 'here'
+      }
       const free = this.slots.find((s) => !s.busy)
       if (free) {
         free.busy = true
@@ -129,24 +138,29 @@ export class ScanPool {
   }
 
   private async scanHere(job: ScanJob): Promise<FileScanResult> {
-    const source = job.kind === 'path' ? createReadStream(job.path, { highWaterMark: 1024 * 1024 }) : await job.open()
-    return scanLogFile(source as AsyncIterable<Uint8Array>, this.compiled)
+    try {
+      const source = job.kind === 'path' ? createReadStream(job.path, { highWaterMark: 1024 * 1024 }) : readFailures(await job.open())
+      return await scanLogFile(source as AsyncIterable<Uint8Array>, this.compiled)
+    } finally {
+      this.localBusy = false
+      this.waiting.shift()?.()
+    }
   }
 
   /** Scans one file; never rejects for bad content (that is in the result), only for I/O failures of `open`. */
   async scan(job: ScanJob): Promise<FileScanResult> {
-    if (this.slots.length === 0) return this.scanHere(job)
+    const slot = await this.acquire()
+    if (slot === 'here') return this.scanHere(job)
     try {
-      return await this.scanOnWorker(job)
+      return await this.scanOnWorker(slot, job)
     } catch (err) {
       /* c8 ignore next */
-      if (err instanceof WorkerFailure) return this.scanHere(job)
+      if (err instanceof WorkerFailure) return this.scan(job)
       throw err
     }
   }
 
-  private async scanOnWorker(job: ScanJob): Promise<FileScanResult> {
-    const slot = await this.acquire()
+  private async scanOnWorker(slot: Slot, job: ScanJob): Promise<FileScanResult> {
     const id = this.nextId++
     slot.id = id
     const done = new Promise<FileScanResult>((resolve, reject) => {
@@ -182,7 +196,7 @@ export class ScanPool {
       }
       post({ type: 'end', id })
     } catch (err) {
-      post({ type: 'abort', id, message: `reading the file failed: ${(err as Error).message}` })
+      post({ type: 'abort', id, message: readFailure(err) })
     }
     return done
   }
@@ -191,5 +205,19 @@ export class ScanPool {
   async close(): Promise<void> {
     await Promise.all(this.slots.map((s) => s.worker.terminate()))
     this.slots.length = 0
+  }
+}
+
+/** How a failed read of a streamed file is reported, whichever thread scanned it. */
+function readFailure(err: unknown): string {
+  return `reading the file failed: ${(err as Error).message}`
+}
+
+/** The stream's chunks; a read failure is rethrown as {@link readFailure} says. */
+async function* readFailures(source: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
+  try {
+    yield* source
+  } catch (err) {
+    throw new Error(readFailure(err), { cause: err })
   }
 }

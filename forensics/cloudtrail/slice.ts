@@ -32,7 +32,7 @@ export interface SliceDeps {
   cloudTrailFor?: (region: string) => CloudTrailPort
   /** overrides ListPublicKeys (default: through cloudTrailFor) */
   publicKeys?: PublicKeySource
-  /** worker threads (default: cores; 0 = in-process) */
+  /** worker threads scanning besides this thread (default: cores - 1; 0 = this thread only) */
   workers?: number
   lookupOptions?: Partial<Omit<LookupOptions, 'regions' | 'clientFor'>>
   /** progress lines */

@@ -22,6 +22,17 @@ export interface CheckResult {
   evidence: Record<string, unknown>
 }
 
+/** The deployment a drill ran on: the plan (or applied deployment) file, and where each function ran from. */
+export interface DrillPlanReport {
+  /** `plan`: a synthesized plan provisioned locally; `deployed`: read back from an applied deployment */
+  kind: 'plan' | 'deployed'
+  file: string
+  /** SHA-256 (hex) of the file */
+  sha256: string
+  /** function key → the code asset it ran from (relative to the plan's stack directory), or how it ran otherwise */
+  functions: Record<string, string>
+}
+
 /** A drill report. */
 export interface DrillReport {
   schema: typeof DRILL_REPORT_SCHEMA
@@ -42,6 +53,8 @@ export interface DrillReport {
   captures: { collector: string; captureId: string; manifestKey: string; manifestSha256: string; status: string; artifacts: number; committedAt: string }[]
   bundle?: { path: string; sha256: string; files: number }
   cleanup: { ok: boolean; detail: string[] }
+  /** the deployment the drill ran on (local drills run from the synthesized plan) */
+  plan?: DrillPlanReport
 }
 
 /** What the drill function returns (its OnSuccess destination appends the `drill` custody entry). */
@@ -59,6 +72,10 @@ export interface DrillResult {
 /** A short text rendering: one line per check. */
 export function renderDrillReport(report: DrillReport, extra: { reportLocation?: string } = {}): string[] {
   const lines = [`drill ${report.drillId} (${report.mode}) on canary bucket ${report.canaryBucket}`]
+  if (report.plan) {
+    lines.push(`  ${report.plan.kind === 'plan' ? 'plan' : 'deployment'}: ${report.plan.file} (sha256 ${report.plan.sha256})`)
+    for (const [key, from] of Object.entries(report.plan.functions)) lines.push(`    ${key.padEnd(18)} ${from}`)
+  }
   for (const c of report.checks) lines.push(`  ${c.verdict === 'pass' ? 'PASS' : 'FAIL'}  ${c.name.padEnd(30)} ${c.summary}`)
   if (report.timeToEvidenceMs !== undefined) lines.push(`  time from incident to committed manifest: ${(report.timeToEvidenceMs / 1000).toFixed(1)} s`)
   if (report.timeToCustodyMs !== undefined) lines.push(`  time from incident to custody entry:      ${(report.timeToCustodyMs / 1000).toFixed(1)} s`)

@@ -22,7 +22,7 @@ import type { DestinationRecord } from '../runtime/destination-record.js'
 import { CanaryIncident, type CanaryChanges } from './canary-incident.js'
 import { runInspectionPhase, type DrillInspection, type InspectionPhaseDeps } from './inspection-phase.js'
 import { INSPECTION_CHECKS, DRILL_CHECKS, runDrillChecks, type BundleRunner, type DrillCapture, type DrillContext } from './drill-checks.js'
-import { DRILL_REPORT_SCHEMA, DRILL_RESULT_SCHEMA, type DrillReport, type DrillResult } from './drill-report.js'
+import { DRILL_REPORT_SCHEMA, DRILL_RESULT_SCHEMA, type DrillPlanReport, type DrillReport, type DrillResult } from './drill-report.js'
 import { defaultDrillEvents, isPublicGrantFinding, PUBLIC_GRANT_FINDING, type DrillEventBuilders } from './drill-events.js'
 import type { AsyncInvoker, QueuedInvocation } from './invoker.js'
 import { SiemTopicProbe, waitForDeadLetter } from './queue-probes.js'
@@ -57,6 +57,8 @@ export interface DrillDeps {
   containment?: Omit<ContainmentPhaseDeps, 'store' | 'signer' | 'actor'>
   /** the inspection phase on the canary (inspection enabled on it; absent: off) */
   inspection?: Pick<InspectionPhaseDeps, 'config'> & { account: string; region: string }
+  /** the deployment the drill runs on, named in the report */
+  plan?: DrillPlanReport
   log?: (line: string) => void
   now?: () => Date
 }
@@ -233,6 +235,7 @@ export async function runDrill(deps: DrillDeps, opts: DrillOptions = {}): Promis
     captures: ctx.captures.map((c) => ({ collector: c.collector, captureId: c.captureId, manifestKey: c.manifestKey, manifestSha256: c.manifestSha256, status: c.manifest.status, artifacts: c.manifest.artifacts.length, committedAt: c.manifest.endedAt })),
     ...(ctx.bundle?.sha256 ? { bundle: { path: ctx.bundle.path, sha256: ctx.bundle.sha256, files: ctx.bundle.files } } : {}),
     cleanup,
+    ...(deps.plan ? { plan: deps.plan } : {}),
   }
   const reportKey = drillReportKey(drillId)
   const stored = await deps.store.put({ key: reportKey, body: canonicalBytes(report), contentType: 'application/json' })

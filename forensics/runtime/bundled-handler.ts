@@ -7,7 +7,7 @@
  */
 import { spawn, spawnSync } from 'node:child_process'
 import { createHash } from 'node:crypto'
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
@@ -25,17 +25,27 @@ export interface BundledRun {
   calls: RecordedCall[]
 }
 
-const unpacked = new Map<string, string>()
-
-/** Unpacks a code ZIP once per content (needs `unzip`); returns the directory holding `index.mjs`. */
+/**
+ * Unpacks a code ZIP once per content (needs `unzip`) into `<tmp>/forensics-bundle-<sha256>`,
+ * shared by every process (a drill, its tests); returns the directory holding `index.mjs`.
+ */
 export function unpackBundle(zipPath: string): string {
   const sha = createHash('sha256').update(readFileSync(zipPath)).digest('hex')
-  const known = unpacked.get(sha)
-  if (known && existsSync(join(known, 'index.mjs'))) return known
-  const dir = mkdtempSync(join(tmpdir(), 'forensics-bundle-'))
-  const unzip = spawnSync('unzip', ['-q', zipPath, '-d', dir])
-  if (unzip.status !== 0 || !existsSync(join(dir, 'index.mjs'))) throw new StorageError(`cannot unpack ${zipPath} (needs unzip): ${String(unzip.stderr)}`)
-  unpacked.set(sha, dir)
+  const dir = join(tmpdir(), `forensics-bundle-${sha.slice(0, 32)}`)
+  if (existsSync(join(dir, 'index.mjs'))) return dir
+  const scratch = mkdtempSync(join(tmpdir(), 'forensics-unpack-'))
+  try {
+    const unzip = spawnSync('unzip', ['-q', zipPath, '-d', scratch])
+    if (unzip.status !== 0 || !existsSync(join(scratch, 'index.mjs'))) throw new StorageError(`cannot unpack ${zipPath} (needs unzip): ${String(unzip.stderr)}`)
+    try {
+      renameSync(scratch, dir)
+    } catch (e) {
+      // another process unpacked the same content first
+      if (!existsSync(join(dir, 'index.mjs'))) throw e
+    }
+  } finally {
+    rmSync(scratch, { recursive: true, force: true })
+  }
   return dir
 }
 
@@ -43,6 +53,19 @@ const RUNNER = `const m = await import(process.env.BUNDLE_ENTRY);
 try { const r = await m.handler(JSON.parse(process.env.BUNDLE_EVENT), { awsRequestId: process.env.BUNDLE_REQUEST_ID, functionName: process.env.AWS_LAMBDA_FUNCTION_NAME, getRemainingTimeInMillis: () => 900000 });
   process.stdout.write(JSON.stringify({ ok: true, result: r ?? null })) }
 catch (e) { process.stdout.write(JSON.stringify({ ok: false, error: e.name + ': ' + e.message, ...(e.field ? { field: e.field } : {}) })) }`
+
+let runnerFile: string | undefined
+
+/**
+ * The runner as a file: with `node -e`, worker threads a bundle starts (the inspector's scan
+ * pool) would inherit `--input-type` and refuse to start.
+ */
+function runner(): string {
+  if (runnerFile && existsSync(runnerFile)) return runnerFile
+  runnerFile = join(mkdtempSync(join(tmpdir(), 'forensics-runner-')), 'run-bundle.mjs')
+  writeFileSync(runnerFile, RUNNER)
+  return runnerFile
+}
 
 /** Options of {@link runBundledHandler}. */
 export interface BundledRunOptions {
@@ -69,7 +92,7 @@ export async function runBundledHandler(zipPath: string, event: unknown, o: Bund
     BUNDLE_EVENT: JSON.stringify(event ?? null),
     BUNDLE_REQUEST_ID: o.requestId ?? 'local',
   }
-  const child = spawn(process.execPath, ['--input-type=module', '-e', RUNNER], { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawn(process.execPath, [runner()], { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] })
   let out = ''
   let err = ''
   child.stdout.on('data', (c: Buffer) => (out += c.toString()))

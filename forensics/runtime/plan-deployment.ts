@@ -16,8 +16,11 @@ import { S3Client } from '@aws-sdk/client-s3'
 import type { ForensicsConfig } from '../config.js'
 import type { FunctionKey } from '../routing.js'
 import { runBundledHandler, type BundledRun } from './bundled-handler.js'
+import { WarmContainers } from './warm-containers.js'
 import { provisionEvidenceSide, type ProvisionedEvidenceSide } from './provision-local.js'
 import { planFunction, resolvePlanEnvironment, type DeploymentPlan, type PlanResolver } from './synthesized-plan.js'
+import type { DeploymentSource, DrillDeployment, PlanDelivery } from './drill-deployment.js'
+import { ValidationError } from '../errors.js'
 
 /** The queue the emulator puts events for Lambda targets on (scripts/moto_runner.py). */
 export const LAMBDA_DELIVERY_QUEUE = 'emulator-lambda-deliveries'
@@ -30,17 +33,10 @@ export interface EmulatorEndpoint {
   env(): Record<string, string>
 }
 
-/** An event the emulator's EventBridge delivered for a Lambda target. */
-export interface PlanDelivery {
-  rule: string
-  targetId: string
-  functionArn: string
-  functionName: string
-  event: Record<string, unknown>
-}
+export type { PlanDelivery } from './drill-deployment.js'
 
 /** See the module comment. */
-export class PlanDeployment {
+export class PlanDeployment implements DrillDeployment {
   readonly plan: DeploymentPlan
   readonly side: ProvisionedEvidenceSide
   readonly #emulator: EmulatorEndpoint
@@ -48,8 +44,9 @@ export class PlanDeployment {
   readonly #sqs: SQSClient
   readonly #deliveryQueueUrl: string
   readonly #topics: Map<string, string>
+  readonly #containers?: WarmContainers
 
-  private constructor(emulator: EmulatorEndpoint, plan: DeploymentPlan, side: ProvisionedEvidenceSide, accountId: string, sqs: SQSClient, deliveryQueueUrl: string, topics: Map<string, string>) {
+  private constructor(emulator: EmulatorEndpoint, plan: DeploymentPlan, side: ProvisionedEvidenceSide, accountId: string, sqs: SQSClient, deliveryQueueUrl: string, topics: Map<string, string>, warm: boolean) {
     this.#emulator = emulator
     this.plan = plan
     this.side = side
@@ -57,10 +54,16 @@ export class PlanDeployment {
     this.#sqs = sqs
     this.#deliveryQueueUrl = deliveryQueueUrl
     this.#topics = topics
+    if (warm) this.#containers = new WarmContainers()
   }
 
-  /** Provisions the plan's deployment on the emulator (see the module comment). */
-  static async open(emulator: EmulatorEndpoint, plan: DeploymentPlan, config: ForensicsConfig): Promise<PlanDeployment> {
+  /**
+   * Provisions the plan's deployment on the emulator (see the module comment). With `warm`,
+   * functions run in warm containers reused between invocations, as Lambda reuses them
+   * (warm-containers.ts; {@link PlanDeployment.close} stops them); otherwise every run is a
+   * cold start in its own process.
+   */
+  static async open(emulator: EmulatorEndpoint, plan: DeploymentPlan, config: ForensicsConfig, opts: { warm?: boolean } = {}): Promise<PlanDeployment> {
     const settings = emulator.clientConfig()
     const sqs = new SQSClient(settings)
     const sns = new SNSClient(settings)
@@ -89,7 +92,22 @@ export class PlanDeployment {
     }
     const topics = new Map<string, string>()
     for (const t of (await sns.send(new ListTopicsCommand({}))).Topics ?? []) if (t.TopicArn) topics.set(t.TopicArn.split(':').pop() as string, t.TopicArn)
-    return new PlanDeployment(emulator, plan, side, config.forensicsAccountId, sqs, deliveryQueueUrl, topics)
+    return new PlanDeployment(emulator, plan, side, config.forensicsAccountId, sqs, deliveryQueueUrl, topics, opts.warm === true)
+  }
+
+  /** The plan file this deployment was built from. */
+  get source(): DeploymentSource {
+    return { kind: 'plan', file: this.plan.file, sha256: this.plan.sha256 }
+  }
+
+  /** The one `kms:` key spec every evidence-writing function of the plan signs with; throws naming the functions when they disagree. */
+  get signingKey(): string {
+    const specs = new Map(this.plan.functions.filter((f) => f.environment.FORENSICS_SIGNING_KEY).map((f) => [f.name, f.environment.FORENSICS_SIGNING_KEY]))
+    const distinct = [...new Set(specs.values())]
+    if (distinct.length !== 1 || !distinct[0].startsWith('kms:')) {
+      throw new ValidationError(`the plan ${this.plan.file} must give every function one kms: FORENSICS_SIGNING_KEY, got ${JSON.stringify(Object.fromEntries(specs))}`, { field: 'FORENSICS_SIGNING_KEY' })
+    }
+    return distinct[0]
   }
 
   /** Plan references → emulator values. */
@@ -112,10 +130,16 @@ export class PlanDeployment {
     return { ...resolvePlanEnvironment(this.plan, fn, this.resolver), ...this.#emulator.env() }
   }
 
-  /** Runs a function's bundled asset on an event. */
+  /** Runs a function's bundled asset on an event (in a warm container when opened `warm`). */
   run(key: FunctionKey, event: unknown, requestId?: string): Promise<BundledRun> {
     const fn = planFunction(this.plan, key)
-    return runBundledHandler(fn.zipPath, event, { functionName: fn.name, env: this.environment(key), ...(requestId ? { requestId } : {}) })
+    const o = { functionName: fn.name, env: this.environment(key), ...(requestId ? { requestId } : {}) }
+    return this.#containers ? this.#containers.run(fn.zipPath, event, o) : runBundledHandler(fn.zipPath, event, o)
+  }
+
+  /** Stops the warm containers (nothing to do for cold runs). */
+  close(): void {
+    this.#containers?.close()
   }
 
   /** Drains the events the emulator's EventBridge delivered to Lambda targets (waits up to `timeoutMs` for `expected`). */
