@@ -60,6 +60,7 @@ interface CacheFile {
  */
 const EXTRA_ENTRIES: Partial<Record<BundleKey, Record<string, string>>> = {
   inspector: { 'inspection-worker': 'forensics/inspection/scan-worker.ts' },
+  'cloudtrail-slice': { 'cloudtrail-scan-worker': 'forensics/cloudtrail/scan-worker.ts' },
 }
 const EXTRA_FILES: Partial<Record<BundleKey, Record<string, string>>> = {
   inspector: { 'yara_x_js_bg.wasm': 'node_modules/@virustotal/yara-x/pkg/yara_x_js_bg.wasm' },
@@ -68,7 +69,7 @@ const EXTRA_FILES: Partial<Record<BundleKey, Record<string, string>>> = {
 const memo = new Map<string, Record<BundleKey, HandlerBundle>>()
 
 /** Bump when the bundle layout or ZIP writer changes: invalidates cached bundles. */
-const BUNDLE_FORMAT = 3
+const BUNDLE_FORMAT = 4
 
 // ESM bundles of CommonJS dependencies (the AWS SDK) still call `require` for Node
 // built-ins; give them one.

@@ -5,6 +5,7 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, statSync, writeFile
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createHash } from 'node:crypto'
+import { gzipSync } from 'node:zlib'
 import { Testing, TerraformStack } from '../stacks/cdktf.js'
 import { bundleHandlers, CaptureFunction, ForensicsStack, repositoryRoot, synthesizeForensicsApp, resolveConfig } from '../stacks/index.js'
 import { enabledFunctionKeys, routeFor } from '../forensics/routing.js'
@@ -33,6 +34,27 @@ t.test('one esbuild run bundles every handler into a content-addressed directory
     if (key === 'inspector') {
       // the YARA worker and the WebAssembly engine travel with the handler
       t.same(listed, ['index.mjs', 'inspection-worker.mjs', 'yara_x_js_bg.wasm'], 'inspector.zip lists its assets')
+    } else if (key === 'cloudtrail-slice') {
+      // the log-file scan worker travels with the handler (a missing one crashed the slice whenever a worker started)
+      t.same(listed, ['index.mjs', 'cloudtrail-scan-worker.mjs'], 'cloudtrail-slice.zip lists its scan worker')
+      // unpacked outside the repository (no node_modules), the bundled worker scans a log file
+      const dir = mkdtempSync(join(tmpdir(), 'forensics-slice-zip-'))
+      t.equal(spawnSync('unzip', ['-q', b.zipPath, '-d', dir]).status, 0)
+      const log = join(dir, 'log.json.gz')
+      const records = [0, 1].map((i) => ({ eventVersion: '1.08', eventTime: `2024-01-01T00:0${i}:00Z`, eventName: 'PutBucketPolicy', eventSource: 's3.amazonaws.com', userIdentity: { arn: 'arn:aws:iam::111111111111:user/mallory' } }))
+      writeFileSync(log, gzipSync(JSON.stringify({ Records: records })))
+      const probe = `import { Worker } from 'node:worker_threads'
+const w = new Worker(new URL('./cloudtrail-scan-worker.mjs', import.meta.url))
+w.on('error', (e) => { console.error(e.message); process.exit(1) })
+w.on('message', (m) => { console.log(JSON.stringify(m)); process.exit(0) })
+w.postMessage({ type: 'start', id: 1, source: { kind: 'path', path: ${JSON.stringify(log)} }, filters: {}, window: { start: 0, end: 8.64e15 } })`
+      writeFileSync(join(dir, 'probe.mjs'), probe)
+      const ran = spawnSync(process.execPath, [join(dir, 'probe.mjs')], { encoding: 'utf8', cwd: dir })
+      t.equal(ran.status, 0, 'the bundled scan worker starts', { stderr: ran.stderr })
+      const answer = JSON.parse(ran.stdout || '{}') as { type?: string; result?: { records?: number; matched?: unknown[] } }
+      t.equal(answer.type, 'result')
+      t.equal(answer.result?.records, 2, 'and scans the file it is sent')
+      t.equal(answer.result?.matched?.length, 2)
     } else {
       t.same(listed, ['index.mjs'])
       t.equal(indexSha, b.sha256, 'a single-file bundle is named by the hash of index.mjs')

@@ -46,10 +46,13 @@ interface Slot {
   ack?: () => void
 }
 
-/** The worker entry next to this module (`.ts` from source, `.js` when built). */
+/** The worker file next to the handler in the cloudtrail-slice Lambda bundle (stacks/bundle.ts). */
+export const BUNDLED_SCAN_WORKER_FILE = 'cloudtrail-scan-worker.mjs'
+
+/** The worker entry: from source (tests, CLI), or the bundled file next to the handler. */
 export function workerEntry(): URL {
   const ts = new URL('./scan-worker.ts', import.meta.url)
-  return import.meta.url.endsWith('.ts') && existsSync(fileURLToPath(ts)) ? ts : new URL('./scan-worker.js', import.meta.url)
+  return import.meta.url.endsWith('.ts') && existsSync(fileURLToPath(ts)) ? ts : new URL(`./${BUNDLED_SCAN_WORKER_FILE}`, import.meta.url)
 }
 
 /** A pool of scanners bound to one filter and window. */
