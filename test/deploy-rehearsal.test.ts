@@ -214,6 +214,8 @@ async function rehearse(toolchain: Extract<ReturnType<typeof terraformAvailabili
     t.ok(outcome.calls.some((c) => c.function === names.functions.drill && c.command === 'InvokeCommand' && c.input.FunctionName === names.functions['object-versions'] && c.outcome === 'ok'), 'it invokes the collectors with its own Lambda client (simulated against its role)')
     t.ok(outcome.permissions.exercisedRoles.length >= 5, `${outcome.permissions.exercisedRoles.length} roles exercised`)
     t.ok(drillLines.some((l) => l.includes(deployment.source.sha256)), 'the printed output names the deployment and its SHA-256')
+    t.match(outcome.report.plan, { kind: 'deployed', file: deployment.source.file, sha256: deployment.source.sha256 }, 'the report names the deployment read back')
+    t.match(outcome.report.plan?.functions['bucket-config'], `(CodeSha256 ${deployment.function('bucket-config').codeSha256})`, 'and the code each function ran')
     await new S3Client(as(F)).send(new HeadObjectCommand({ Bucket: names.evidenceBucket, Key: outcome.extraChecksKey }))
     t.comment(outcome.report.checks.map((c) => `${c.verdict} ${c.name}: ${c.summary}`).join('\n'))
 

@@ -8,7 +8,7 @@
 import t from 'tap'
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { execFileSync } from 'node:child_process'
-import { CreateFunctionCommand, CreateEventSourceMappingCommand, DeleteFunctionEventInvokeConfigCommand, InvokeCommand, LambdaClient, PutFunctionEventInvokeConfigCommand, UpdateFunctionCodeCommand, UpdateFunctionConfigurationCommand } from '@aws-sdk/client-lambda'
+import { CreateFunctionCommand, CreateEventSourceMappingCommand, DeleteFunctionEventInvokeConfigCommand, LambdaClient, PutFunctionEventInvokeConfigCommand, UpdateFunctionCodeCommand, UpdateFunctionConfigurationCommand } from '@aws-sdk/client-lambda'
 import { CreateRoleCommand, IAMClient } from '@aws-sdk/client-iam'
 import { CreateQueueCommand, SQSClient } from '@aws-sdk/client-sqs'
 import { CreateTopicCommand, SNSClient } from '@aws-sdk/client-sns'
@@ -21,12 +21,8 @@ import { useEmulator } from './fixtures/emulator.js'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createHash } from 'node:crypto'
-import { CloudTrailClient, ListPublicKeysCommand, LookupEventsCommand } from '@aws-sdk/client-cloudtrail'
 import { satisfiesConstraint } from '../forensics/rehearsal/version-constraint.js'
 import { DeployedDeployment, destinationOf, zipsBySha256 } from '../forensics/rehearsal/deployed-deployment.js'
-import { startTrailKeyStandIn } from '../forensics/rehearsal/trail-key-stand-in.js'
-import { startLambdaInvokeStandIn } from '../forensics/rehearsal/lambda-invoke-stand-in.js'
-import { createLocalTrailKey } from '../forensics/drill/local-trail.js'
 import { parseTriggerEvent } from '../forensics/contract/triggers.js'
 import type { PermissionDenial, PermissionReport } from '../forensics/permissions/simulate-permissions.js'
 import { canaryFinding, deployedPermissionsCheck, INTENDED_REFUSALS } from '../cli/commands/drill-rehearsed.js'
@@ -170,21 +166,6 @@ t.test('deployed destinations, assets by CodeSha256 and the GuardDuty finding of
   for (const key of ['object-versions', 'cloudtrail-slice'] as const) t.match(parseTriggerEvent(event, key), { origin: 'gd' }, `the finding carries every field the contract requires of ${key}`)
 })
 
-t.test('the trail-key stand-in answers ListPublicKeys as CloudTrail does, and nothing else', async (t) => {
-  const key = createLocalTrailKey()
-  const standIn = await startTrailKeyStandIn(key)
-  t.teardown(() => standIn.close())
-  const client = new CloudTrailClient({ endpoint: standIn.endpoint, region: 'eu-west-1', credentials: { accessKeyId: 'x', secretAccessKey: 'y' } })
-  const listed = await client.send(new ListPublicKeysCommand({}))
-  const [expected] = await key.publicKeys.listPublicKeys('eu-west-1', new Date(0), new Date())
-  t.equal(listed.PublicKeyList?.length, 1)
-  t.equal(listed.PublicKeyList?.[0].Fingerprint, key.fingerprint)
-  t.same(Buffer.from(listed.PublicKeyList?.[0].Value ?? new Uint8Array()), expected.value, 'the DER value')
-  t.ok((listed.PublicKeyList?.[0].ValidityEndTime?.getTime() ?? 0) > Date.now(), 'valid now')
-  await t.rejects(client.send(new LookupEventsCommand({})), { name: 'UnknownOperationException', message: /answers ListPublicKeys only, not LookupEvents/ })
-  t.same(standIn.requests, ['ListPublicKeys', 'LookupEvents'])
-})
-
 t.test('permissions-sufficient of the deployed drill: only the listed refusal, explicitly denied, is set apart', async (t) => {
   const names = { drill: 'forensics-drill', 'bucket-config': 'forensics-bucket-config' }
   const denial = (fn: string, decision: PermissionDenial['decision']): PermissionDenial => ({ function: fn, role: `arn:aws:iam::111111111111:role/${fn}`, call: 'S3Client DeleteObjectCommand', action: 's3:DeleteObjectVersion', resource: 'arn:aws:s3:::evidence/cases/x', decision })
@@ -278,22 +259,3 @@ t.test('the deployment is read back from the emulator\'s APIs (no Terraform need
   await t.rejects(DeployedDeployment.read({ emulator, credentials, config: { ...config, name: 'absent' }, stackDir }), { name: 'StorageError', message: /has no function named absent-…: is the forensics stack applied\?/ })
 })
 
-t.test('the Lambda Invoke stand-in hands asynchronous invocations to the runtime and refuses the rest', async (t) => {
-  const queued: { name: string; payload: unknown }[] = []
-  const standIn = await startLambdaInvokeStandIn((name, payload) => {
-    if (name === 'absent') throw new Error('no function "absent" in the routing table')
-    queued.push({ name, payload })
-    return `req-${queued.length}`
-  })
-  t.teardown(() => standIn.close())
-  const lambda = new LambdaClient({ endpoint: standIn.endpoint, region: 'eu-west-1', credentials: { accessKeyId: 'x', secretAccessKey: 'y' } })
-  const out = await lambda.send(new InvokeCommand({ FunctionName: 'arn:aws:lambda:eu-west-1:111111111111:function:forensics-bucket-config', InvocationType: 'Event', Payload: Buffer.from('{"caseId":"c"}') }))
-  t.equal(out.StatusCode, 202)
-  t.equal(out.$metadata.requestId, 'req-1')
-  t.same(queued, [{ name: 'forensics-bucket-config', payload: { caseId: 'c' } }], 'an ARN names the function; the payload is the event')
-  await t.rejects(lambda.send(new InvokeCommand({ FunctionName: 'forensics-drill', Payload: Buffer.from('{}') })), { name: 'InvalidParameterValueException', message: /only asynchronous invocations .* got RequestResponse/ })
-  await t.rejects(lambda.send(new InvokeCommand({ FunctionName: 'absent', InvocationType: 'Event', Payload: Buffer.from('{}') })), { name: 'ResourceNotFoundException', message: /no function "absent"/ })
-  await t.rejects(lambda.send(new InvokeCommand({ FunctionName: 'x', InvocationType: 'Event', Payload: Buffer.from('not json') })), { name: 'InvalidRequestContentException' })
-  t.equal((await fetch(`${standIn.endpoint}/2015-03-31/functions`)).status, 404, 'nothing else is stood in for')
-  t.same(standIn.invoked, ['forensics-bucket-config'])
-})

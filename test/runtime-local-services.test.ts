@@ -41,6 +41,12 @@ t.test('Lambda async Invoke is queued on the runtime; ListPublicKeys serves the 
   t.same(invoked, [['p-object-versions', { caseId: 'c' }]])
   await t.rejects(lambda.send(new InvokeCommand({ FunctionName: 'p-drill', Payload: Buffer.from('{}') })), { name: 'InvalidParameterValueException', message: /only asynchronous invocations \(InvocationType Event\) of p-drill run locally, got RequestResponse/ })
   await t.rejects(lambda.send(new InvokeCommand({ FunctionName: 'unknown', InvocationType: 'Event' })), { name: 'ResourceNotFoundException', message: /no function "unknown"/ })
+  // the deployed drill's Lambda client names functions by ARN
+  const byArn = await lambda.send(new InvokeCommand({ FunctionName: 'arn:aws:lambda:eu-west-1:111111111111:function:p-bucket-config:$LATEST', InvocationType: 'Event', Payload: Buffer.from('{"caseId":"d"}') }))
+  t.equal(byArn.StatusCode, 202)
+  t.same(invoked[1], ['p-bucket-config', { caseId: 'd' }], 'an ARN (with a qualifier) names the function')
+  await t.rejects(lambda.send(new InvokeCommand({ FunctionName: 'p-drill', InvocationType: 'Event', Payload: Buffer.from('not json') })), { name: 'InvalidRequestContentException', message: /the payload for p-drill is not JSON/ })
+  t.equal(invoked.length, 2, 'nothing queued for a refused payload')
 
   const keys = await cloudTrailPublicKeys(() => cloudtrail).listPublicKeys('eu-west-1', new Date('2026-11-30T00:00:00Z'), new Date('2026-11-30T01:00:00Z'))
   t.equal(keys.length, 1)

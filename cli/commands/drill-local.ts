@@ -149,7 +149,7 @@ export async function runLocalDrill(opts: LocalDrillOptions): Promise<LocalDrill
     // the local trail signs its digests; the bundled slice asks ListPublicKeys for its key
     const trailKey = createLocalTrailKey()
     services = await startLocalServices({
-      invokeAsync: (name, payload) => (runtime as LocalRuntime).invokeAsync(name.split(':function:').pop() as string, payload).requestId,
+      invokeAsync: (name, payload) => (runtime as LocalRuntime).invokeAsync(name, payload).requestId,
       publicKeys: trailKey.publicKeys,
       region: config.region,
     })

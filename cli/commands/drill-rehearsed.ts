@@ -11,7 +11,7 @@
  * - the drill function itself runs in this process (the emulator never runs Lambda code), with
  *   its deployed environment and role, built by the same code its Lambda entry point uses
  *   (`drillDepsFromEnv`): it invokes the collectors with its own Lambda client, which reaches
- *   the runtime through a loopback Invoke stand-in (forensics/rehearsal/lambda-invoke-stand-in.ts);
+ *   the runtime through a loopback Invoke stand-in (forensics/runtime/local-services.ts);
  * - a GuardDuty S3 finding on the canary, put on the forensics account's default bus, must be
  *   routed by the deployed forwarding and capture rules to both capture targets and end in
  *   sealed captures (check `deployed-rules-route`);
@@ -20,7 +20,8 @@
  * Stand-ins for what the emulator lacks (printed, README "Emulator gaps"): the canary and the
  * trail archive buckets are created when missing (they are the account's, not the stack's),
  * the incident's CloudTrail log and digest files are delivered by the local trail, its key is
- * served as ListPublicKeys by a loopback stand-in, and Lambda's asynchronous Invoke by another. The two checks the drill function
+ * served as ListPublicKeys, and Lambda's asynchronous Invoke answered, by the loopback endpoint the
+ * local drill uses too (forensics/runtime/local-services.ts). The two checks the drill function
  * cannot know of are stored next to its report (`drills/<id>/deployed-checks.json`).
  */
 import { relative } from 'node:path'
@@ -43,8 +44,7 @@ import { loadIamSimulator } from '../../forensics/permissions/iam-simulator.js'
 import { permissionsSufficient, simulatePermissions, type PermissionReport } from '../../forensics/permissions/simulate-permissions.js'
 import type { DeployedDeployment, DeploymentSource } from '../../forensics/rehearsal/deployed-deployment.js'
 import type { AccountCredentials } from '../../forensics/rehearsal/rehearsal.js'
-import { startTrailKeyStandIn } from '../../forensics/rehearsal/trail-key-stand-in.js'
-import { startLambdaInvokeStandIn } from '../../forensics/rehearsal/lambda-invoke-stand-in.js'
+import { startLocalServices } from '../../forensics/runtime/local-services.js'
 import { AwsDestinationSender } from '../../forensics/runtime/destination-sender.js'
 import { LocalRuntime, type AsyncHandler, type InvocationOutcome } from '../../forensics/runtime/local-runtime.js'
 import { openS3EvidenceStore } from '../../forensics/s3-evidence-store.js'
@@ -160,12 +160,11 @@ export async function runRehearsedDrill(o: RehearsedDrillOptions): Promise<Rehea
   const archive = parseArchiveUrl(trailArchive)
   await ensureBucket(archive.bucket, 'trail archive bucket')
   const trailKey = createLocalTrailKey()
-  const keyServer = await startTrailKeyStandIn(trailKey)
-  // the drill's Lambda client invokes through this stand-in into the runtime (set once it exists)
+  // the drill's Lambda client invokes through these stand-ins into the runtime (set once it exists)
   let invokeInto: (name: string, payload: unknown) => string = (name) => {
     throw new Error(`${name}: the runtime is not running`)
   }
-  const lambdaServer = await startLambdaInvokeStandIn((name, payload) => invokeInto(name, payload))
+  const services = await startLocalServices({ invokeAsync: (name, payload) => invokeInto(name, payload), publicKeys: trailKey.publicKeys, region: emulator.region })
   const calls: RecordedCall[] = []
   const sink = (c: RecordedCall): void => void calls.push(c)
   let runtime: LocalRuntime | undefined
@@ -174,12 +173,11 @@ export async function runRehearsedDrill(o: RehearsedDrillOptions): Promise<Rehea
   let done = false
   const saved = { ...process.env }
   try {
-    deployment.standIns.AWS_ENDPOINT_URL_CLOUDTRAIL = keyServer.endpoint
-    deployment.standIns.AWS_ENDPOINT_URL_LAMBDA = lambdaServer.endpoint
+    Object.assign(deployment.standIns, services.env())
     standIns.push(
       `CloudTrail log and digest files of the incident delivered into ${trailArchive} by the local trail`,
-      `CloudTrail ListPublicKeys served by ${keyServer.endpoint} (AWS_ENDPOINT_URL_CLOUDTRAIL of every function run)`,
-      `Lambda asynchronous Invoke served by ${lambdaServer.endpoint} into the local runtime (AWS_ENDPOINT_URL_LAMBDA of the drill and every function run)`,
+      `CloudTrail ListPublicKeys served by ${services.endpoint} (AWS_ENDPOINT_URL_CLOUDTRAIL of every function run)`,
+      `Lambda asynchronous Invoke served by ${services.endpoint} into the local runtime (AWS_ENDPOINT_URL_LAMBDA of the drill and every function run)`,
     )
     await deployment.deliveryQueueUrl()
     for (const s of standIns) log(`emulator only: ${s}`)
@@ -207,6 +205,16 @@ export async function runRehearsedDrill(o: RehearsedDrillOptions): Promise<Rehea
       async () => ({
         // its own invoker (the Lambda API), reaching the runtime through the Invoke stand-in
         ...(await drillDepsFromEnv(process.env)),
+        // the stored report names the deployment read back and the code each function ran
+        plan: {
+          kind: 'deployed',
+          file: deployment.source.file,
+          sha256: deployment.source.sha256,
+          functions: Object.fromEntries(deployment.functions.map((f) => {
+            const asset = `${relative(deployment.plan.stackDir, f.zipPath)} (CodeSha256 ${f.codeSha256})`
+            return [f.key, f.key === 'drill' ? `in process as its deployed role, environment as deployed; asset ${asset} not run` : asset]
+          })),
+        },
         deliverTrail: async (changes) => void (await deliverIncidentTrail(s3, archive, { account, region: emulator.region }, changes, trailKey)),
         log,
       }),
@@ -289,7 +297,6 @@ export async function runRehearsedDrill(o: RehearsedDrillOptions): Promise<Rehea
     Object.assign(process.env, saved)
     delete deployment.standIns.AWS_ENDPOINT_URL_CLOUDTRAIL
     delete deployment.standIns.AWS_ENDPOINT_URL_LAMBDA
-    await keyServer.close()
-    await lambdaServer.close()
+    await services.close()
   }
 }

@@ -6,8 +6,9 @@
  * - Lambda `Invoke` with `InvocationType: Event` (REST, `POST /2015-03-31/functions/{name}/invocations`):
  *   moto never runs Lambda code, so the event is queued on the local runtime (Lambda's async
  *   contract) and answered `202` with its request id, as Lambda does. Used by the custody
- *   recorder, which chains an inspection hit into an object-versions capture. Any other
- *   invocation type is refused (400).
+ *   recorder, which chains an inspection hit into an object-versions capture, and by the
+ *   deployed drill's own Lambda client (cli/commands/drill-rehearsed.ts). Any other
+ *   invocation type, or a payload that is not JSON, is refused (400).
  * - CloudTrail `ListPublicKeys` (JSON 1.1): moto has no CloudTrail digests; the local trail
  *   (forensics/drill/local-trail.ts) signs its digest files and its keys are served here as
  *   CloudTrail serves its own. Every other CloudTrail call (LookupEvents) is refused as
@@ -19,7 +20,7 @@ import type { PublicKeySource } from '../cloudtrail/digest-validation.js'
 
 /** What the endpoints answer from. */
 export interface LocalServicesOptions {
-  /** queues an asynchronous invocation of a function (name or ARN); returns its request id */
+  /** queues an asynchronous invocation of a function (its bare name, also when the caller named an ARN); returns its request id */
   invokeAsync: (functionName: string, payload: unknown) => string
   /** the trail keys ListPublicKeys returns */
   publicKeys?: PublicKeySource
@@ -58,13 +59,21 @@ export async function startLocalServices(o: LocalServicesOptions): Promise<Local
     const invoke = INVOKE_PATH.exec(req.url?.split('?')[0] ?? '')
     if (req.method === 'POST' && invoke) {
       const type = String(req.headers['x-amz-invocation-type'] ?? 'RequestResponse')
-      const name = decodeURIComponent(invoke[1])
+      // a function ARN (with or without a qualifier) names the function
+      const name = (decodeURIComponent(invoke[1]).split(':function:').pop() as string).split(':')[0] as string
       if (type !== 'Event') {
         send(res, 400, { message: `only asynchronous invocations (InvocationType Event) of ${name} run locally, got ${type}` }, { 'x-amzn-errortype': 'InvalidParameterValueException' })
         return
       }
+      let payload: unknown = null
       try {
-        const requestId = o.invokeAsync(name, body ? (JSON.parse(body) as unknown) : null)
+        payload = body ? (JSON.parse(body) as unknown) : null
+      } catch {
+        send(res, 400, { message: `the payload for ${name} is not JSON` }, { 'x-amzn-errortype': 'InvalidRequestContentException' })
+        return
+      }
+      try {
+        const requestId = o.invokeAsync(name, payload)
         send(res, 202, undefined, { 'x-amzn-requestid': requestId })
       } catch (e) {
         send(res, 404, { message: (e as Error).message }, { 'x-amzn-errortype': 'ResourceNotFoundException' })
