@@ -27,6 +27,23 @@ export function crc32(data: Uint8Array): number {
 const DOS_TIME = 0
 const DOS_DATE = (0 << 9) | (1 << 5) | 1
 
+/**
+ * The fields the local header (from offset 4) and the central directory header (from
+ * offset 6) share, in the same order: version needed 2.0, UTF-8 names, deflate, DOS time
+ * and date, CRC-32, compressed and uncompressed size, name length.
+ */
+function writeCommonFields(header: Buffer, at: number, e: { crc: number; compressed: number; size: number; nameLength: number }): void {
+  header.writeUInt16LE(20, at) // version needed: 2.0 (deflate)
+  header.writeUInt16LE(0x0800, at + 2) // UTF-8 names
+  header.writeUInt16LE(8, at + 4) // deflate
+  header.writeUInt16LE(DOS_TIME, at + 6)
+  header.writeUInt16LE(DOS_DATE, at + 8)
+  header.writeUInt32LE(e.crc, at + 10)
+  header.writeUInt32LE(e.compressed, at + 14)
+  header.writeUInt32LE(e.size, at + 18)
+  header.writeUInt16LE(e.nameLength, at + 22)
+}
+
 /** A ZIP archive holding one file (`name`, mode 0644) compressed with deflate. */
 export function zipSingleFile(name: string, content: Uint8Array): Buffer {
   return zipFiles([{ name, content }])
@@ -41,32 +58,17 @@ export function zipFiles(files: readonly { name: string; content: Uint8Array }[]
     const fileName = Buffer.from(name, 'utf8')
     const data = deflateRawSync(content, { level: 6 })
     const crc = crc32(content)
+    const entry = { crc, compressed: data.length, size: content.length, nameLength: fileName.length }
 
     const local = Buffer.alloc(30)
     local.writeUInt32LE(0x04034b50, 0)
-    local.writeUInt16LE(20, 4) // version needed: 2.0 (deflate)
-    local.writeUInt16LE(0x0800, 6) // UTF-8 names
-    local.writeUInt16LE(8, 8) // deflate
-    local.writeUInt16LE(DOS_TIME, 10)
-    local.writeUInt16LE(DOS_DATE, 12)
-    local.writeUInt32LE(crc, 14)
-    local.writeUInt32LE(data.length, 18)
-    local.writeUInt32LE(content.length, 22)
-    local.writeUInt16LE(fileName.length, 26)
+    writeCommonFields(local, 4, entry)
     local.writeUInt16LE(0, 28)
 
     const central = Buffer.alloc(46)
     central.writeUInt32LE(0x02014b50, 0)
     central.writeUInt16LE((3 << 8) | 20, 4) // made by: Unix, 2.0 (so the mode below applies)
-    central.writeUInt16LE(20, 6)
-    central.writeUInt16LE(0x0800, 8)
-    central.writeUInt16LE(8, 10)
-    central.writeUInt16LE(DOS_TIME, 12)
-    central.writeUInt16LE(DOS_DATE, 14)
-    central.writeUInt32LE(crc, 16)
-    central.writeUInt32LE(data.length, 20)
-    central.writeUInt32LE(content.length, 24)
-    central.writeUInt16LE(fileName.length, 28)
+    writeCommonFields(central, 6, entry)
     central.writeUInt16LE(0, 30) // extra
     central.writeUInt16LE(0, 32) // comment
     central.writeUInt16LE(0, 34) // disk

@@ -25,7 +25,6 @@
  * cannot know of are stored next to its report (`drills/<id>/deployed-checks.json`).
  */
 import { relative } from 'node:path'
-import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts'
 import { CreateBucketCommand, GetBucketVersioningCommand, HeadBucketCommand, PutBucketVersioningCommand, S3Client, type BucketLocationConstraint } from '@aws-sdk/client-s3'
 import { GetQueueUrlCommand, SQSClient } from '@aws-sdk/client-sqs'
 import { SNSClient } from '@aws-sdk/client-sns'
@@ -43,6 +42,7 @@ import type { DeploymentPolicies } from '../../forensics/permissions/deployment-
 import { loadIamSimulator } from '../../forensics/permissions/iam-simulator.js'
 import { permissionsSufficient, simulatePermissions, type PermissionReport } from '../../forensics/permissions/simulate-permissions.js'
 import type { DeployedDeployment, DeploymentSource } from '../../forensics/rehearsal/deployed-deployment.js'
+import { roleEnvironment } from '../../forensics/rehearsal/deployed-function.js'
 import type { AccountCredentials } from '../../forensics/rehearsal/rehearsal.js'
 import { startLocalServices } from '../../forensics/runtime/local-services.js'
 import { AwsDestinationSender } from '../../forensics/runtime/destination-sender.js'
@@ -183,13 +183,9 @@ export async function runRehearsedDrill(o: RehearsedDrillOptions): Promise<Rehea
     for (const s of standIns) log(`emulator only: ${s}`)
 
     // the drill function acts as its deployed role, with its deployed environment
-    const role = (await new STSClient(settings).send(new AssumeRoleCommand({ RoleArn: drillFn.roleArn, RoleSessionName: drillFn.name }))).Credentials
-    if (!role?.AccessKeyId || !role.SecretAccessKey) throw new StorageError(`the emulator would not let ${drillFn.name} act as ${drillFn.roleArn}`)
     const drillEnv: Record<string, string> = {
       ...deployment.environment('drill'),
-      AWS_ACCESS_KEY_ID: role.AccessKeyId,
-      AWS_SECRET_ACCESS_KEY: role.SecretAccessKey,
-      ...(role.SessionToken ? { AWS_SESSION_TOKEN: role.SessionToken } : {}),
+      ...(await roleEnvironment(emulator, o.credentials, drillFn)),
       FORENSICS_DRILL_DIR: o.outDir,
     }
     // the SDK's default chain reads credentials and endpoint from the process environment, as in Lambda
