@@ -12,10 +12,12 @@
 //
 // Installs are skipped when they are current: node_modules is keyed by the SHA-256 of
 // package-lock.json, the virtualenv by the SHA-256 of requirements-dev.txt.
-import { spawnSync } from 'node:child_process'
+import { spawn, spawnSync } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { existsSync, readFileSync, writeFileSync, mkdirSync, readdirSync, statSync } from 'node:fs'
 import { dirname, join, relative } from 'node:path'
+import { tmpdir } from 'node:os'
+import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..')
@@ -139,6 +141,35 @@ function ensureChromium() {
   }
 }
 
+/**
+ * One emulator fork server for a test run (`scripts/moto_runner.py --fork-server`): every
+ * test file's emulator is forked from a Python that imported moto once, instead of each
+ * paying moto's start-up (forensics/local/emulator.ts, FORENSICS_EMULATOR_FORK_SERVER).
+ * It stops when this process exits (its stdin closes). Returns the environment that points
+ * the tests at it, or nothing when it cannot start (each test then starts its own emulator).
+ */
+async function startEmulatorForkServer() {
+  const python = join(venvBin, 'python')
+  if (!existsSync(python)) return {}
+  const socket = join(tmpdir(), `forensics-moto-${process.pid}.sock`)
+  const child = spawn(python, [join(root, 'scripts', 'moto_runner.py'), '--fork-server', socket], { stdio: ['pipe', 'pipe', 'inherit'], env: { ...process.env, PYTHONUNBUFFERED: '1' } })
+  let timer
+  const ready = await new Promise((res) => {
+    timer = setTimeout(() => res(false), 60_000)
+    createInterface({ input: child.stdout }).once('line', (l) => res(l.trim() === 'ready'))
+    child.once('exit', () => res(false))
+    child.once('error', () => res(false))
+  })
+  clearTimeout(timer)
+  if (!ready) {
+    child.kill('SIGKILL')
+    log('the emulator fork server did not start: every test file starts its own emulator (slower)')
+    return {}
+  }
+  child.unref()
+  return { FORENSICS_EMULATOR_FORK_SERVER: socket }
+}
+
 const cmd = process.argv[2] ?? 'setup'
 const rest = process.argv.slice(3)
 mkdirSync(join(root, '.forensics'), { recursive: true })
@@ -148,6 +179,7 @@ if (cmd === 'test' || cmd === 'setup') ensureChromium()
 
 const tsx = ['--import', join(root, 'scripts', 'ts-register.mjs')]
 const quietSdk = { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' }
+const forkServer = ['test', 'soak', 'fuzz'].includes(cmd) ? await startEmulatorForkServer() : {}
 /** Runs the chosen command after the installs; returns its exit code. */
 function dispatch() {
   if (cmd === 'setup') return 0
@@ -159,17 +191,17 @@ function dispatch() {
     }
     // the SDK's "Node 20 support ends" notice would repeat in every test process
     const started = Date.now()
-    const status = node([join(root, 'node_modules', 'tap', 'dist', 'esm', 'run.mjs'), ...rest], quietSdk)
+    const status = node([join(root, 'node_modules', 'tap', 'dist', 'esm', 'run.mjs'), ...rest], { ...quietSdk, ...forkServer })
     printFileTimes(started)
     return status
   }
   if (cmd === 'soak') {
     const soak = readdirSync(join(root, 'test', 'soak')).filter((f) => f.endsWith('.soak.ts')).map((f) => join('test', 'soak', f))
-    return node([join(root, 'node_modules', 'tap', 'dist', 'esm', 'run.mjs'), '--disable-coverage', '--timeout=3600', ...(rest.length ? rest : soak)], quietSdk)
+    return node([join(root, 'node_modules', 'tap', 'dist', 'esm', 'run.mjs'), '--disable-coverage', '--timeout=3600', ...(rest.length ? rest : soak)], { ...quietSdk, ...forkServer })
   }
   if (cmd === 'fuzz') {
     const fuzz = readdirSync(join(root, 'test', 'fuzz')).filter((f) => f.endsWith('.fuzz.ts')).map((f) => join('test', 'fuzz', f))
-    return node([join(root, 'node_modules', 'tap', 'dist', 'esm', 'run.mjs'), '--disable-coverage', '--timeout=7200', ...(rest.length ? rest : fuzz)], quietSdk)
+    return node([join(root, 'node_modules', 'tap', 'dist', 'esm', 'run.mjs'), '--disable-coverage', '--timeout=7200', ...(rest.length ? rest : fuzz)], { ...quietSdk, ...forkServer })
   }
   if (cmd === 'start') return node([...tsx, join(root, 'cli', 'main.ts'), 'drill', ...rest])
   if (cmd === 'bench') return node(['--expose-gc', ...tsx, join(root, 'bench', 'run.ts'), ...rest], quietSdk)

@@ -22,10 +22,23 @@ here): moto looks up the service of every request by listing and stat-ing its ow
 directory, twice per request — the list is computed once here; and it renders every
 timestamp by re-parsing an ISO-8601 string with dateutil — strict UTC ISO-8601 strings are
 parsed with `datetime.fromisoformat` here, everything else still goes to dateutil.
+
+Fork-server mode (`moto_runner.py --fork-server SOCKET`, started once by `npm test`): Python
+imports moto, the patches above and the services the project calls once, then forks one fresh
+emulator per connection to the Unix socket instead of every test file paying the start-up
+again. A forked emulator is a new process with nothing in it but what a fresh `moto_runner.py`
+has after its first request; its life is bound to the connection that asked for it (the
+requester's end closing, by exit, crash or SIGKILL, stops it), as the stdin pipe binds it
+otherwise. The fork server itself stops when its stdin closes.
 """
 import copy
 import json
+import os
+import random
 import re
+import selectors
+import signal
+import socket
 import sys
 import threading
 from datetime import datetime
@@ -121,21 +134,102 @@ def parse_utc_timestamps_fast() -> None:
     serialize.parse_to_aware_datetime = parse_to_aware_datetime
 
 
-def main() -> None:
+def patch_moto() -> None:
     cache_service_lookups()
     parse_utc_timestamps_fast()
     deliver_lambda_targets_to_a_queue()
-    port = int(sys.argv[1]) if len(sys.argv) > 1 else 0
-    app = SerializeConditionalWrites(DomainDispatcherApplication(create_backend_app))
-    server = make_server("127.0.0.1", port, app, threaded=True)
+
+
+def serve(dispatcher: DomainDispatcherApplication, port: int, wait_for_eof) -> None:
+    """Serves on loopback, announces `PORT VERSION PID` through `announce`, stops at EOF."""
+    server = make_server("127.0.0.1", port, SerializeConditionalWrites(dispatcher), threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    print(f"{server.server_port} {moto.__version__}", flush=True)
     try:
-        sys.stdin.read()
+        wait_for_eof(f"{server.server_port} {moto.__version__} {os.getpid()}")
     finally:
         server.shutdown()
         thread.join()
+
+
+# the services the project's code and tests call (others still load on their first request)
+WARM_SERVICES = ("s3", "sts", "kms", "lambda", "events", "sqs", "iam", "cloudtrail", "sns", "scheduler", "moto_api")
+
+
+def fork_server(path: str) -> None:
+    """Forks one emulator per connection to the Unix socket `path` (see the module comment)."""
+    dispatcher = DomainDispatcherApplication(create_backend_app)
+    for service in WARM_SERVICES:
+        dispatcher.app_instances[service] = create_backend_app(service)
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(path)
+    listener.listen(64)
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # forked emulators are reaped by the kernel
+    print("ready", flush=True)
+    selector = selectors.DefaultSelector()
+    selector.register(listener, selectors.EVENT_READ)
+    selector.register(sys.stdin, selectors.EVENT_READ)
+    try:
+        while True:
+            for key, _ in selector.select():
+                if key.fileobj is sys.stdin:
+                    if not sys.stdin.readline():
+                        return
+                    continue
+                conn, _ = listener.accept()
+                if os.fork() == 0:
+                    selector.close()
+                    listener.close()
+                    emulator_child(conn, dispatcher)
+                conn.close()
+    finally:
+        listener.close()
+        if os.path.exists(path):
+            os.unlink(path)
+
+
+def emulator_child(conn: socket.socket, dispatcher: DomainDispatcherApplication) -> None:
+    """In a forked child: read the request line, serve until the requester hangs up, exit."""
+    code = 0
+    try:
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        stream = conn.makefile("rwb", buffering=0)
+        request = json.loads(stream.readline() or b"{}")
+        log = os.open(request.get("log", os.devnull), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        os.dup2(log, 1)
+        os.dup2(log, 2)
+        os.close(log)
+        os.environ.update({str(k): str(v) for k, v in request.get("env", {}).items()})
+        # a fork shares its parent's random state: every emulator would mint the same ids
+        random.seed()
+        from moto.moto_api._internal import mock_random
+        mock_random.seed()
+
+        def announce_then_wait(line: str) -> None:
+            stream.write(line.encode() + b"\n")
+            while stream.read(4096):
+                pass
+
+        serve(dispatcher, 0, announce_then_wait)
+    except BaseException as err:  # noqa: BLE001 - reported in the emulator log, then exit
+        print(f"[emulator] forked emulator failed: {err!r}", file=sys.stderr, flush=True)
+        code = 1
+    finally:
+        os._exit(code)
+
+
+def main() -> None:
+    patch_moto()
+    if len(sys.argv) > 2 and sys.argv[1] == "--fork-server":
+        fork_server(sys.argv[2])
+        return
+    port = int(sys.argv[1]) if len(sys.argv) > 1 else 0
+
+    def announce_then_wait(line: str) -> None:
+        print(line, flush=True)
+        sys.stdin.read()
+
+    serve(DomainDispatcherApplication(create_backend_app), port, announce_then_wait)
 
 
 if __name__ == "__main__":
