@@ -175,11 +175,31 @@ export class CustodyChain {
     })
   }
 
+  /**
+   * The entry stored under sequence number `seq`, read by its key (no listing); undefined when
+   * it cannot be read or parsed (the caller then reads the whole chain, which names the problem).
+   */
+  async #readEntry(seq: number): Promise<CustodyEntry | undefined> {
+    const key = custodyKey(this.caseId, seq)
+    try {
+      let s = this.#cache.get(key)
+      if (!s) {
+        const { bytes } = await this.#store.getBytes(key)
+        s = { key, bytes, entry: JSON.parse(bytes.toString('utf8')) as CustodyEntry }
+        this.#cache.set(key, s)
+      }
+      return s.entry?.seq === seq ? s.entry : undefined
+    } catch {
+      return undefined
+    }
+  }
+
   /** Appends an entry (compare-and-swap on the next sequence number). */
   async append(input: AppendInput): Promise<{ entry: CustodyEntry; created: boolean }> {
     if (!ACTIONS.includes(input.action)) throw new ValidationError(`unknown custody action ${JSON.stringify(input.action)}`, { field: 'action' })
+    let known: CustodyEntry[] | undefined
     for (let attempt = 0; attempt < this.#maxAttempts; attempt++) {
-      const entries = await this.read()
+      const entries = known ?? (await this.read())
       const same = input.sameAs && entries.find(input.sameAs)
       if (same) return { entry: same, created: false }
       const head = entries.at(-1)
@@ -202,8 +222,13 @@ export class CustodyChain {
       } catch (e) {
         if (!(e instanceof EvidenceExistsError)) throw e
         // another writer took this sequence number: back off (full jitter, growing with
-        // each lost race, so fifty writers do not all retry at once), re-read, try the next
+        // each lost race, so fifty writers do not all retry at once), then read the entry that
+        // won by its key and try the next number on top of it. Not a new listing per lost race
+        // (a LIST costs more than a GET, and under contention every writer loses many races):
+        // an entry written after that one makes the next write lose too and is read the same way.
         await new Promise((r) => setTimeout(r, Math.random() * Math.min(1000, 10 * 2 ** Math.min(attempt, 10))))
+        const won = await this.#readEntry(body.seq)
+        known = won ? [...entries, won] : undefined
       }
     }
     throw new StorageError(`custody chain of case ${this.caseId}: could not append after ${this.#maxAttempts} attempts (heavy contention); try again`)

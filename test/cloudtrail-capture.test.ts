@@ -28,6 +28,9 @@ const D = (s: string): number => Date.parse(s)
 const W = makeWindow('2026-11-28T00:00:00Z', '2026-11-29T00:00:00Z')
 const tmp = mkdtempSync(join(tmpdir(), 'ctc-'))
 t.teardown(() => rmSync(tmp, { recursive: true, force: true }))
+// one emulator and one trail signing key for the file: the two emulator tests use distinct buckets
+const emulator = await useEmulator(t, { reset: false })
+const key = makeTrailKey()
 
 function sink(): { stream: Writable; text: () => string } {
   let s = ''
@@ -35,9 +38,8 @@ function sink(): { stream: Writable; text: () => string } {
 }
 
 t.test('capture cloudtrail: CLI and Lambda handler commit a provable slice', async (t) => {
-  const emulator = await useEmulator(t, { reset: false })
   const s3 = new S3Client(emulator.clientConfig())
-  const key = makeTrailKey()
+  t.teardown(() => s3.destroy())
   const server = await startCloudTrailServer({ publicKeys: [{ der: key.der, fingerprint: key.fingerprint, start: D('2020-01-01T00:00:00Z'), end: D('2030-01-01T00:00:00Z') }] })
   t.teardown(() => server.close())
   const events = generateEvents('111111111111', 'us-east-1', D('2026-11-28T00:00:00Z'), D('2026-11-28T04:00:00Z'), 200, 5)
@@ -97,7 +99,8 @@ t.test('capture cloudtrail: CLI and Lambda handler commit a provable slice', asy
     const signer = LocalSigner.fromFile(pem).signer
     const handler = createHandler({
       capture: async () => ({ store, signer }),
-      slice: { s3, cloudTrailFor: (r) => new CloudTrailClient({ endpoint: server.endpoint, region: r, credentials: { accessKeyId: 'a', secretAccessKey: 'b' } }), lookupOptions: { rps: 50 } },
+      // scanned on this thread: the CLI captures around it run the default worker pool
+      slice: { s3, cloudTrailFor: (r) => new CloudTrailClient({ endpoint: server.endpoint, region: r, credentials: { accessKeyId: 'a', secretAccessKey: 'b' } }), lookupOptions: { rps: 50 }, workers: 0 },
       env: { FORENSICS_TRAIL_ARCHIVE: 's3://trail-archive/ct' },
     })
     const own = await handler({ caseId: 'case-3', start: '2026-11-28T00:00:00Z', end: '2026-11-28T04:00:00Z', filters: { buckets: ['payroll-data'] }, archive: 's3://trail-archive/ct', triggerId: 'x1' })
@@ -285,10 +288,8 @@ t.test('collector handler and lookup-only capture', async (t) => {
 })
 
 t.test('CLI CloudTrail captures are evidence-grade (findings 1-4, 6) on the emulator', async (t) => {
-  const emulator = await useEmulator(t, { reset: false })
   const s3 = new S3Client(emulator.clientConfig())
   t.teardown(() => s3.destroy())
-  const key = makeTrailKey()
   const server = await startCloudTrailServer({ publicKeys: [{ der: key.der, fingerprint: key.fingerprint, start: D('2020-01-01T00:00:00Z'), end: D('2030-01-01T00:00:00Z') }] })
   t.teardown(() => server.close())
   const events = generateEvents('222222222222', 'us-east-1', D('2026-11-28T00:00:00Z'), D('2026-11-28T04:00:00Z'), 120, 9)

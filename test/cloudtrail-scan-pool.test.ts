@@ -26,9 +26,9 @@ t.test('in-process and worker scans agree; this thread and a worker scan at once
   t.same(alone.map((r) => r.matched.length), [1, 1], 'without workers, files wait for this thread')
   await local.close()
 
-  const pool = new ScanPool({}, W, { workers: 1, window: 1 })
+  const pool = new ScanPool({}, W, { workers: 1, window: 1, startAfter: 0 })
   t.teardown(() => pool.close())
-  t.equal(pool.workers, 1)
+  t.equal(pool.workers, 1, 'startAfter 0: the worker starts with the pool')
   const many = Array.from({ length: 6 }, (_, i) => doc.subarray(i * 10, i * 10 + 10)).concat([doc.subarray(60)])
   // three at once: this thread takes the first, the worker the second (a stream in small
   // chunks with one chunk in flight), the third waits for whichever is free first
@@ -46,4 +46,18 @@ t.test('in-process and worker scans agree; this thread and a worker scan at once
   for (const a of aborted) t.match(a.error, /^reading the file failed: connection reset$/)
   const again = await Promise.all([pool.scan({ kind: 'path', path }), pool.scan({ kind: 'path', path })])
   t.same(again.map((r) => r.matched.length), [1, 1], 'both scanners are free again after failures')
+})
+
+t.test('workers start only once enough files wait for a scanner', async (t) => {
+  const path = join(t.testdir({}), 'one.json.gz')
+  writeFileSync(path, gzipSync(JSON.stringify({ Records: [{ eventID: 'a', eventTime: '2026-11-28T01:00:00Z' }] })))
+  const pool = new ScanPool({}, W, { workers: 1 })
+  t.teardown(() => pool.close())
+  t.equal(pool.workers, 0, 'none at the start')
+  const few = await Promise.all(Array.from({ length: 4 }, () => pool.scan({ kind: 'path', path })))
+  t.same(few.map((r) => r.matched.length), [1, 1, 1, 1])
+  t.equal(pool.workers, 0, 'four files: this thread scans them alone (three waited)')
+  const more = await Promise.all(Array.from({ length: 6 }, () => pool.scan({ kind: 'path', path })))
+  t.same(more.map((r) => r.matched.length), [1, 1, 1, 1, 1, 1])
+  t.equal(pool.workers, 1, 'a fourth waiting file starts the worker, up to the workers option')
 })

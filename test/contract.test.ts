@@ -37,6 +37,8 @@ const scratch = mkdtempSync(join(tmpdir(), 'forensics-contract-'))
 writeFileSync(join(scratch, 'config.json'), JSON.stringify(rawConfig))
 synthesizeForensicsApp({ outdir: join(scratch, 'cdktf.out'), env: { ...process.env, FORENSICS_CONFIG: join(scratch, 'config.json') } })
 const planFile = join(scratch, 'cdktf.out', 'stacks', 'forensics', 'cdk.tf.json')
+// one emulator for the file, reset before each test (each provisions its own deployment)
+const emulator = await useEmulator(t)
 
 /** The real, accepted PutBucketPolicy record of the vendored dataset. */
 const realPutBucketPolicy = (): Record<string, unknown> => {
@@ -111,9 +113,11 @@ t.test('the synthesized plan is the routing the code has', async (t) => {
 })
 
 t.test('every routed event name and finding type ends in a committed capture, run by the bundled handler', async (t) => {
-  const emulator = await useEmulator(t, { reset: false })
   const plan = readDeploymentPlan(planFile)
-  const deployment = await PlanDeployment.open(emulator, plan, config)
+  // the bundled zips run in warm containers, as Lambda reuses them (and as the drill runs them):
+  // each function's first delivery is its cold start, the rest reuse that process
+  const deployment = await PlanDeployment.open(emulator, plan, config, { warm: true })
+  t.teardown(() => deployment.close())
   const s3 = new S3Client(emulator.clientConfig())
   await s3.send(new CreateBucketCommand({ Bucket: VICTIM }))
   await s3.send(new PutBucketVersioningCommand({ Bucket: VICTIM, VersioningConfiguration: { Status: 'Enabled' } }))
@@ -162,7 +166,6 @@ t.test('every routed event name and finding type ends in a committed capture, ru
 })
 
 t.test('mutations: the plan renaming a variable or routing an event the handler refuses fails naming it', async (t) => {
-  const emulator = await useEmulator(t, { reset: false })
   const raw = JSON.parse(readFileSync(planFile, 'utf8')) as { resource: Record<string, Record<string, Record<string, unknown>>> }
   // rename FORENSICS_TRAIL_ARCHIVE on cloudtrail-slice (in memory)
   const slice = Object.values(raw.resource.aws_lambda_function).find((f) => String(f.function_name).endsWith('-cloudtrail-slice'))!

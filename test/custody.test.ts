@@ -48,9 +48,27 @@ t.test('custody chain on the emulator', async (t) => {
   t.test('gives up with a clear error under endless contention', async (t) => {
     const { store } = await lockedStore(emulator)
     await new CustodyChain(store, signer, 'case-x').append({ action: 'note', actor: {}, subject: {} })
-    // a reader that never sees the existing entry keeps colliding with it
-    const blind = overrideStore(store, { list: async function* () {} })
+    // a reader that never sees the existing entry (neither listed nor read by its key) keeps colliding with it
+    const blind = overrideStore(store, { list: async function* () {}, getBytes: async (k) => Promise.reject(new Error(`${k} not visible`)) })
     await t.rejects(new CustodyChain(blind, signer, 'case-x', { maxAttempts: 3 }).append({ action: 'note', actor: {}, subject: {} }), { name: 'StorageError', message: /case-x.*3 attempts/ })
+  })
+
+  t.test('a lost race reads the winning entry by its key and builds on it: one listing, not one per lost race', async (t) => {
+    const { store } = await lockedStore(emulator)
+    const first = await new CustodyChain(store, signer, 'case-r').append({ action: 'note', actor: { tool: 'winner' }, subject: {} })
+    // this writer listed before the winner wrote: it takes seq 0 too and loses
+    let lists = 0
+    const late = overrideStore(store, { list: async function* (p) { if (lists++ > 0) yield* store.list(p) } })
+    const second = await new CustodyChain(late, signer, 'case-r').append({ action: 'note', actor: { tool: 'late' }, subject: {} })
+    t.match(second, { created: true, entry: { seq: 1, prevHash: first.entry.hash } })
+    t.equal(lists, 1, 'no listing after the lost race')
+    t.same(await new CustodyChain(store, signer, 'case-r').verify(), [], 'valid chain')
+    // a winning entry that does not parse is not built on: the whole chain is read, which names it
+    await store.put({ key: custodyKey('case-s', 0), body: Buffer.from('not json') })
+    let staleLists = 0
+    const stale = overrideStore(store, { list: async function* (p) { if (staleLists++ > 0) yield* store.list(p) } })
+    await t.rejects(new CustodyChain(stale, signer, 'case-s').append({ action: 'note', actor: {}, subject: {} }), { name: 'ValidationError', message: /not JSON/ })
+    t.equal(staleLists, 2, 'read again in full')
   })
 
   t.test('unparseable stored entries are reported, not trusted', async (t) => {

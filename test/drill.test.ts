@@ -76,7 +76,13 @@ t.test('local drill on the emulator, from the synthesized plan and the bundled a
     t.match(captured.caseId, /^inspection-/)
   })
 
-  t.test('object versions fanned out through the SQS queue are sealed by the function the plan maps to it', async (t) => {
+  // One drill for two variants of the plan run (each local drill costs a whole emulator, the
+  // deployment and warm containers): the object-versions function fans out (its environment
+  // changed in the plan) and an artifact of that fanned-out capture is corrupted after capture.
+  // The fan-out is proven by the workers' line and the committed capture; every check but the
+  // two the corruption must fail still passes, and the hash check names only the corrupted
+  // artifact, so every other fanned-out artifact re-read with its SHA-256.
+  t.test('object versions fanned out through the SQS queue are sealed by the function the plan maps to it; an artifact corrupted after capture fails the hash check, names the artifact, exits non-zero', async (t) => {
     const out = sink()
     const err = sink()
     // the deployed function's environment, changed in the plan (the stack writes no threshold)
@@ -86,31 +92,29 @@ t.test('local drill on the emulator, from the synthesized plan and the bundled a
       return readDeploymentPlan(file, raw)
     }
     t.teardown(() => void delete localDrillOverrides.plan)
-    const code = await main(['drill', '--out', join(home, 'drills-fanout')], env, out.stream, err.stream)
-    t.equal(code, 0, out.text())
-    t.match(out.text(), /drill passed: 12 of 12 checks/)
+    const code = await main(['drill', '--out', join(home, 'drills-fanout-corrupt')], { ...env, FORENSICS_DRILL_CORRUPT_ARTIFACT: 'versions/' }, out.stream, err.stream)
+    t.equal(code, 1, 'a failed check exits non-zero')
+    const text = out.text()
+    // the fan-out
     t.match(err.text(), /fan-out workers handled [1-9]\d* page\(s\), 0 failed \([1-9]\d* batch\(es\)\)/)
-    const report = JSON.parse(readFileSync(/report: (\S+report\.json)/.exec(out.text())![1], 'utf8')) as DrillReport
-    t.ok(report.captures.some((c) => c.collector === 'object-versions' && c.artifacts >= 3))
-  })
-
-  t.test('an artifact corrupted after capture fails the hash check, names the artifact, exits non-zero', async (t) => {
-    const out = sink()
-    const err = sink()
-    const code = await main(['drill', '--json', '--out', join(home, 'drills-corrupt')], { ...env, FORENSICS_DRILL_CORRUPT_ARTIFACT: 'versions/' }, out.stream, err.stream)
-    t.equal(code, 1)
-    const doc = JSON.parse(out.text()) as { ok: boolean; report: DrillReport; corrupted: string[] }
-    t.equal(doc.ok, false)
-    t.equal(doc.corrupted.length, 1)
-    const key = doc.corrupted[0]
-    t.match(key, /\/artifacts\/versions\//)
-    const hash = doc.report.checks.find((c) => c.name === 'artifacts-match-sha256')!
+    const report = JSON.parse(readFileSync(/report: (\S+report\.json)/.exec(text)![1], 'utf8')) as DrillReport
+    t.ok(report.captures.some((c) => c.collector === 'object-versions' && c.artifacts >= 3), 'the fanned-out object-versions capture is committed')
+    t.equal(report.checks.length, 12)
+    t.same(report.checks.filter((c) => c.verdict !== 'pass').map((c) => c.name).sort(), ['artifacts-match-sha256', 'bundle-builds-and-verifies'], 'every other check passes')
+    t.match(text, /drill FAILED: artifacts-match-sha256, bundle-builds-and-verifies$/m)
+    // the corruption: named, and the only mismatch
+    t.equal(report.passed, false)
+    const key = /^test hook: reads of (\S+) were manipulated after capture$/m.exec(err.text())?.[1] as string
+    t.match(key, /\/artifacts\/versions\//, 'one versions artifact corrupted')
+    const hash = report.checks.find((c) => c.name === 'artifacts-match-sha256')!
     t.equal(hash.verdict, 'fail')
     t.match(hash.summary, `hash-mismatch ${key}`)
-    t.match(hash.evidence, { mismatches: [{ code: 'hash-mismatch', subject: key }] })
-    t.equal(doc.report.checks.find((c) => c.name === 'bundle-builds-and-verifies')!.verdict, 'fail')
-    t.equal(doc.report.bundle, undefined, 'no bundle was written')
-    t.equal(doc.report.checks.find((c) => c.name === 'custody-chain-valid')!.verdict, 'pass', 'the chain itself is intact')
+    t.match(text, new RegExp(`FAIL  artifacts-match-sha256 .*hash-mismatch ${key.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`), 'the printed check names the artifact')
+    t.same((hash.evidence as { mismatches: Array<{ code: string; subject: string }> }).mismatches.map((m) => [m.code, m.subject]), [['hash-mismatch', key]], 'only the corrupted artifact mismatches')
+    t.equal(report.checks.find((c) => c.name === 'bundle-builds-and-verifies')!.verdict, 'fail')
+    t.equal(report.bundle, undefined, 'no bundle was written')
+    t.notMatch(text, /^ {2}bundle: /m)
+    t.equal(report.checks.find((c) => c.name === 'custody-chain-valid')!.verdict, 'pass', 'the chain itself is intact')
   })
 })
 

@@ -3,7 +3,9 @@
  * machines): this thread scans one file at a time itself, and each worker thread one more.
  * By default there is one worker per core besides this thread's, so the cores are busy
  * without threads competing for them, and this thread starts scanning at once while the
- * workers start (a worker that loads the TypeScript hooks takes a fifth of a second).
+ * workers start (a worker that loads the TypeScript hooks takes a fifth of a second). The
+ * workers start only when enough files wait for a scanner (`startAfter`): a slice of a
+ * handful of files is scanned on this thread alone.
  * Decompression runs in zlib's thread pool, overlapping the scan of the previous chunk. A
  * worker's file is either read by the worker from a path or pumped to it chunk by chunk
  * with acknowledgements, so at most a few chunks per worker are in memory. With
@@ -26,6 +28,13 @@ export interface ScanPoolOptions {
   workers?: number
   /** chunks in flight per streamed file (default 4) */
   window?: number
+  /**
+   * Workers start only once this many scans wait for a scanner (default 4; 0 = start them
+   * with the pool): a worker costs more to start than a few small log files take to scan on
+   * this thread (from source, where each worker loads the TypeScript hooks again, about half
+   * a second of CPU), so a slice of a handful of files never starts one.
+   */
+  startAfter?: number
 }
 
 /** A worker thread died (it could not load, or crashed). */
@@ -64,8 +73,9 @@ export class ScanPool {
   private localBusy = false
   private nextId = 1
   private readonly inflight: number
-  /** how many worker threads scan besides this thread */
-  readonly workers: number
+  /** how many worker threads may scan besides this thread */
+  private maxWorkers: number
+  private readonly startAfter: number
 
   constructor(
     private readonly filters: SliceFilters,
@@ -74,18 +84,26 @@ export class ScanPool {
   ) {
     this.compiled = compileFilter(filters, window)
     this.inflight = opts.window ?? 4
-    let n = opts.workers ?? Math.min(3, availableParallelism() - 1)
-    if (n > 0) {
-      try {
-        for (let i = 0; i < n; i++) this.slots.push(this.startWorker())
-      } catch {
-        /* c8 ignore next 3 */
-        for (const s of this.slots) void s.worker.terminate()
-        this.slots.length = 0
-        n = 0
-      }
+    this.maxWorkers = Math.max(0, opts.workers ?? Math.min(3, availableParallelism() - 1))
+    this.startAfter = opts.startAfter ?? 4
+    if (this.startAfter === 0) while (this.slots.length < this.maxWorkers && this.addWorker());
+  }
+
+  /** Worker threads started so far (at most the `workers` option). */
+  get workers(): number {
+    return this.slots.length
+  }
+
+  /** Starts one more worker; false (and no more attempts) when none can start. */
+  private addWorker(): boolean {
+    try {
+      this.slots.push(this.startWorker())
+      return true
+    } catch {
+      /* c8 ignore next 3 */
+      this.maxWorkers = this.slots.length
+      return false
     }
-    this.workers = this.slots.length
   }
 
   private startWorker(): Slot {
@@ -129,6 +147,8 @@ export class ScanPool {
         this.localBusy = true
         return 'here'
       }
+      // enough scans wait for this thread to pay for another worker's start
+      if (!this.slots.some((s) => !s.busy) && this.slots.length < this.maxWorkers && this.waiting.length + 1 >= this.startAfter) this.addWorker()
       const free = this.slots.find((s) => !s.busy)
       if (free) {
         free.busy = true
