@@ -148,6 +148,10 @@ t.test('fault suite: captures of every kind under 10% injected faults', async (t
   }
   const injected = proxy.stats.faults.slowDown + proxy.stats.faults.lostResponse + proxy.stats.faults.reset
   const retriesDuringCaptures = retryStats.retries
+  const captureRequests = proxy.stats.requests
+  const perRun = Object.entries(proxy.stats.byOperation)
+    .sort((a, b) => b[1] - a[1])
+    .map(([op, n]) => `${op} ${(n / counts.runs).toFixed(1)}`)
 
   // audit, directly on the emulator (no faults): no wrong result anywhere
   proxy.configure({ faults: {} })
@@ -188,6 +192,7 @@ t.test('fault suite: captures of every kind under 10% injected faults', async (t
     const o = byKind(i)
     t.comment(`  ${k}: ${o.complete} complete, ${o.partial} partial, ${o.failed} failed cleanly, ${o.unexpected} unexpected`)
   })
+  t.comment(`  requests per capture run: ${(captureRequests / counts.runs).toFixed(1)} (${perRun.join(', ')})`)
   t.comment(`  retries: ${retriesDuringCaptures} operation retries (retry.ts, on top of the SDK's), ${counts.lambdaRetries} Lambda re-invocations; ${retryStats.exhausted} operations ran out of retries`)
   t.comment(`  committed captures: ${committed}; clean failures: ${counts.cleanFailures}; wrong results: ${wrong.length}`)
   t.comment(`  bundles: ${bundled.length} of ${CASES} cases in ${bundleAttempts} attempts under faults, ${verified.filter((c) => c === 0).length} verify`)
