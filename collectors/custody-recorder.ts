@@ -87,8 +87,22 @@ function drillReportOf(payload: unknown): { caseId: string; reportKey: string; r
 
 const brief = (e: CustodyEntry, created: boolean): { seq: number; hash: string; created: boolean } => ({ seq: e.seq, hash: e.hash, created })
 
+/** Chains a recorder keeps read (see createCustodyRecorder). */
+const RECORDER_CHAINS = 32
+
 /** Builds the recorder around its dependencies (the Lambda `handler` builds them from the environment). */
 export function createCustodyRecorder(deps: CustodyRecorderDeps): (event: unknown) => Promise<CustodyRecorderResult> {
+  // A warm container keeps the chains of the cases it recently sealed: their entries are
+  // immutable, so the next invocation reads only the entries written since (the listing is
+  // read every time). Bounded: the least recently used chain is dropped.
+  const chains = new Map<string, CustodyChain>()
+  const chainOf = (caseId: string): CustodyChain => {
+    const chain = chains.get(caseId) ?? new CustodyChain(deps.store, deps.signer, caseId)
+    chains.delete(caseId)
+    chains.set(caseId, chain)
+    if (chains.size > RECORDER_CHAINS) chains.delete(chains.keys().next().value as string)
+    return chain
+  }
   return async (event) => {
     const record: DestinationRecord = parseDestinationRecord(event)
     const rc = record.requestContext
@@ -103,7 +117,7 @@ export function createCustodyRecorder(deps: CustodyRecorderDeps): (event: unknow
 
     const drill = drillReportOf(record.responsePayload)
     if (drill) {
-      const chain = new CustodyChain(deps.store, deps.signer, drill.caseId)
+      const chain = chainOf(drill.caseId)
       const head = await deps.store.head(drill.reportKey, drill.reportVersionId)
       if (!head) throw new ValidationError(`drill report s3://${deps.store.bucket}/${drill.reportKey} does not exist: the drill did not write it`, { field: 'responsePayload.reportKey' })
       const { entry, created } = await chain.append({
@@ -130,7 +144,7 @@ export function createCustodyRecorder(deps: CustodyRecorderDeps): (event: unknow
     if (ref.manifestSha256 && ref.manifestSha256 !== committed.manifestSha256) {
       throw new IntegrityError(`s3://${deps.store.bucket}/${ref.manifestKey}: stored SHA-256 ${committed.manifestSha256} differs from the ${ref.manifestSha256} the capture function reported`)
     }
-    const chain = new CustodyChain(deps.store, deps.signer, ref.caseId)
+    const chain = chainOf(ref.caseId)
     const { entry, created } = await recordCaptured(chain, { ...committed, captureId: ref.captureId }, actor)
     const commit = { manifestKey: committed.manifestKey, manifestVersionId: committed.manifestVersionId, manifestSha256: committed.manifestSha256 }
     const m = committed.manifest

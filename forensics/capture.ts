@@ -32,6 +32,13 @@ export interface CaptureSpec {
   target: Record<string, unknown>
   /** the committed capture of the same request this one refreshes */
   supersedes?: string
+  /**
+   * The caller knows no manifest is committed for this trigger: it minted the trigger id
+   * itself for this run (e.g. `cli:<random UUID>`) or has just read that there is none. The
+   * redelivery check is skipped (a duplicate would still be refused by the manifest's
+   * `If-None-Match` write).
+   */
+  knownUncommitted?: boolean
 }
 
 /** Options of one artifact. */
@@ -115,8 +122,9 @@ async function ensureDetachedSignature(store: EvidenceStore, signer: Signer, com
     }
   }
   if (committed.embedded) {
-    const embedded = committed.embedded
-    await store.head(key).then((h) => (h ? undefined : write(embedded))).catch(() => undefined)
+    // written straight away: an existing copy answers 412 (handled in write) and costs no
+    // more than asking first would
+    await write(committed.embedded).catch(() => undefined)
     return
   }
   if (await store.head(key)) return
@@ -135,7 +143,7 @@ export async function runCapture(deps: CaptureDeps, spec: CaptureSpec, body: (ct
   const captureId = deriveCaptureId(spec.collector.name, spec.trigger.id)
   await store.assertLocked()
 
-  const existing = await readCommittedCapture(store, caseId, captureId)
+  const existing = spec.knownUncommitted ? undefined : await readCommittedCapture(store, caseId, captureId)
   if (existing) {
     await ensureDetachedSignature(store, signer, { caseId, captureId, manifestSha256: existing.manifestSha256, embedded: existing.embeddedSignature })
     return existing
@@ -244,13 +252,16 @@ export async function runCapture(deps: CaptureDeps, spec: CaptureSpec, body: (ct
  * Idempotent: a capture already in the chain keeps its entry.
  */
 export async function sealCapture(deps: CaptureDeps, result: CaptureResult, actor: CustodyEntry['actor']): Promise<{ entry: CustodyEntry; created: boolean }> {
-  return recordCaptured(new CustodyChain(deps.store, deps.signer, result.manifest.caseId), { ...result, captureId: result.manifest.captureId }, actor)
+  // a capture this very call committed cannot have an entry yet: only the tail is read
+  return recordCaptured(new CustodyChain(deps.store, deps.signer, result.manifest.caseId), { ...result, captureId: result.manifest.captureId }, actor, { justCommitted: result.created })
 }
 
 /**
  * Writes one artifact. When the key already holds bytes from an earlier, uncommitted
  * attempt, identical bytes are reused and different bytes go to `<path>~<n>`: evidence
- * is never overwritten, and the manifest names exactly the versions it commits.
+ * is never overwritten, and the manifest names exactly the versions it commits. A buffer
+ * is written without asking first (the conditional write answers); a stream, which can
+ * be sent only once, goes to the first free name.
  */
 async function putArtifact(
   store: EvidenceStore,
@@ -260,25 +271,24 @@ async function putArtifact(
   data: Buffer | Readable,
   contentType: string | undefined,
 ): Promise<{ path: string; key: string; versionId: string; sha256: string; size: number }> {
-  const sha256 = Buffer.isBuffer(data) ? sha256Hex(data) : undefined
   for (let attempt = 1; attempt <= 20; attempt++) {
     const p = attempt === 1 ? path : `${path}~${attempt}`
     const key = artifactKey(caseId, captureId, p)
-    const head = await store.head(key)
-    if (head) {
-      if (sha256 && head.checksumSHA256 === hexToBase64(sha256) && head.size === (data as Buffer).length) {
-        return { path: p, key, versionId: head.versionId, sha256, size: head.size }
+    if (Buffer.isBuffer(data)) {
+      // written straight away (If-None-Match): the store recognises identical bytes from an
+      // earlier attempt as that write; different bytes answer EvidenceExistsError
+      try {
+        const s = await store.put({ key, body: data, contentType })
+        return { path: p, ...s }
+      } catch (e) {
+        if (e instanceof EvidenceExistsError) continue
+        throw e
       }
-      continue
     }
-    try {
-      const s = await store.put({ key, body: data, contentType })
-      return { path: p, ...s }
-    } catch (e) {
-      // lost a race for this key: a Buffer can be offered again under the next name
-      if (e instanceof EvidenceExistsError && Buffer.isBuffer(data)) continue
-      throw e
-    }
+    // a stream can be sent once: look before writing
+    if (await store.head(key)) continue
+    const s = await store.put({ key, body: data, contentType })
+    return { path: p, ...s }
   }
   throw new ValidationError(`artifact ${path} of capture ${captureId} exists in 20 different versions already; refusing to write more`)
 }

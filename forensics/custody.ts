@@ -122,7 +122,11 @@ export interface AppendInput {
   action: CustodyAction
   actor: CustodyEntry['actor']
   subject: CustodySubject
-  /** When an existing entry matches, it is returned instead of appending (idempotency). */
+  /**
+   * When an existing entry matches, it is returned instead of appending (idempotency): the
+   * whole chain is read. Without it only the last entry is read (the caller knows no entry
+   * of its own can exist, e.g. for a manifest it has just committed).
+   */
   sameAs?: (entry: CustodyEntry) => boolean
 }
 
@@ -148,22 +152,43 @@ export class CustodyChain {
   async readStored(): Promise<StoredCustodyEntry[]> {
     const out: StoredCustodyEntry[] = []
     for await (const o of this.#store.list(custodyPrefix(this.caseId))) {
-      if (custodySeqFromKey(o.key) === undefined) continue
-      let s = this.#cache.get(o.key)
-      if (!s) {
-        const { bytes } = await this.#store.getBytes(o.key)
-        let entry: CustodyEntry | undefined
-        try {
-          entry = JSON.parse(bytes.toString('utf8')) as CustodyEntry
-        } catch {
-          entry = undefined
-        }
-        s = { key: o.key, bytes, entry }
-        this.#cache.set(o.key, s)
-      }
-      out.push(s)
+      if (custodySeqFromKey(o.key) !== undefined) out.push(await this.#load(o.key))
     }
     return out
+  }
+
+  /** One stored entry, read once per chain (entries are immutable once written). */
+  async #load(key: string): Promise<StoredCustodyEntry> {
+    let s = this.#cache.get(key)
+    if (!s) {
+      const { bytes } = await this.#store.getBytes(key)
+      let entry: CustodyEntry | undefined
+      try {
+        entry = JSON.parse(bytes.toString('utf8')) as CustodyEntry
+      } catch {
+        entry = undefined
+      }
+      s = { key, bytes, entry }
+      this.#cache.set(key, s)
+    }
+    return s
+  }
+
+  /**
+   * The last entry only (none for an empty chain): what an append links to. The listing
+   * names every entry, but only the last one is read — an append that need not look for
+   * an earlier entry of its own costs one listing and one read however long the chain is.
+   */
+  async #readTail(): Promise<CustodyEntry[]> {
+    let last: { key: string; seq: number } | undefined
+    for await (const o of this.#store.list(custodyPrefix(this.caseId))) {
+      const seq = custodySeqFromKey(o.key)
+      if (seq !== undefined && (!last || seq > last.seq)) last = { key: o.key, seq }
+    }
+    if (!last) return []
+    const s = await this.#load(last.key)
+    if (!s.entry) throw new ValidationError(`custody entry s3://${this.#store.bucket}/${s.key} is not JSON: run \`forensics verify\` on a bundle of case ${this.caseId}`)
+    return [s.entry]
   }
 
   /** Entries in sequence order; throws when one cannot be parsed. */
@@ -199,7 +224,9 @@ export class CustodyChain {
     if (!ACTIONS.includes(input.action)) throw new ValidationError(`unknown custody action ${JSON.stringify(input.action)}`, { field: 'action' })
     let known: CustodyEntry[] | undefined
     for (let attempt = 0; attempt < this.#maxAttempts; attempt++) {
-      const entries = known ?? (await this.read())
+      // the whole chain only when an earlier entry of the caller's own may exist; after a lost
+      // race, what was read plus the entry that won
+      const entries = known ?? (input.sameAs ? await this.read() : await this.#readTail())
       const same = input.sameAs && entries.find(input.sameAs)
       if (same) return { entry: same, created: false }
       const head = entries.at(-1)
@@ -240,16 +267,21 @@ export class CustodyChain {
   }
 }
 
-/** Appends the `captured` entry for a committed manifest, once (redeliveries find it). */
+/**
+ * Appends the `captured` entry for a committed manifest, once (redeliveries find it).
+ * `justCommitted`: the caller committed this manifest itself, just now, and nothing else
+ * seals it, so no entry for it can exist yet and the chain is not searched for one.
+ */
 export async function recordCaptured(
   chain: CustodyChain,
   capture: { manifestKey: string; manifestVersionId: string; manifestSha256: string; captureId: string },
   actor: CustodyEntry['actor'],
+  opts: { justCommitted?: boolean } = {},
 ): Promise<{ entry: CustodyEntry; created: boolean }> {
   return chain.append({
     action: 'captured',
     actor,
     subject: { key: capture.manifestKey, versionId: capture.manifestVersionId, sha256: capture.manifestSha256, captureId: capture.captureId },
-    sameAs: (e) => e.action === 'captured' && e.subject.key === capture.manifestKey,
+    ...(opts.justCommitted ? {} : { sameAs: (e: CustodyEntry) => e.action === 'captured' && e.subject.key === capture.manifestKey }),
   })
 }

@@ -70,6 +70,33 @@ t.test('capture transaction', async (t) => {
     t.equal(concurrent.filter((r) => r.created).length, 1)
   })
 
+  t.test('a trigger known to be uncommitted is not looked up; a duplicate commit still loses to the first', async (t) => {
+    const { store } = await lockedStore(emulator)
+    const heads: string[] = []
+    const counting = overrideStore(store, { head: (k, v) => (heads.push(k), store.head(k, v)) })
+    const fresh = spec({ trigger: { source: 'cli', id: 'cli:fresh-1' }, knownUncommitted: true })
+    const first = await runCapture({ store: counting, signer }, fresh, async (ctx) => {
+      await ctx.addArtifact('x.txt', Buffer.from('x'))
+    })
+    t.ok(first.created)
+    t.same(heads, [], 'no HEAD at all: not of the manifest, the buffer artifact or the detached signature')
+    // the same trigger committed again by a caller that wrongly claims it is new: the
+    // conditional manifest write refuses it and the committed capture is returned
+    const second = await runCapture({ store, signer }, fresh, async (ctx) => {
+      await ctx.addArtifact('x.txt', Buffer.from('x'))
+    })
+    t.notOk(second.created)
+    t.equal(second.manifestSha256, first.manifestSha256)
+    // an artifact key holding other bytes from an earlier attempt: the next name is taken
+    const other = await runCapture({ store, signer }, spec({ trigger: { source: 'cli', id: 'cli:fresh-2' }, knownUncommitted: true }), async (ctx) => {
+      const captureId = ctx.captureId
+      await store.put({ key: artifactKey('case-1', captureId, 'y.txt'), body: Buffer.from('earlier attempt') })
+      const rec = await ctx.addArtifact('y.txt', Buffer.from('this attempt'))
+      t.equal(rec.path, 'y.txt~2')
+    })
+    t.same(other.manifest.artifacts.map((a) => a.path), ['y.txt~2'])
+  })
+
   t.test('an interrupted capture leaves no manifest; the retry commits cleanly', async (t) => {
     const { store } = await lockedStore(emulator)
     await t.rejects(

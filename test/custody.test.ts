@@ -45,6 +45,25 @@ t.test('custody chain on the emulator', async (t) => {
     t.throws(() => new CustodyChain(store, signer, 'bad/case'), { name: 'ValidationError' })
   })
 
+  t.test('an append without sameAs reads only the last entry; with sameAs, every entry', async (t) => {
+    const { store } = await lockedStore(emulator)
+    for (let i = 0; i < 5; i++) await new CustodyChain(store, signer, 'case-t').append({ action: 'note', actor: {}, subject: { note: `n${i}` } })
+    const reads: string[] = []
+    const counting = overrideStore(store, { getBytes: (k, v) => (reads.push(k), store.getBytes(k, v)) })
+    const tail = await new CustodyChain(counting, signer, 'case-t').append({ action: 'captured', actor: {}, subject: { key: 'm-new' } })
+    t.same(reads, [custodyKey('case-t', 4)], 'one read: the entry it links to')
+    t.equal(tail.entry.seq, 5)
+    reads.length = 0
+    const searched = await new CustodyChain(counting, signer, 'case-t').append({ action: 'captured', actor: {}, subject: { key: 'm-new' }, sameAs: (e) => e.subject.key === 'm-new' })
+    t.notOk(searched.created, 'the search finds the entry appended before')
+    t.equal(searched.entry.hash, tail.entry.hash)
+    t.equal(reads.length, 6, 'every entry was read')
+    t.same(await new CustodyChain(store, signer, 'case-t').verify(), [], 'the chain is whole')
+    // a chain that does not parse at its tail is not appended to
+    await store.put({ key: custodyKey('case-u', 0), body: Buffer.from('not json') })
+    await t.rejects(new CustodyChain(store, signer, 'case-u').append({ action: 'note', actor: {}, subject: {} }), { name: 'ValidationError', message: /not JSON/ })
+  })
+
   t.test('gives up with a clear error under endless contention', async (t) => {
     const { store } = await lockedStore(emulator)
     await new CustodyChain(store, signer, 'case-x').append({ action: 'note', actor: {}, subject: {} })

@@ -1,8 +1,8 @@
 import t, { type Test } from 'tap'
-import { CreateBucketCommand, GetObjectCommand, HeadObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3'
+import { CreateBucketCommand, GetBucketVersioningCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, ListObjectVersionsCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3'
 import { CreateQueueCommand, SQSClient } from '@aws-sdk/client-sqs'
 import { CreateTopicCommand, SNSClient } from '@aws-sdk/client-sns'
-import { startFaultProxy, type FaultKind } from '../forensics/local/fault-proxy.js'
+import { operationOf, startFaultProxy, type FaultKind } from '../forensics/local/fault-proxy.js'
 import { useEmulator } from './fixtures/emulator.js'
 
 t.test('fault and latency proxy in front of the emulator', async (t) => {
@@ -69,6 +69,29 @@ t.test('fault and latency proxy in front of the emulator', async (t) => {
       }
       await t.rejects(read(), `${kind}: the read fails`)
     }
+  })
+
+  t.test('requests are counted by operation (S3 REST, JSON and query protocols)', async (t) => {
+    const { s3, proxy, cfg } = await through(t, {})
+    const sqs = new SQSClient(cfg)
+    t.teardown(() => sqs.destroy())
+    await s3.send(new PutObjectCommand({ Bucket: 'proxied', Key: 'a/b', Body: 'x' }))
+    await s3.send(new PutObjectCommand({ Bucket: 'proxied', Key: 'a/c', Body: 'y' }))
+    await s3.send(new HeadObjectCommand({ Bucket: 'proxied', Key: 'a/b' }))
+    await (await s3.send(new GetObjectCommand({ Bucket: 'proxied', Key: 'a/b' }))).Body?.transformToString()
+    await s3.send(new ListObjectsV2Command({ Bucket: 'proxied', Prefix: 'a/' }))
+    await s3.send(new ListObjectVersionsCommand({ Bucket: 'proxied', Prefix: 'a/' }))
+    await s3.send(new GetBucketVersioningCommand({ Bucket: 'proxied' }))
+    await sqs.send(new CreateQueueCommand({ QueueName: 'counted' }))
+    t.same(proxy.stats.byOperation, { PutObject: 2, HeadObject: 1, GetObject: 1, ListObjectsV2: 1, ListObjectVersions: 1, GetBucketVersioning: 1, CreateQueue: 1 })
+    t.equal(proxy.stats.requests, 8)
+    const op = (method: string, url: string): string => operationOf({ method, url, headers: {} })
+    t.equal(op('PUT', '/b/k?retention'), 'PutObjectRetention')
+    t.equal(op('DELETE', '/b/k?uploadId=1'), 'AbortMultipartUpload')
+    t.equal(op('POST', '/b/k?uploads'), 'CreateMultipartUpload')
+    t.equal(op('HEAD', '/b'), 'HeadBucket')
+    t.equal(op('GET', '/b'), 'ListObjects')
+    t.equal(operationOf({ method: 'POST', url: '/', headers: { 'content-type': 'application/x-www-form-urlencoded' } }), 'query')
   })
 
   t.test('JSON and query protocols get their own throttling errors', async (t) => {

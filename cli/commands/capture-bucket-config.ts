@@ -34,7 +34,7 @@ export const captureBucketConfigCommand: Command = {
       bucket,
       accountId: sources.accountId,
       region: args.values.region as string | undefined,
-      trigger: { source: 'cli', id: `cli:${randomUUID()}` },
+      trigger: { source: 'cli', id: `cli:${randomUUID()}` }, freshTrigger: true,
       actor: {},
     })
     await sealCapture({ store, signer }, result, { tool: 'forensics-cli' })

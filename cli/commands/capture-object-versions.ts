@@ -59,7 +59,7 @@ export const captureObjectVersionsCommand: Command = {
     const meter = io.isTTY ? progressMeter(io.progress, (s) => `stored ${s.items} version(s) and delete marker(s) of s3://${String(v.bucket)}, ${mib(s.bytes)}, ${s.mibPerSecond.toFixed(1)} MiB/s`) : undefined
     const opts = { ...objectVersionsOptions(io.env, sqs), ...(meter ? { onCaptured: (e: InventoryEntry) => meter.add(e.kind === 'version' ? (e.size ?? 0) : 0) } : {}) }
     const deps = { store, signer }
-    const req = { caseId: v.case as string, bucket: v.bucket as string, keys, prefix: v.prefix as string | undefined, since, until, accountId: sources.accountId, region, trigger: { source: 'cli', id: `cli:${randomUUID()}` } }
+    const req = { caseId: v.case as string, bucket: v.bucket as string, keys, prefix: v.prefix as string | undefined, since, until, accountId: sources.accountId, region, trigger: { source: 'cli', id: `cli:${randomUUID()}` }, freshTrigger: true }
     const outcome = await captureObjectVersions(deps, sources.s3, req, opts)
     meter?.done()
     let result

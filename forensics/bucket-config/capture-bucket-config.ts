@@ -23,6 +23,8 @@ export interface BucketConfigRequest {
   region?: string
   trigger: { source: string; id: string }
   actor?: { principalArn?: string; requestId?: string }
+  /** the trigger id was minted for this run (e.g. `cli:<random UUID>`): nothing can be committed under it, the redelivery check is skipped */
+  freshTrigger?: boolean
 }
 
 /** A previous snapshot of the same bucket in the same case. */
@@ -88,6 +90,7 @@ export async function captureBucketConfig(deps: CaptureDeps, sources: BucketConf
       trigger: req.trigger,
       actor: req.actor,
       target: { bucket, ...(accountId ? { accountId } : {}), ...(req.region ? { region: req.region } : {}) },
+      knownUncommitted: req.freshTrigger,
     },
     async (ctx) => {
       const snapshot = await takeBucketConfigSnapshot({ ...sources, accountId }, { bucket, region: req.region })

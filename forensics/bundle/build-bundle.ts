@@ -19,7 +19,8 @@ import { IntegrityError, StorageError, ValidationError } from '../errors.js'
 import { withRetry } from '../retry.js'
 import type { EvidenceStore } from '../evidence-store.js'
 import { HashingStream, sha256Hex } from '../hash.js'
-import type { ArtifactRecord } from '../manifest.js'
+import type { ArtifactRecord, Manifest } from '../manifest.js'
+import { reportInputArtifacts, type ReportInputs } from '../report/report-inputs.js'
 import type { Signer } from '../signer.js'
 import { DeterministicArchive } from './archive-writer.js'
 import type { BundleFormat, BundleIndex } from './bundle-layout.js'
@@ -139,7 +140,7 @@ export async function buildBundle(opts: BuildBundleOptions): Promise<BundleResul
     if (!aborting) archive.fail(new StorageError(`cannot write the bundle to ${temp ?? 'the output stream'}: ${(e as NodeJS.ErrnoException).code ?? e.message}`, { cause: e }))
   })
   try {
-    await writeMembers(archive, plan.members, store, opts, plan.totalBytes)
+    await writeMembers(archive, plan.members, store, opts, plan.totalBytes, readAlready(state.captures, reportInputs))
     await archive.finish()
     if (temp) {
       await finished(dest)
@@ -187,13 +188,33 @@ export async function buildBundle(opts: BuildBundleOptions): Promise<BundleResul
   return result
 }
 
+const versionRef = (a: Pick<ArtifactRecord, 'key' | 'versionId'>): string => `${a.key}\n${a.versionId}`
+
+/**
+ * Artifact bytes read already for the report (checked against their manifests then, and
+ * checked again like every member when written): not read from the store a second time.
+ */
+function readAlready(captures: readonly { captureId: string; manifest: Manifest }[], inputs: ReportInputs): Map<string, Buffer> {
+  const out = new Map<string, Buffer>()
+  for (const c of captures) {
+    const have = inputs.get(c.captureId)
+    const wanted = reportInputArtifacts(c.manifest)
+    for (const role of ['events', 'slice'] as const) {
+      const a = wanted[role]
+      const bytes = have?.[role]
+      if (a && bytes) out.set(versionRef(a), bytes)
+    }
+  }
+  return out
+}
+
 /**
  * Writes the members in order. Small artifacts are fetched ahead in parallel (they are
  * checked before they are written); large ones are streamed one at a time through a
  * hash and checked when their last byte has passed. Memory stays below
  * prefetch × prefetchBytes plus stream buffers, whatever the bundle's size.
  */
-async function writeMembers(archive: DeterministicArchive, members: PlannedMember[], store: EvidenceStore, opts: BuildBundleOptions, totalBytes: number): Promise<void> {
+async function writeMembers(archive: DeterministicArchive, members: PlannedMember[], store: EvidenceStore, opts: BuildBundleOptions, totalBytes: number, known: ReadonlyMap<string, Buffer>): Promise<void> {
   const small = opts.prefetchBytes ?? 1024 * 1024
   const ahead = opts.prefetch ?? 8
   const fetched = new Map<number, Promise<Buffer>>()
@@ -201,6 +222,8 @@ async function writeMembers(archive: DeterministicArchive, members: PlannedMembe
     let p = fetched.get(i)
     if (!p) {
       const m = members[i] as Extract<PlannedMember, { kind: 'artifact' }>
+      const bytes = known.get(versionRef(m.artifact))
+      if (bytes) return Promise.resolve(bytes)
       // a small member cut mid-stream is read again from the start (retry.ts); large
       // members stream straight into the archive, once
       p = withRetry(`read of s3://${store.bucket}/${m.artifact.key}`, async () => readAll((await store.get(m.artifact.key, m.artifact.versionId)).body))

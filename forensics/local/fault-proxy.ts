@@ -46,6 +46,8 @@ export interface FaultProxyOptions {
 /** What the proxy did, for reports. */
 export interface FaultProxyStats {
   requests: number
+  /** requests by operation (see {@link operationOf}), e.g. `PutObject`, `ListObjectsV2` */
+  byOperation: Record<string, number>
   forwarded: number
   spikes: number
   faults: Record<FaultKind, number>
@@ -81,6 +83,56 @@ function protocolOf(req: IncomingMessage): Protocol {
   return 's3'
 }
 
+/** S3 bucket sub-resources that name a read (GET) or write (PUT) operation. */
+const S3_SUBRESOURCES: Record<string, string> = {
+  versioning: 'BucketVersioning',
+  'object-lock': 'ObjectLockConfiguration',
+  policy: 'BucketPolicy',
+  policyStatus: 'BucketPolicyStatus',
+  acl: 'BucketAcl',
+  publicAccessBlock: 'PublicAccessBlock',
+  ownershipControls: 'BucketOwnershipControls',
+  encryption: 'BucketEncryption',
+  logging: 'BucketLogging',
+  lifecycle: 'BucketLifecycleConfiguration',
+  replication: 'BucketReplication',
+  cors: 'BucketCors',
+  website: 'BucketWebsite',
+  tagging: 'BucketTagging',
+  notification: 'BucketNotificationConfiguration',
+  location: 'BucketLocation',
+  retention: 'ObjectRetention',
+  'legal-hold': 'ObjectLegalHold',
+}
+
+/**
+ * The AWS operation of a request, for counts: the `x-amz-target` of JSON protocols, the
+ * SDK's `x-id` query parameter, or an S3 REST request's method and sub-resource (a path
+ * with one segment is a bucket, more is an object). Query-protocol requests (the Action is
+ * in the body) are counted as `query`.
+ */
+export function operationOf(req: { method?: string; url?: string; headers: IncomingMessage['headers'] }): string {
+  const target = req.headers['x-amz-target']
+  if (target) return String(target).split('.').pop() ?? String(target)
+  const url = new URL(req.url ?? '/', 'http://x')
+  const xId = url.searchParams.get('x-id')
+  if (xId) return xId
+  const method = req.method ?? 'GET'
+  if (method === 'POST' && String(req.headers['content-type'] ?? '').startsWith('application/x-www-form-urlencoded')) return 'query'
+  const q = url.searchParams
+  if (q.has('list-type')) return 'ListObjectsV2'
+  if (q.has('versions')) return 'ListObjectVersions'
+  if (q.has('uploads')) return method === 'POST' ? 'CreateMultipartUpload' : 'ListMultipartUploads'
+  if (q.has('uploadId')) return method === 'PUT' ? 'UploadPart' : method === 'POST' ? 'CompleteMultipartUpload' : method === 'DELETE' ? 'AbortMultipartUpload' : 'ListParts'
+  for (const [sub, name] of Object.entries(S3_SUBRESOURCES)) {
+    if (q.has(sub)) return `${method === 'GET' ? 'Get' : method === 'PUT' ? 'Put' : method === 'DELETE' ? 'Delete' : method}${name}`
+  }
+  const onObject = url.pathname.split('/').filter(Boolean).length > 1
+  const verb = { GET: 'Get', PUT: 'Put', HEAD: 'Head', DELETE: 'Delete' }[method] ?? method
+  if (!onObject) return verb === 'Get' ? 'ListObjects' : `${verb}Bucket`
+  return `${verb}Object`
+}
+
 /** Writes an AWS-shaped error response for the protocol. */
 function sendError(res: ServerResponse, protocol: Protocol, status: number, code: string, message: string): void {
   const requestId = `fault-${Math.random().toString(16).slice(2, 10)}`
@@ -110,7 +162,7 @@ export async function startFaultProxy(opts: FaultProxyOptions): Promise<FaultPro
   const target = new URL(opts.target)
   const settings = { latencyMs: 0, spikeRate: 0, spikeMs: 1000, faults: {} as Partial<Record<FaultKind, number>>, eligible: opts.eligible, ...opts }
   const random = prng(opts.seed ?? 1)
-  const stats: FaultProxyStats = { requests: 0, forwarded: 0, spikes: 0, faults: Object.fromEntries(FAULT_KINDS.map((k) => [k, 0])) as Record<FaultKind, number> }
+  const stats: FaultProxyStats = { requests: 0, byOperation: {}, forwarded: 0, spikes: 0, faults: Object.fromEntries(FAULT_KINDS.map((k) => [k, 0])) as Record<FaultKind, number> }
   const sockets = new Set<Socket>()
 
   /** Draws at most one fault for a request, by the configured rates. */
@@ -136,6 +188,8 @@ export async function startFaultProxy(opts: FaultProxyOptions): Promise<FaultPro
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     stats.requests++
+    const operation = operationOf(req)
+    stats.byOperation[operation] = (stats.byOperation[operation] ?? 0) + 1
     const fault = draw(req)
     const protocol = protocolOf(req)
     let delay = settings.latencyMs

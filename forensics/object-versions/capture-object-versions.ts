@@ -33,6 +33,8 @@ export interface ObjectVersionsRequest {
   region?: string
   trigger: { source: string; id: string }
   actor?: { principalArn?: string; requestId?: string }
+  /** the trigger id was minted for this run (e.g. `cli:<random UUID>`): nothing can be committed under it, the redelivery check is skipped */
+  freshTrigger?: boolean
 }
 
 /** Fan-out settings: above `threshold` entries, pages of `pageSize` go to `queue`. */
@@ -103,8 +105,9 @@ export async function captureObjectVersions(deps: CaptureDeps, s3: S3Client, req
   const spec = captureSpec(req, selection)
   const captureId = deriveCaptureId(OBJECT_VERSIONS_COLLECTOR.name, req.trigger.id)
   await deps.store.assertLocked()
-  const committed = await readCommittedCapture(deps.store, req.caseId, captureId)
+  const committed = req.freshTrigger ? undefined : await readCommittedCapture(deps.store, req.caseId, captureId)
   if (committed) return { kind: 'committed', result: committed }
+  // checked just now (or the trigger is new): runCapture need not read it again
   const source = { s3, bucket: req.bucket }
   const sel = { ...req, keys: req.keys }
   const copyInto = async (entries: InventoryEntry[], ctx: { caseId: string; captureId: string }, e: VersionEntry): Promise<void> => {
@@ -115,7 +118,7 @@ export async function captureObjectVersions(deps: CaptureDeps, s3: S3Client, req
   const copyOpts = { concurrency: opts.concurrency ?? 16, budget: opts.byteBudget ?? 96 * 1024 * 1024, weight: (e: VersionEntry) => Math.min(e.size ?? 0, 40 * 1024 * 1024) }
 
   if (!opts.fanOut) {
-    const result = await runCapture(deps, spec, async (ctx) => {
+    const result = await runCapture(deps, { ...spec, knownUncommitted: true }, async (ctx) => {
       const entries: InventoryEntry[] = []
       let listingFailure: { error: unknown } | undefined
       // a failing listing ends the listing, not the copies in flight: the versions listed
@@ -167,7 +170,7 @@ export async function captureObjectVersions(deps: CaptureDeps, s3: S3Client, req
     exhausted = true
   }
   if (exhausted) {
-    const result = await runCapture(deps, spec, async (ctx) => {
+    const result = await runCapture(deps, { ...spec, knownUncommitted: true }, async (ctx) => {
       const entries: InventoryEntry[] = []
       await forEachBounded(head, copyOpts, async (e) => copyInto(entries, ctx, e))
       if (listingFailure) ctx.recordError(listingFailure)
