@@ -23,6 +23,14 @@ directory, twice per request — the list is computed once here; and it renders 
 timestamp by re-parsing an ISO-8601 string with dateutil — strict UTC ISO-8601 strings are
 parsed with `datetime.fromisoformat` here, everything else still goes to dateutil.
 
+Keep-alive (also a speed-up that changes no answer): werkzeug's development server closes the
+connection after every response (it cannot tell where a request body it did not read ends),
+so every SDK request paid a new TCP connection and moto a new thread. Here each request body
+ends at its Content-Length (or werkzeug's de-chunking) and is drained after the response, so
+the connection can carry the next request; werkzeug's own after-response drain, which would
+swallow that next request, is disabled. A client asking for `Connection: close` gets it, and an
+idle connection ends after two minutes.
+
 Fork-server mode (`moto_runner.py --fork-server SOCKET`, started once by `npm test`): Python
 imports moto, the patches above and the services the project calls once, then forks one fresh
 emulator per connection to the Unix socket instead of every test file paying the start-up
@@ -32,6 +40,7 @@ requester's end closing, by exit, crash or SIGKILL, stops it), as the stdin pipe
 otherwise. The fork server itself stops when its stdin closes.
 """
 import copy
+import io
 import json
 import os
 import random
@@ -43,7 +52,8 @@ import sys
 import threading
 from datetime import datetime
 
-from werkzeug.serving import make_server
+import werkzeug.serving
+from werkzeug.serving import WSGIRequestHandler, make_server
 
 import moto
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
@@ -68,6 +78,75 @@ class SerializeConditionalWrites:
             # the whole response is produced under the lock: moto's check and its write
             # happen while the request is handled, before the body iterable is returned
             return list(self._app(environ, start_response))
+
+
+class _RequestBody(io.RawIOBase):
+    """A request's body that ends at its Content-Length: the next request follows it."""
+
+    def __init__(self, raw, length: int):
+        self._raw = raw
+        self.left = length
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        if self.left <= 0:
+            return 0
+        data = self._raw.read(min(len(buffer), self.left))
+        buffer[: len(data)] = data
+        self.left -= len(data)
+        return len(data)
+
+
+class KeepAliveBodies:
+    """WSGI middleware: request bodies end at their length and are drained after the response."""
+
+    def __init__(self, app):
+        self._app = app
+
+    def __call__(self, environ, start_response):
+        if not environ.get("wsgi.input_terminated"):
+            try:
+                length = max(0, int(environ.get("CONTENT_LENGTH") or 0))
+            except ValueError:
+                length = 0
+            environ["wsgi.input"] = io.BufferedReader(_RequestBody(environ["wsgi.input"], length), 1 << 16)
+            environ["wsgi.input_terminated"] = True
+        body = environ["wsgi.input"]
+        try:
+            yield from self._app(environ, start_response)
+        finally:
+            while body.read(1 << 20):
+                pass
+
+
+class KeepAliveRequestHandler(WSGIRequestHandler):
+    """Keeps HTTP/1.1 connections open unless the client asks to close (see the module comment)."""
+
+    timeout = 120
+
+    def send_header(self, keyword, value):
+        if keyword.lower() == "connection" and value.lower() == "close" and not self.close_connection:
+            return
+        super().send_header(keyword, value)
+
+
+class _NoAfterResponseDrain:
+    """Stands in for werkzeug's selector that reads whatever follows a response (the next request)."""
+
+    def register(self, *_args, **_kwargs):
+        return None
+
+    def select(self, timeout=None):
+        return []
+
+    def close(self):
+        return None
+
+
+def keep_connections_alive() -> None:
+    werkzeug.serving.selectors = type("selectors", (), {"DefaultSelector": _NoAfterResponseDrain, "EVENT_READ": selectors.EVENT_READ})
 
 
 LAMBDA_DELIVERY_QUEUE = "emulator-lambda-deliveries"
@@ -135,6 +214,7 @@ def parse_utc_timestamps_fast() -> None:
 
 
 def patch_moto() -> None:
+    keep_connections_alive()
     cache_service_lookups()
     parse_utc_timestamps_fast()
     deliver_lambda_targets_to_a_queue()
@@ -142,7 +222,7 @@ def patch_moto() -> None:
 
 def serve(dispatcher: DomainDispatcherApplication, port: int, wait_for_eof) -> None:
     """Serves on loopback, announces `PORT VERSION PID` through `announce`, stops at EOF."""
-    server = make_server("127.0.0.1", port, SerializeConditionalWrites(dispatcher), threaded=True)
+    server = make_server("127.0.0.1", port, KeepAliveBodies(SerializeConditionalWrites(dispatcher)), threaded=True, request_handler=KeepAliveRequestHandler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
