@@ -46,7 +46,12 @@ function requestLog(s3: S3Client): { reset(): void; summary(): Record<string, { 
   }
 }
 
-/** `streamed`: a stream of known size (one streamed PutObject); else of unknown size (multipart). */
+/**
+ * `streamed`: a stream of known size that can be read twice (one streamed PutObject, its
+ * SHA-256 up front); else of unknown size (multipart). (The one-read streamed write sends
+ * an aws-chunked body, which the emulator decodes in time quadratic in its chunks: at
+ * 1 GiB that measures the emulator, not us.)
+ */
 async function rssChild(streamed: boolean): Promise<void> {
   const emulator = await startEmulator()
   try {
@@ -54,7 +59,7 @@ async function rssChild(streamed: boolean): Promise<void> {
     await createLockedBucket(s3, 'rss')
     const store = new S3EvidenceStore({ client: s3, bucket: 'rss', retention: { mode: 'COMPLIANCE', days: 1 } })
     const total = setting('BENCH_RSS_MIB', 1024, 32) * MiB
-    const { peakMiB, seconds } = await sampleRss(() => store.put({ key: 'big/1gib', body: generatedStream(total), ...(streamed ? { size: total } : {}) }))
+    const { peakMiB, seconds } = await sampleRss(() => store.put({ key: 'big/1gib', body: generatedStream(total), ...(streamed ? { size: total, reopen: async () => generatedStream(total) } : {}) }))
     process.stdout.write(JSON.stringify({ peak: peakMiB, seconds }) + '\n')
   } finally {
     await emulator.stop()
@@ -163,7 +168,7 @@ async function main(): Promise<void> {
         'sha256sum MiB/s': +(hashMiB / hashTheirs).toFixed(1),
         '1 GiB artifact seconds (size unknown: multipart)': +rss.seconds.toFixed(1),
         '1 GiB artifact peak RSS MiB (size unknown: multipart)': Math.round(rss.peak),
-        '1 GiB artifact seconds (size known, read once)': +rssStreamed.seconds.toFixed(1),
+        '1 GiB artifact seconds (size known, read twice)': +rssStreamed.seconds.toFixed(1),
       },
       ratios: [
         { label: 'store.put (size known, read once) vs plain PutObject', value: ratioOf('size known, read once'), goal: 0.9 },

@@ -119,21 +119,27 @@ export const SINGLE_PUT_LIMIT = 5 * 1024 ** 3
 
 /**
  * The body of a streamed write, checked as it passes: it counts and hashes the bytes and
- * holds the last chunk back until the stream has ended, so a body of the wrong length (or,
+ * holds the last bytes back until the stream has ended, so a body of the wrong length (or,
  * when `expected` is given, other bytes than a first read hashed) fails the request before
- * its last byte is sent: the write is refused, and nothing is stored. A failed check is
- * handed to `fail` (which aborts the request) and the body stalls: it never emits an
- * error, since the SDK re-emits a body's error where nothing listens (its aws-chunked
- * wrapper), which would crash the process.
+ * its last byte is sent: the write is refused, and nothing is stored. Bytes go on in
+ * chunks of at least `chunkBytes` (one part size): each becomes one aws-chunked chunk, and
+ * few large chunks cost S3 (and the emulator, see README "Emulator gaps") less than many
+ * small ones; memory stays below two chunks. A failed check is handed to `fail` (which
+ * aborts the request) and the body stalls: it never emits an error, since the SDK
+ * re-emits a body's error where nothing listens (its aws-chunked wrapper), which would
+ * crash the process.
  */
 class CheckedBody extends Transform {
   readonly #hash = createHash('sha256')
   #seen = 0
   #held?: Buffer
+  #gathered: Buffer[] = []
+  #gatheredBytes = 0
   sha256?: string
   constructor(
     readonly where: string,
     readonly size: number,
+    readonly chunkBytes: number,
     readonly expected: string | undefined,
     readonly fail: (e: Error) => void,
   ) {
@@ -144,8 +150,12 @@ class CheckedBody extends Transform {
     this.#seen += chunk.length
     if (this.#seen > this.size) return this.fail(new ValidationError(`the body of ${this.where} is longer than its stated size of ${this.size} bytes: nothing was stored; state the exact size or none`, { field: 'size' }))
     this.#hash.update(chunk)
-    if (this.#held) this.push(this.#held)
-    this.#held = chunk
+    this.#gathered.push(chunk)
+    this.#gatheredBytes += chunk.length
+    if (this.#gatheredBytes >= this.chunkBytes) {
+      if (this.#held) this.push(this.#held)
+      this.#held = this.#take()
+    }
     done()
   }
   override _flush(done: TransformCallback): void {
@@ -156,8 +166,15 @@ class CheckedBody extends Transform {
     }
     this.sha256 = sha256
     if (this.#held) this.push(this.#held)
+    if (this.#gatheredBytes) this.push(this.#take())
     this.#held = undefined
     done()
+  }
+  #take(): Buffer {
+    const all = this.#gathered.length === 1 ? this.#gathered[0] : Buffer.concat(this.#gathered, this.#gatheredBytes)
+    this.#gathered = []
+    this.#gatheredBytes = 0
+    return all
   }
 }
 
@@ -369,7 +386,7 @@ export class S3EvidenceStore implements EvidenceStore {
         }
       })
       failed.catch(() => undefined)
-      const checked = new CheckedBody(where, size, first?.sha256, fail)
+      const checked = new CheckedBody(where, size, this.#partSize, first?.sha256, fail)
       source.on('error', (e) => {
         fail(new StorageError(`reading the body of ${where} failed: ${e.message}; nothing was stored`, { cause: e }))
         checked.destroy()
