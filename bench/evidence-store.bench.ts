@@ -59,7 +59,9 @@ async function rssChild(streamed: boolean): Promise<void> {
     await createLockedBucket(s3, 'rss')
     const store = new S3EvidenceStore({ client: s3, bucket: 'rss', retention: { mode: 'COMPLIANCE', days: 1 } })
     const total = setting('BENCH_RSS_MIB', 1024, 32) * MiB
-    const { peakMiB, seconds } = await sampleRss(() => store.put({ key: 'big/1gib', body: generatedStream(total), ...(streamed ? { size: total, reopen: async () => generatedStream(total) } : {}) }))
+    // the same bytes at every read (a second read of other bytes is refused)
+    const block = randomBytes(MiB)
+    const { peakMiB, seconds } = await sampleRss(() => store.put({ key: 'big/1gib', body: generatedStream(total, block), ...(streamed ? { size: total, reopen: async () => generatedStream(total, block) } : {}) }))
     process.stdout.write(JSON.stringify({ peak: peakMiB, seconds }) + '\n')
   } finally {
     await emulator.stop()

@@ -122,7 +122,7 @@ export const SINGLE_PUT_LIMIT = 5 * 1024 ** 3
  * holds the last bytes back until the stream has ended, so a body of the wrong length (or,
  * when `expected` is given, other bytes than a first read hashed) fails the request before
  * its last byte is sent: the write is refused, and nothing is stored. Bytes go on in
- * chunks of at least `chunkBytes` (one part size): each becomes one aws-chunked chunk, and
+ * chunks of at least `chunkBytes` (one part size, for a trailer): each becomes one aws-chunked chunk, and
  * few large chunks cost S3 (and the emulator, see README "Emulator gaps") less than many
  * small ones; memory stays below two chunks. A failed check is handed to `fail` (which
  * aborts the request) and the body stalls: it never emits an error, since the SDK
@@ -386,7 +386,8 @@ export class S3EvidenceStore implements EvidenceStore {
         }
       })
       failed.catch(() => undefined)
-      const checked = new CheckedBody(where, size, this.#partSize, first?.sha256, fail)
+      // (chunks are gathered only for the aws-chunked body: a body with its checksum up front goes as it comes)
+      const checked = new CheckedBody(where, size, first ? 0 : this.#partSize, first?.sha256, fail)
       source.on('error', (e) => {
         fail(new StorageError(`reading the body of ${where} failed: ${e.message}; nothing was stored`, { cause: e }))
         checked.destroy()
