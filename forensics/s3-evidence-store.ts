@@ -288,10 +288,21 @@ export class S3EvidenceStore implements EvidenceStore {
       if (!Buffer.isBuffer(input.body)) input.body.destroy()
       throw new ValidationError(`the stated size of s3://${this.bucket}/${input.key} is ${input.size}, not a byte count: nothing was stored`, { field: 'size' })
     }
+    // a stream of known size that is more than one part goes up as one streamed PutObject;
+    // its errors are caught from now on (one before its bytes are read would be thrown
+    // where nothing listens, or leave the request waiting for bytes that never come)
+    if (!Buffer.isBuffer(input.body) && input.size !== undefined && input.size > this.#partSize && input.size <= this.#singlePutLimit) {
+      const body = input.body
+      const early: { error?: Error } = {}
+      body.on('error', (e: Error) => (early.error ??= e))
+      await this.assertLocked().catch((e: unknown) => {
+        body.destroy()
+        throw e
+      })
+      return this.#putStreamed(input, body, input.size, early)
+    }
     await this.assertLocked()
     if (Buffer.isBuffer(input.body) && input.body.length <= this.#partSize) return this.#putSingle(input, input.body)
-    // a stream of known size that is more than one part goes up as one streamed PutObject
-    if (!Buffer.isBuffer(input.body) && input.size !== undefined && input.size > this.#partSize && input.size <= this.#singlePutLimit) return this.#putStreamed(input, input.body, input.size)
     const body = Buffer.isBuffer(input.body) ? Readable.from([input.body]) : input.body
     const pool = new PartPool(this.#partSize)
     const parts = fixedParts(body, this.#partSize, pool.acquire)
@@ -357,7 +368,7 @@ export class S3EvidenceStore implements EvidenceStore {
    * answers, and the answer must name the version (else the version is read back), as for
    * {@link #putSingle}. An existing key is refused up front (a HEAD), so no bytes are sent.
    */
-  async #putStreamed(input: PutEvidenceInput, body: Readable, size: number): Promise<StoredEvidence> {
+  async #putStreamed(input: PutEvidenceInput, body: Readable, size: number, early: { error?: Error }): Promise<StoredEvidence> {
     const where = `s3://${this.bucket}/${input.key}`
     try {
       if (await this.head(input.key)) throw new EvidenceExistsError(this.bucket, input.key)
@@ -365,6 +376,7 @@ export class S3EvidenceStore implements EvidenceStore {
       body.destroy()
       throw e
     }
+    if (early.error || body.errored) throw new StorageError(`reading the body of ${where} failed before anything was sent: ${(early.error ?? body.errored)?.message}`, { cause: early.error ?? body.errored })
     let first: { sha256: string; size: number } | undefined
     if (input.reopen) {
       try {

@@ -104,12 +104,28 @@ t.test('evidence store on the emulator', async (t) => {
     await t.rejects(store.put({ key: 'long', body: Readable.from(chunks(13)), size: bytes.length }), { name: 'ValidationError', message: /longer than its stated size/ })
     await t.rejects(store.put({ key: 'long2', body: Readable.from(chunks(13)), size: bytes.length, reopen: async () => Readable.from(chunks(13)) }), { name: 'ValidationError', message: /has 13631501 bytes, not its stated 12582924/ })
     await t.rejects(store.put({ key: 'changed', body: Readable.from(chunks(12)), size: bytes.length, reopen: async () => Readable.from(chunks(12, 4)) }), { name: 'IntegrityError', message: /changed between its two reads/ })
-    const broken = new Readable({ read() {} })
-    broken.push(Buffer.alloc(6 * MiB))
-    setTimeout(() => broken.destroy(new Error('source cut')), 50)
+    let reads = 0
+    const broken = new Readable({
+      read() {
+        if (reads++ === 0) this.push(Buffer.alloc(6 * MiB))
+        else this.destroy(new Error('source cut'))
+      },
+    })
     await t.rejects(store.put({ key: 'cut', body: broken, size: bytes.length }), { name: 'StorageError', message: /reading the body of s3:\/\/ev-streamed\/cut failed: source cut/ })
     for (const key of ['short', 'long', 'long2', 'changed', 'cut']) t.equal(await versions(key), 0, `${key}: no version stored`)
     await t.rejects(store.put({ key: 'bad', body: Readable.from(chunks(1)), size: -1 }), { name: 'ValidationError', message: /stated size .* is -1, not a byte count/ })
+
+    // a source that fails on its first read: refused before anything is sent
+    const failing = new Readable({
+      read() {
+        this.destroy(new Error('first read cut'))
+      },
+    })
+    await t.rejects(store.put({ key: 'first-cut', body: failing, size: bytes.length, reopen: async () => Readable.from(chunks(12)) }), { name: 'StorageError', message: /reading the body of s3:\/\/ev-streamed\/first-cut failed before anything was sent: Error/ })
+    // a body that fails before the store reads it: refused, no crash, no request left waiting
+    const dead = new Readable({ read() {} }).destroy(new Error('gone'))
+    await t.rejects(store.put({ key: 'dead', body: dead, size: bytes.length }), { name: 'StorageError', message: /reading the body of s3:\/\/ev-streamed\/dead failed before anything was sent: gone/ })
+    for (const key of ['first-cut', 'dead']) t.equal(await versions(key), 0)
 
     // at or below one part, or above the single-PUT limit, the size changes nothing
     const limited = new S3EvidenceStore({ client, bucket: 'ev-streamed', retention: { mode: 'COMPLIANCE', days: 1 }, partSize: 5 * MiB, singlePutLimit: 10 * MiB })
@@ -198,6 +214,28 @@ t.test('evidence store on the emulator', async (t) => {
     // multipart writes are always read back (S3's answer to a completion proves less)
     const multipart = new S3EvidenceStore({ client: lying, bucket: 'ev3', retention: { mode: 'COMPLIANCE', days: 1 }, partSize: 5 * 1024 * 1024 })
     await t.rejects(multipart.put({ key: 'mp', body: Readable.from([Buffer.alloc(6 * 1024 * 1024, 1), Buffer.alloc(6 * 1024 * 1024, 2)]) }), { name: 'IntegrityError', findings: [/stored checksum AAAA differs/] })
+  })
+  t.test('a streamed write whose answer names another checksum than the bytes sent fails loudly', async (t) => {
+    const plain = new S3Client(emulator.clientConfig())
+    t.teardown(() => plain.destroy())
+    await createLockedBucket(plain, 'ev-echo')
+    const lying = new S3Client(emulator.clientConfig())
+    lying.middlewareStack.add(
+      (next, context) => async (args) => {
+        const out = await next(args)
+        if (context.commandName === 'PutObjectCommand') (out.output as { ChecksumSHA256?: string }).ChecksumSHA256 = 'AAAA'
+        return out
+      },
+      { step: 'initialize', name: 'lieAboutChecksum' },
+    )
+    t.teardown(() => lying.destroy())
+    const store = new S3EvidenceStore({ client: lying, bucket: 'ev-echo', retention: { mode: 'COMPLIANCE', days: 1 }, partSize: 5 * 1024 * 1024 })
+    const bytes = Buffer.alloc(6 * 1024 * 1024, 5)
+    await t.rejects(store.put({ key: 'k', body: Readable.from([bytes]), size: bytes.length }), { name: 'IntegrityError', findings: [/S3 answered with checksum AAAA for version .*, not the .* of the bytes sent/] })
+    // read back always: the head of the version is the proof (the emulator stored the sent checksum)
+    const readBack = new S3EvidenceStore({ client: plain, bucket: 'ev-echo', retention: { mode: 'COMPLIANCE', days: 1 }, partSize: 5 * 1024 * 1024, readBack: 'always' })
+    const put = await readBack.put({ key: 'k2', body: Readable.from([bytes]), size: bytes.length })
+    t.equal(put.sha256, createHash('sha256').update(bytes).digest('hex'))
   })
   t.test('a multipart write whose completion applied the retention (as S3 does) is confirmed by the one head after it', async (t) => {
     const plain = new S3Client(emulator.clientConfig())
