@@ -15,6 +15,18 @@ export interface RetentionPolicy {
 export interface PutEvidenceInput {
   key: string
   body: Buffer | Readable
+  /**
+   * The exact byte count of a stream body, when known (a source's Content-Length): a store
+   * may then send it in one streamed write instead of parts. A body of another length is
+   * refused and nothing is stored.
+   */
+  size?: number
+  /**
+   * Opens the same bytes again from the first byte (a stream body whose source can be read
+   * twice): a store may read `body` once to hash it and send the reopened bytes with their
+   * checksum up front, and may reopen again to repeat a failed write.
+   */
+  reopen?: () => Promise<Readable>
   contentType?: string
   /** user metadata (ASCII) */
   metadata?: Record<string, string>

@@ -3,7 +3,7 @@
  * in constant memory, each confirmed: by S3's answer to a checksummed single write, or by
  * reading checksum, size and retention back (multipart writes, unproven answers).
  */
-import { Readable } from 'node:stream'
+import { Readable, Transform, type TransformCallback } from 'node:stream'
 import { createHash } from 'node:crypto'
 import {
   S3Client,
@@ -31,9 +31,9 @@ import {
   type RetentionPolicy,
   type StoredEvidence,
 } from './evidence-store.js'
-import { IntegrityError, StorageError } from './errors.js'
+import { IntegrityError, StorageError, ValidationError } from './errors.js'
 import { hexToBase64 } from './hash.js'
-import { RetriesExhaustedError, withRetry } from './retry.js'
+import { RetriesExhaustedError, isTransientError, withRetry } from './retry.js'
 
 /** Options for {@link S3EvidenceStore}. */
 export interface S3EvidenceStoreOptions {
@@ -44,6 +44,11 @@ export interface S3EvidenceStoreOptions {
   partSize?: number
   /** Parts in flight at once (default 2): memory stays below partSize × (queue + 1). */
   partConcurrency?: number
+  /**
+   * Largest stream of known size sent as one streamed PutObject rather than in parts
+   * (default and maximum: S3's single-PUT limit, 5 GiB).
+   */
+  singlePutLimit?: number
   /** Clock for retain-until dates (tests). */
   now?: () => Date
   /**
@@ -109,6 +114,82 @@ async function* fixedParts(body: Readable, partSize: number, acquire: () => Buff
   pending = []
 }
 
+/** S3's largest single PutObject. */
+export const SINGLE_PUT_LIMIT = 5 * 1024 ** 3
+
+/**
+ * The body of a streamed write, checked as it passes: it counts and hashes the bytes and
+ * holds the last bytes back until the stream has ended, so a body of the wrong length (or,
+ * when `expected` is given, other bytes than a first read hashed) fails the request before
+ * its last byte is sent: the write is refused, and nothing is stored. Bytes go on in
+ * chunks of at least `chunkBytes` (one part size, for a trailer): each becomes one aws-chunked chunk, and
+ * few large chunks cost S3 (and the emulator, see README "Emulator gaps") less than many
+ * small ones; memory stays below two chunks. A failed check is handed to `fail` (which
+ * aborts the request) and the body stalls: it never emits an error, since the SDK
+ * re-emits a body's error where nothing listens (its aws-chunked wrapper), which would
+ * crash the process.
+ */
+class CheckedBody extends Transform {
+  readonly #hash = createHash('sha256')
+  #seen = 0
+  #held?: Buffer
+  #gathered: Buffer[] = []
+  #gatheredBytes = 0
+  sha256?: string
+  constructor(
+    readonly where: string,
+    readonly size: number,
+    readonly chunkBytes: number,
+    readonly expected: string | undefined,
+    readonly fail: (e: Error) => void,
+  ) {
+    super()
+  }
+  override _transform(raw: unknown, _encoding: BufferEncoding, done: TransformCallback): void {
+    const chunk = Buffer.isBuffer(raw) ? raw : Buffer.from(raw as Uint8Array)
+    this.#seen += chunk.length
+    if (this.#seen > this.size) return this.fail(new ValidationError(`the body of ${this.where} is longer than its stated size of ${this.size} bytes: nothing was stored; state the exact size or none`, { field: 'size' }))
+    this.#hash.update(chunk)
+    this.#gathered.push(chunk)
+    this.#gatheredBytes += chunk.length
+    if (this.#gatheredBytes >= this.chunkBytes) {
+      if (this.#held) this.push(this.#held)
+      this.#held = this.#take()
+    }
+    done()
+  }
+  override _flush(done: TransformCallback): void {
+    if (this.#seen !== this.size) return this.fail(new ValidationError(`the body of ${this.where} ended after ${this.#seen} of its stated ${this.size} bytes: nothing was stored; state the exact size or none`, { field: 'size' }))
+    const sha256 = this.#hash.digest('hex')
+    if (this.expected !== undefined && sha256 !== this.expected) {
+      return this.fail(new IntegrityError(`the source of ${this.where} changed between its two reads: nothing was stored`, { findings: [`first read SHA-256 ${this.expected}, second ${sha256}`] }))
+    }
+    this.sha256 = sha256
+    if (this.#held) this.push(this.#held)
+    if (this.#gatheredBytes) this.push(this.#take())
+    this.#held = undefined
+    done()
+  }
+  #take(): Buffer {
+    const all = this.#gathered.length === 1 ? this.#gathered[0] : Buffer.concat(this.#gathered, this.#gatheredBytes)
+    this.#gathered = []
+    this.#gatheredBytes = 0
+    return all
+  }
+}
+
+/** Reads a stream to its end, hashing and counting it (the first read of a reopenable body). */
+async function hashStream(body: Readable): Promise<{ sha256: string; size: number }> {
+  const hash = createHash('sha256')
+  let size = 0
+  for await (const raw of body) {
+    const chunk = Buffer.isBuffer(raw) ? raw : Buffer.from(raw as Uint8Array)
+    hash.update(chunk)
+    size += chunk.length
+  }
+  return { sha256: hash.digest('hex'), size }
+}
+
 /** Keeps part buffers for reuse: allocating a fresh 8 MiB buffer per part grows RSS. */
 class PartPool {
   readonly #free: Buffer[] = []
@@ -149,6 +230,7 @@ export class S3EvidenceStore implements EvidenceStore {
   readonly #s3: S3Client
   readonly #partSize: number
   readonly #partConcurrency: number
+  readonly #singlePutLimit: number
   readonly #now: () => Date
   readonly #readBack: 'when-unproven' | 'always'
   #locked?: Promise<void>
@@ -159,6 +241,7 @@ export class S3EvidenceStore implements EvidenceStore {
     this.retention = opts.retention
     this.#partSize = opts.partSize ?? 16 * 1024 * 1024
     this.#partConcurrency = opts.partConcurrency ?? 2
+    this.#singlePutLimit = Math.min(opts.singlePutLimit ?? SINGLE_PUT_LIMIT, SINGLE_PUT_LIMIT)
     this.#now = opts.now ?? (() => new Date())
     this.#readBack = opts.readBack ?? 'when-unproven'
   }
@@ -201,6 +284,23 @@ export class S3EvidenceStore implements EvidenceStore {
   }
 
   async put(input: PutEvidenceInput): Promise<StoredEvidence> {
+    if (input.size !== undefined && !(Number.isSafeInteger(input.size) && input.size >= 0)) {
+      if (!Buffer.isBuffer(input.body)) input.body.destroy()
+      throw new ValidationError(`the stated size of s3://${this.bucket}/${input.key} is ${input.size}, not a byte count: nothing was stored`, { field: 'size' })
+    }
+    // a stream of known size that is more than one part goes up as one streamed PutObject;
+    // its errors are caught from now on (one before its bytes are read would be thrown
+    // where nothing listens, or leave the request waiting for bytes that never come)
+    if (!Buffer.isBuffer(input.body) && input.size !== undefined && input.size > this.#partSize && input.size <= this.#singlePutLimit) {
+      const body = input.body
+      const early: { error?: Error } = {}
+      body.on('error', (e: Error) => (early.error ??= e))
+      await this.assertLocked().catch((e: unknown) => {
+        body.destroy()
+        throw e
+      })
+      return this.#putStreamed(input, body, input.size, early)
+    }
     await this.assertLocked()
     if (Buffer.isBuffer(input.body) && input.body.length <= this.#partSize) return this.#putSingle(input, input.body)
     const body = Buffer.isBuffer(input.body) ? Readable.from([input.body]) : input.body
@@ -256,6 +356,100 @@ export class S3EvidenceStore implements EvidenceStore {
     })
     return write.catch((e: unknown) => {
       throw e instanceof IntegrityError ? e : this.#translate(e, input.key, 'write')
+    })
+  }
+
+  /**
+   * One streamed PutObject of a body of known size, with the checksum S3 validates before it
+   * stores anything: sent up front when the source can be read twice (`reopen`: a first read
+   * hashes it; a failed write is repeated from a fresh read), else as a trailer of an
+   * aws-chunked body, computed by the SDK as the bytes go out (one read, no repeat: the
+   * bytes are gone). Either way our own hash of the bytes sent must equal the checksum S3
+   * answers, and the answer must name the version (else the version is read back), as for
+   * {@link #putSingle}. An existing key is refused up front (a HEAD), so no bytes are sent.
+   */
+  async #putStreamed(input: PutEvidenceInput, body: Readable, size: number, early: { error?: Error }): Promise<StoredEvidence> {
+    const where = `s3://${this.bucket}/${input.key}`
+    try {
+      if (await this.head(input.key)) throw new EvidenceExistsError(this.bucket, input.key)
+    } catch (e) {
+      body.destroy()
+      throw e
+    }
+    if (early.error || body.errored) throw new StorageError(`reading the body of ${where} failed before anything was sent: ${(early.error ?? body.errored)?.message}`, { cause: early.error ?? body.errored })
+    let first: { sha256: string; size: number } | undefined
+    if (input.reopen) {
+      try {
+        first = await hashStream(body)
+      } catch (e) {
+        throw new StorageError(`reading the body of ${where} failed before anything was sent: ${nameOf(e)}`, { cause: e })
+      }
+      if (first.size !== size) throw new ValidationError(`the body of ${where} has ${first.size} bytes, not its stated ${size}: nothing was stored; state the exact size or none`, { field: 'size' })
+    }
+    const send = async (source: Readable): Promise<StoredEvidence> => {
+      // the SDK pipes the body without passing its errors on: a failed check or a failed
+      // source aborts the request (before the last byte: nothing is stored)
+      const abort = new AbortController()
+      let fail: (e: Error) => void = () => undefined
+      const failed = new Promise<never>((_, reject) => {
+        fail = (e) => {
+          abort.abort()
+          reject(e)
+        }
+      })
+      failed.catch(() => undefined)
+      // (chunks are gathered only for the aws-chunked body: a body with its checksum up front goes as it comes)
+      const checked = new CheckedBody(where, size, first ? 0 : this.#partSize, first?.sha256, fail)
+      source.on('error', (e) => {
+        fail(new StorageError(`reading the body of ${where} failed: ${e.message}; nothing was stored`, { cause: e }))
+        checked.destroy()
+      })
+      source.pipe(checked)
+      let versionId: string | undefined
+      try {
+        const out = await Promise.race([
+          failed,
+          this.#s3.send(
+            new PutObjectCommand({
+              Bucket: this.bucket,
+              Key: input.key,
+              Body: checked,
+              ContentLength: size,
+              ContentType: input.contentType,
+              Metadata: input.metadata,
+              ChecksumAlgorithm: 'SHA256',
+              ...(first ? { ChecksumSHA256: hexToBase64(first.sha256) } : {}),
+              IfNoneMatch: '*',
+              ...this.#lockParams(),
+            }),
+            { abortSignal: abort.signal },
+          ),
+        ])
+        versionId = out.VersionId
+        const sha256 = checked.sha256
+        if (sha256 === undefined) throw new StorageError(`write of ${where} was answered before its body was sent`)
+        if (versionId && out.ChecksumSHA256 !== undefined) {
+          if (out.ChecksumSHA256 !== hexToBase64(sha256)) {
+            throw new IntegrityError(`write of ${where} could not be confirmed`, { findings: [`S3 answered with checksum ${out.ChecksumSHA256} for version ${versionId}, not the ${hexToBase64(sha256)} of the bytes sent`] })
+          }
+          if (this.#readBack === 'when-unproven') return { key: input.key, versionId, sha256, size }
+        }
+        return await this.#confirm(input.key, versionId, sha256, size, hexToBase64(sha256))
+      } catch (e) {
+        source.destroy()
+        checked.destroy()
+        if (e instanceof IntegrityError || e instanceof ValidationError) throw e
+        // a lost answer to a write that took effect (a 5xx, or a repeat meeting our object):
+        // once the whole body was sent, the key holding exactly those bytes is our write
+        const sent = checked.sha256
+        const own = sent && (isPreconditionFailed(e) || isTransientError(e)) ? await this.#ownEarlierWrite(input.key, hexToBase64(sent), sent, size) : undefined
+        if (own) return own
+        throw e
+      }
+    }
+    const write = input.reopen ? withRetry(`write of ${where}`, async () => send(await input.reopen!())) : send(body)
+    return write.catch((e: unknown) => {
+      throw e instanceof IntegrityError || e instanceof ValidationError ? e : this.#translate(e, input.key, 'write')
     })
   }
 

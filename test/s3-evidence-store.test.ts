@@ -61,6 +61,113 @@ t.test('evidence store on the emulator', async (t) => {
     t.equal((await store.getBytes('small', small.versionId)).bytes.toString(), 'ab')
   })
 
+  t.test('a stream of known size goes up as one streamed PutObject, checked as it passes', async (t) => {
+    const { s3 } = await lockedStore(emulator, { bucket: 'ev-streamed' })
+    const sent: string[] = []
+    const client = new S3Client(emulator.clientConfig())
+    client.middlewareStack.add((next, context) => (args) => (sent.push(context.commandName ?? '?'), next(args)), { step: 'initialize', name: 'countRequests' })
+    t.teardown(() => client.destroy())
+    const MiB = 1024 * 1024
+    const store = new S3EvidenceStore({ client, bucket: 'ev-streamed', retention: { mode: 'COMPLIANCE', days: 1 }, partSize: 5 * MiB })
+    await store.assertLocked()
+    const chunks = (n: number, fill = 3): Buffer[] => Array.from({ length: n }, (_, i) => Buffer.alloc(MiB + 1, fill + i))
+    const bytes = Buffer.concat(chunks(12))
+    const versions = async (key: string): Promise<number> => (await s3.send(new ListObjectVersionsCommand({ Bucket: 'ev-streamed', Prefix: key }))).Versions?.length ?? 0
+
+    // one read (no reopen): the SHA-256 goes as a trailer of an aws-chunked body
+    sent.length = 0
+    const once = await store.put({ key: 'once', body: Readable.from(chunks(12)), size: bytes.length })
+    t.same(sent, ['HeadObjectCommand', 'PutObjectCommand'], 'a head (nothing there), then one PutObject: no parts, no read-back')
+    t.equal(once.sha256, createHash('sha256').update(bytes).digest('hex'))
+    t.equal(once.size, bytes.length)
+    const head = await store.head('once', once.versionId)
+    t.equal(head?.checksumSHA256, createHash('sha256').update(bytes).digest('base64'), 'stored with its whole-object SHA-256')
+    t.equal(head?.retentionMode, 'COMPLIANCE')
+    t.ok((await store.getBytes('once', once.versionId)).bytes.equals(bytes))
+
+    // two reads (reopen): hashed first, the checksum sent up front
+    let opened = 0
+    sent.length = 0
+    const twice = await store.put({ key: 'twice', body: Readable.from(chunks(12)), size: bytes.length, reopen: async () => (opened++, Readable.from(chunks(12))) })
+    t.equal(opened, 1)
+    t.same(sent, ['HeadObjectCommand', 'PutObjectCommand'])
+    t.equal(twice.sha256, once.sha256)
+    t.equal((await store.head('twice', twice.versionId))?.checksumSHA256, head?.checksumSHA256)
+
+    // an existing key is refused before any byte is sent
+    sent.length = 0
+    await t.rejects(store.put({ key: 'once', body: Readable.from(chunks(12)), size: bytes.length }), { name: 'EvidenceExistsError' })
+    t.same(sent, ['HeadObjectCommand'])
+
+    // a body of another length than stated, or a source that changed between its reads: refused, nothing stored
+    await t.rejects(store.put({ key: 'short', body: Readable.from(chunks(11)), size: bytes.length }), { name: 'ValidationError', message: /ended after 11534347 of its stated 12582924 bytes/ })
+    await t.rejects(store.put({ key: 'long', body: Readable.from(chunks(13)), size: bytes.length }), { name: 'ValidationError', message: /longer than its stated size/ })
+    await t.rejects(store.put({ key: 'long2', body: Readable.from(chunks(13)), size: bytes.length, reopen: async () => Readable.from(chunks(13)) }), { name: 'ValidationError', message: /has 13631501 bytes, not its stated 12582924/ })
+    await t.rejects(store.put({ key: 'changed', body: Readable.from(chunks(12)), size: bytes.length, reopen: async () => Readable.from(chunks(12, 4)) }), { name: 'IntegrityError', message: /changed between its two reads/ })
+    let reads = 0
+    const broken = new Readable({
+      read() {
+        if (reads++ === 0) this.push(Buffer.alloc(6 * MiB))
+        else this.destroy(new Error('source cut'))
+      },
+    })
+    await t.rejects(store.put({ key: 'cut', body: broken, size: bytes.length }), { name: 'StorageError', message: /reading the body of s3:\/\/ev-streamed\/cut failed: source cut/ })
+    for (const key of ['short', 'long', 'long2', 'changed', 'cut']) t.equal(await versions(key), 0, `${key}: no version stored`)
+    await t.rejects(store.put({ key: 'bad', body: Readable.from(chunks(1)), size: -1 }), { name: 'ValidationError', message: /stated size .* is -1, not a byte count/ })
+
+    // a source that fails on its first read: refused before anything is sent
+    const failing = new Readable({
+      read() {
+        this.destroy(new Error('first read cut'))
+      },
+    })
+    await t.rejects(store.put({ key: 'first-cut', body: failing, size: bytes.length, reopen: async () => Readable.from(chunks(12)) }), { name: 'StorageError', message: /reading the body of s3:\/\/ev-streamed\/first-cut failed before anything was sent: Error/ })
+    // a body that fails before the store reads it: refused, no crash, no request left waiting
+    const dead = new Readable({ read() {} }).destroy(new Error('gone'))
+    await t.rejects(store.put({ key: 'dead', body: dead, size: bytes.length }), { name: 'StorageError', message: /reading the body of s3:\/\/ev-streamed\/dead failed before anything was sent: gone/ })
+    for (const key of ['first-cut', 'dead']) t.equal(await versions(key), 0)
+
+    // at or below one part, or above the single-PUT limit, the size changes nothing
+    const limited = new S3EvidenceStore({ client, bucket: 'ev-streamed', retention: { mode: 'COMPLIANCE', days: 1 }, partSize: 5 * MiB, singlePutLimit: 10 * MiB })
+    sent.length = 0
+    await limited.put({ key: 'parts', body: Readable.from(chunks(12)), size: bytes.length })
+    t.ok(sent.includes('UploadPartCommand'), 'above the single-PUT limit: multipart')
+  })
+
+  t.test('a streamed write whose answer is lost is repeated from a fresh read and recognised as ours', async (t) => {
+    const { s3 } = await lockedStore(emulator, { bucket: 'ev-lost' })
+    const seen = new Set<string>()
+    const proxy = await startFaultProxy({ target: emulator.endpoint, faults: { lostResponse: 1 }, eligible: (r) => r.method === 'PUT' && !seen.has(r.url) && Boolean(seen.add(r.url)) })
+    const client = new S3Client({ ...emulator.clientConfig(), endpoint: proxy.endpoint })
+    t.teardown(async () => {
+      client.destroy()
+      await proxy.close()
+    })
+    const store = new S3EvidenceStore({ client, bucket: 'ev-lost', retention: { mode: 'COMPLIANCE', days: 1 }, partSize: 5 * 1024 * 1024 })
+    await store.assertLocked()
+    const bytes = Buffer.alloc(6 * 1024 * 1024, 7)
+    let opened = 0
+    const put = await store.put({ key: 'big', body: Readable.from([bytes]), size: bytes.length, reopen: async () => (opened++, Readable.from([bytes])) })
+    t.equal(proxy.stats.faults.lostResponse, 1, 'the answer was lost')
+    t.equal(opened, 1, 'sent once: the key holds exactly the bytes sent, so the write took effect')
+    t.equal(put.sha256, createHash('sha256').update(bytes).digest('hex'))
+    const versions = await s3.send(new ListObjectVersionsCommand({ Bucket: 'ev-lost', Prefix: 'big' }))
+    t.same(versions.Versions?.map((v) => v.VersionId), [put.versionId], 'one version, the one reported')
+    // without a way to read it again too
+    const once = await store.put({ key: 'big-once', body: Readable.from([bytes]), size: bytes.length })
+    t.equal(once.sha256, put.sha256)
+    t.equal(proxy.stats.faults.lostResponse, 2)
+    // a transient failure before the write took effect is repeated from a fresh read
+    proxy.configure({ faults: { reset: 1 }, eligible: (r) => r.method === 'PUT' && !seen.has(r.url) && Boolean(seen.add(r.url)) })
+    let reopened = 0
+    const again = await store.put({ key: 'big-again', body: Readable.from([bytes]), size: bytes.length, reopen: async () => (reopened++, Readable.from([bytes])) })
+    t.equal(reopened, 2, 'the reset write was sent again from a fresh read')
+    t.equal(again.sha256, put.sha256)
+    // and without one, it fails naming the key; nothing is stored
+    await t.rejects(store.put({ key: 'big-reset', body: Readable.from([bytes]), size: bytes.length }), { name: 'StorageError', message: /could not write s3:\/\/ev-lost\/big-reset/ })
+    t.notOk((await s3.send(new ListObjectVersionsCommand({ Bucket: 'ev-lost', Prefix: 'big-reset' }))).Versions?.length)
+  })
+
   t.test('refuses buckets without Object Lock or that do not exist', async (t) => {
     const s3 = new S3Client(emulator.clientConfig())
     t.teardown(() => s3.destroy())
@@ -107,6 +214,28 @@ t.test('evidence store on the emulator', async (t) => {
     // multipart writes are always read back (S3's answer to a completion proves less)
     const multipart = new S3EvidenceStore({ client: lying, bucket: 'ev3', retention: { mode: 'COMPLIANCE', days: 1 }, partSize: 5 * 1024 * 1024 })
     await t.rejects(multipart.put({ key: 'mp', body: Readable.from([Buffer.alloc(6 * 1024 * 1024, 1), Buffer.alloc(6 * 1024 * 1024, 2)]) }), { name: 'IntegrityError', findings: [/stored checksum AAAA differs/] })
+  })
+  t.test('a streamed write whose answer names another checksum than the bytes sent fails loudly', async (t) => {
+    const plain = new S3Client(emulator.clientConfig())
+    t.teardown(() => plain.destroy())
+    await createLockedBucket(plain, 'ev-echo')
+    const lying = new S3Client(emulator.clientConfig())
+    lying.middlewareStack.add(
+      (next, context) => async (args) => {
+        const out = await next(args)
+        if (context.commandName === 'PutObjectCommand') (out.output as { ChecksumSHA256?: string }).ChecksumSHA256 = 'AAAA'
+        return out
+      },
+      { step: 'initialize', name: 'lieAboutChecksum' },
+    )
+    t.teardown(() => lying.destroy())
+    const store = new S3EvidenceStore({ client: lying, bucket: 'ev-echo', retention: { mode: 'COMPLIANCE', days: 1 }, partSize: 5 * 1024 * 1024 })
+    const bytes = Buffer.alloc(6 * 1024 * 1024, 5)
+    await t.rejects(store.put({ key: 'k', body: Readable.from([bytes]), size: bytes.length }), { name: 'IntegrityError', findings: [/S3 answered with checksum AAAA for version .*, not the .* of the bytes sent/] })
+    // read back always: the head of the version is the proof (the emulator stored the sent checksum)
+    const readBack = new S3EvidenceStore({ client: plain, bucket: 'ev-echo', retention: { mode: 'COMPLIANCE', days: 1 }, partSize: 5 * 1024 * 1024, readBack: 'always' })
+    const put = await readBack.put({ key: 'k2', body: Readable.from([bytes]), size: bytes.length })
+    t.equal(put.sha256, createHash('sha256').update(bytes).digest('hex'))
   })
   t.test('a multipart write whose completion applied the retention (as S3 does) is confirmed by the one head after it', async (t) => {
     const plain = new S3Client(emulator.clientConfig())
