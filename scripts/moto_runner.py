@@ -40,7 +40,6 @@ requester's end closing, by exit, crash or SIGKILL, stops it), as the stdin pipe
 otherwise. The fork server itself stops when its stdin closes.
 """
 import copy
-import io
 import json
 import os
 import random
@@ -80,51 +79,82 @@ class SerializeConditionalWrites:
             return list(self._app(environ, start_response))
 
 
-class _RequestBody(io.RawIOBase):
-    """A request's body that ends at its Content-Length: the next request follows it."""
+class _CountingInput:
+    """The connection's input as werkzeug hands it to the app, counting the bytes read from it."""
 
-    def __init__(self, raw, length: int):
+    def __init__(self, raw):
         self._raw = raw
-        self.left = length
+        self.count = 0
 
-    def readable(self) -> bool:
-        return True
+    def read(self, size=-1):
+        data = self._raw.read(size)
+        self.count += len(data)
+        return data
 
-    def readinto(self, buffer) -> int:
-        if self.left <= 0:
-            return 0
-        data = self._raw.read(min(len(buffer), self.left))
-        buffer[: len(data)] = data
-        self.left -= len(data)
-        return len(data)
+    def readinto(self, buffer):
+        n = self._raw.readinto(buffer) or 0
+        self.count += n
+        return n
+
+    def readline(self, size=-1):
+        data = self._raw.readline(size)
+        self.count += len(data)
+        return data
+
+    def __getattr__(self, name):
+        return getattr(self._raw, name)
 
 
 class KeepAliveBodies:
-    """WSGI middleware: request bodies end at their length and are drained after the response."""
+    """WSGI middleware: what the app left of a request body is read after the response."""
 
     def __init__(self, app):
         self._app = app
 
     def __call__(self, environ, start_response):
-        if not environ.get("wsgi.input_terminated"):
-            try:
-                length = max(0, int(environ.get("CONTENT_LENGTH") or 0))
-            except ValueError:
-                length = 0
-            environ["wsgi.input"] = io.BufferedReader(_RequestBody(environ["wsgi.input"], length), 1 << 16)
-            environ["wsgi.input_terminated"] = True
-        body = environ["wsgi.input"]
+        chunked = bool(environ.get("wsgi.input_terminated"))  # werkzeug de-chunks it; it ends itself
+        counting = None
+        if not chunked:
+            counting = _CountingInput(environ["wsgi.input"])
+            environ["wsgi.input"] = counting
         try:
-            yield from self._app(environ, start_response)
-        finally:
-            while body.read(1 << 20):
-                pass
+            # the whole answer is produced here, on the connection's thread (moto's answers
+            # are in memory anyway), so the body is drained before the next request is read
+            result = self._app(environ, start_response)
+            try:
+                out = list(result)
+            finally:
+                if hasattr(result, "close"):
+                    result.close()
+            if chunked:
+                while environ["wsgi.input"].read(1 << 20):
+                    pass
+            else:
+                left = max(0, int(environ.get("CONTENT_LENGTH") or 0)) - counting.count
+                while left > 0:
+                    data = counting.read(min(left, 1 << 20))
+                    if not data:
+                        raise ConnectionError("the client went away before its whole body arrived")
+                    left -= len(data)
+        except BaseException:
+            # a request that failed or a body that cannot be drained ends its connection
+            environ[_CLOSE_AFTER_RESPONSE] = True
+            raise
+        return out
+
+
+_CLOSE_AFTER_RESPONSE = "emulator.close_after_response"
 
 
 class KeepAliveRequestHandler(WSGIRequestHandler):
     """Keeps HTTP/1.1 connections open unless the client asks to close (see the module comment)."""
 
     timeout = 120
+
+    def run_wsgi(self):
+        super().run_wsgi()
+        if getattr(self, "environ", {}).get(_CLOSE_AFTER_RESPONSE):
+            self.close_connection = True
 
     def send_header(self, keyword, value):
         if keyword.lower() == "connection" and value.lower() == "close" and not self.close_connection:
