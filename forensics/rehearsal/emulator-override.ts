@@ -80,6 +80,7 @@ export interface SynthesizedPlan {
   terraform?: { required_providers?: { aws?: { version?: string } } }
   provider?: { aws?: Record<string, unknown>[] }
   resource?: Record<string, Record<string, Record<string, unknown>>>
+  data?: Record<string, Record<string, Record<string, unknown>>>
 }
 type Plan = SynthesizedPlan
 
