@@ -40,6 +40,8 @@ export interface RehearsalStack {
   /** the stack's local state file */
   statePath: string
   replaced: ReplacedStatement[]
+  /** the override's environment for every terraform command of the stack (endpoints at the emulator) */
+  environment: Record<string, string>
   /** the plan reads another stack's outputs (`terraform_remote_state`): it is applied after the others */
   readsOtherStacks: boolean
 }
@@ -98,9 +100,10 @@ export class DeployRehearsal {
       assertMirrorAdmitted(o.toolchain, plan.terraform?.required_providers?.aws?.version ?? '', s.name)
       const statePath = join(o.workDir, `${s.name}.tfstate`)
       const override = writeEmulatorOverride(dir, plan, { endpoint: o.emulator.endpoint, statePath })
+      log(`emulator only: ${s.name} reaches ${override.endpoints.join(', ')} (and every other service) at ${o.emulator.endpoint} through ${Object.keys(override.environment).join(', ')}`)
       for (const r of override.replaced) log(`emulator only: ${s.name} ${r.resource} without ${r.sid} (${r.why})`)
       const planned = Object.values(plan.resource ?? {}).reduce((n, byId) => n + Object.keys(byId).length, 0)
-      stacks.push({ name: s.name, accountId: s.accountId, dir, planned, statePath, replaced: override.replaced, readsOtherStacks: Object.keys(plan.data?.terraform_remote_state ?? {}).length > 0 })
+      stacks.push({ name: s.name, accountId: s.accountId, dir, planned, statePath, replaced: override.replaced, environment: override.environment, readsOtherStacks: Object.keys(plan.data?.terraform_remote_state ?? {}).length > 0 })
       if (!credentials.has(s.accountId)) credentials.set(s.accountId, await emulatorAccountCredentials(o.emulator, s.accountId))
     }
     // each stack initializes its own directory: all at once
@@ -124,7 +127,7 @@ export class DeployRehearsal {
 
   #env(stack: RehearsalStack): NodeJS.ProcessEnv {
     const c = this.credentials(stack.accountId)
-    return { AWS_ACCESS_KEY_ID: c.accessKeyId, AWS_SECRET_ACCESS_KEY: c.secretAccessKey, AWS_SESSION_TOKEN: c.sessionToken, AWS_REGION: this.#emulator.region }
+    return { ...stack.environment, AWS_ACCESS_KEY_ID: c.accessKeyId, AWS_SECRET_ACCESS_KEY: c.secretAccessKey, AWS_SESSION_TOKEN: c.sessionToken, AWS_REGION: this.#emulator.region }
   }
 
   /** `terraform apply`; throws a {@link TerraformError} naming the failing resources. */
