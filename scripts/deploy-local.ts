@@ -63,10 +63,14 @@ async function main(): Promise<number> {
       ],
       log,
     })
+    // stacks that read no other stack's state are applied at the same time (DeployRehearsal.applyAll)
+    const appliedAt = Date.now()
+    const runs = await rehearsal.applyAll()
     for (const s of rehearsal.stacks) {
-      const applied = await rehearsal.apply(s.name)
-      log(`applied ${s.name} into account ${s.accountId}: ${applied.resources} of ${s.planned} planned resources in ${applied.seconds.toFixed(1)} s (first apply)`)
+      const applied = runs.get(s.name)
+      log(`applied ${s.name} into account ${s.accountId}: ${applied?.resources} of ${s.planned} planned resources in ${applied?.seconds.toFixed(1)} s (first apply)`)
     }
+    log(`${rehearsal.stacks.length} stack(s) applied in ${((Date.now() - appliedAt) / 1000).toFixed(1)} s${rehearsal.stacks.some((s) => s.readsOtherStacks) ? '' : ', all at once (no stack reads another\'s state)'}`)
     const member = config.memberAccounts[0]
     const bucket = config.watchedBuckets[0]
     if (!member || !bucket) {

@@ -55,7 +55,10 @@ async function rehearse(toolchain: Extract<ReturnType<typeof terraformAvailabili
   const memberStack = stacks.members[0].node.id
 
   const emulator: Emulator = await startEmulator({ region: config.region, awsManagedPolicies: true })
+  // the member stack's destroy runs while the forensics-account tests go on (below)
+  let memberDestroyed: ReturnType<DeployRehearsal['destroy']> | undefined = undefined
   t.teardown(async () => {
+    await memberDestroyed?.catch(() => undefined)
     if (!t.passing()) t.comment(`emulator log (${emulator.logFile}):\n${emulator.readLog().split('\n').slice(-40).join('\n')}`)
     await emulator.stop()
   })
@@ -68,13 +71,21 @@ async function rehearse(toolchain: Extract<ReturnType<typeof terraformAvailabili
   const F = rehearsal.credentials(config.forensicsAccountId)
   const M = rehearsal.credentials(member)
 
+  // the plans and states as applied, kept for the permission simulations (the member stack is
+  // destroyed while the forensics-account tests run)
+  let applied: { accountId: string; region: string; plan: ReturnType<DeployRehearsal['plan']>; state: ReturnType<DeployRehearsal['state']> }[] = []
   await t.test('the first apply of each stack creates every planned resource', async (t) => {
+    t.same(rehearsal.stacks.filter((s) => s.readsOtherStacks).map((s) => s.name), [], 'no stack reads another\'s state: they are applied at the same time')
+    const runs = await rehearsal.applyAll()
     for (const s of rehearsal.stacks) {
-      const applied = await rehearsal.apply(s.name)
-      t.equal(applied.code, 0, `${s.name} applied on the first try`)
-      t.equal(applied.resources, s.planned, `${s.name}: ${applied.resources} resources in ${applied.seconds.toFixed(0)} s`)
+      const run = runs.get(s.name)
+      t.equal(run?.code, 0, `${s.name} applied on the first try`)
+      t.equal(run?.resources, s.planned, `${s.name}: ${run?.resources} resources in ${run?.seconds.toFixed(0)} s`)
+      const planned = Object.entries(rehearsal.plan(s.name).resource ?? {}).flatMap(([type, byId]) => Object.keys(byId).map((id) => `${type}.${id}`))
+      t.same(rehearsal.stateList(s.name).sort(), planned.sort(), `${s.name}: the state holds exactly the planned resources`)
     }
     t.ok(lines.some((l) => l.includes('plugin mirror') || l.includes('registry')), 'the provider source is reported')
+    applied = [config.name, memberStack].map((n) => ({ accountId: rehearsal.stack(n).accountId, region: config.region, plan: rehearsal.plan(n), state: rehearsal.state(n) }))
   })
 
   await t.test('the emulator gets the bucket policies without the listed statements; the plan keeps them', async (t) => {
@@ -128,6 +139,9 @@ async function rehearse(toolchain: Extract<ReturnType<typeof terraformAvailabili
     t.match(manifest, { status: 'complete', target: { bucket: watched, accountId: member } }, 'the capture is committed in the deployed evidence bucket')
   })
 
+  // nothing below acts in the member account: its destroy goes on meanwhile (asserted last)
+  memberDestroyed = rehearsal.destroy(memberStack)
+
   await t.test('permissions-sufficient: every recorded call is allowed by the synthesized policies; one missing action fails it, naming call and role', async (t) => {
     // a capture in the forensics account too (the canary bucket), so the function's own reads are exercised
     const canary = config.drill.canaryBucket as string
@@ -137,7 +151,6 @@ async function rehearse(toolchain: Extract<ReturnType<typeof terraformAvailabili
     t.ok(own.ok, `capture of the canary bucket: ${own.error ?? 'ok'}`)
     recorded.push(...own.calls)
 
-    const applied = [config.name, memberStack].map((n) => ({ accountId: rehearsal.stack(n).accountId, region: config.region, plan: rehearsal.plan(n), state: rehearsal.state(n) }))
     const policies = deploymentPolicies(applied)
     const simulator = await loadIamSimulator()
     const report = await simulatePermissions(recorded, policies, simulator, { region: config.region })
@@ -200,7 +213,6 @@ async function rehearse(toolchain: Extract<ReturnType<typeof terraformAvailabili
     t.equal(deployment.resolver.topicArn(names.siemTopic), deployment.environment('custody-recorder').FORENSICS_SIEM_TOPIC_ARN)
     t.equal(deployment.resolver.functionArn(names.functions.drill), deployment.function('drill').arn)
 
-    const applied = [config.name, memberStack].map((n) => ({ accountId: rehearsal.stack(n).accountId, region: config.region, plan: rehearsal.plan(n), state: rehearsal.state(n) }))
     const drillLines: string[] = []
     const outcome = await runRehearsedDrill({ emulator, deployment, credentials: F, policies: deploymentPolicies(applied), outDir: join(workDir, 'drills'), log: (l) => drillLines.push(l) })
     const failed = outcome.report.checks.filter((c) => c.verdict !== 'pass')
@@ -255,7 +267,7 @@ async function rehearse(toolchain: Extract<ReturnType<typeof terraformAvailabili
     const s3F = new S3Client(as(F))
     const before = (await s3F.send(new ListObjectVersionsCommand({ Bucket: names.evidenceBucket }))).Versions ?? []
     t.ok(before.length > 0, 'the bucket holds evidence')
-    const memberDestroy = await rehearsal.destroy(memberStack)
+    const memberDestroy = await (memberDestroyed ?? rehearsal.destroy(memberStack))
     t.equal(memberDestroy.code, 0, 'the member stack goes')
     t.same(memberDestroy.remaining, [])
     const destroy = await rehearsal.destroy(config.name)

@@ -27,7 +27,7 @@ import { parseTriggerEvent } from '../forensics/contract/triggers.js'
 import type { PermissionDenial, PermissionReport } from '../forensics/permissions/simulate-permissions.js'
 import { canaryFinding, deployedPermissionsCheck, INTENDED_REFUSALS } from '../cli/commands/drill-rehearsed.js'
 import {
-  emulatorEndpointsFor, emulatorOverride, EMULATOR_POLICY_GAPS, OVERRIDE_FILE, writeEmulatorOverride, type SynthesizedPlan,
+  emulatorEndpointsFor, emulatorOverride, EMULATOR_ENDPOINTS, ENDPOINT_VARIABLES, EMULATOR_POLICY_GAPS, OVERRIDE_FILE, writeEmulatorOverride, type SynthesizedPlan,
 } from '../forensics/rehearsal/emulator-override.js'
 import { emulatorAccountCredentials, markRehearsalOutput } from '../forensics/rehearsal/rehearsal.js'
 import {
@@ -73,7 +73,10 @@ t.test('the override points every provider configuration at the emulator for eve
   const o = emulatorOverride(plan, { endpoint: 'http://127.0.0.1:1', statePath: '/tmp/x.tfstate' })
   const providers = (o.document.provider as { aws: Record<string, unknown>[] }).aws
   t.equal(providers.length, 2, 'one per provider configuration')
-  t.match(providers[1], { alias: 'us-east-1', s3_use_path_style: true, skip_credentials_validation: true, endpoints: [{ s3: 'http://127.0.0.1:1', sts: 'http://127.0.0.1:1', events: 'http://127.0.0.1:1', kms: 'http://127.0.0.1:1' }] })
+  t.match(providers[1], { alias: 'us-east-1', s3_use_path_style: true, skip_credentials_validation: true })
+  t.notOk(providers.some((p) => 'endpoints' in p), 'no endpoints block: the endpoints are the SDK\'s environment variables')
+  t.same(o.environment, { AWS_ENDPOINT_URL: 'http://127.0.0.1:1', AWS_ENDPOINT_URL_S3: 'http://127.0.0.1:1', AWS_ENDPOINT_URL_STS: 'http://127.0.0.1:1', AWS_ENDPOINT_URL_EVENTBRIDGE: 'http://127.0.0.1:1', AWS_ENDPOINT_URL_KMS: 'http://127.0.0.1:1' }, 'every service at the emulator, and each the plan uses by name')
+  t.ok(EMULATOR_ENDPOINTS.every(([, key]) => ENDPOINT_VARIABLES[key]), 'every service of the table has its variable')
   t.same(o.document.terraform, { backend: { local: { path: '/tmp/x.tfstate' } } })
   t.throws(() => emulatorEndpointsFor({ resource: { aws_dynamodb_table: {} } }), { name: 'ValidationError', message: /aws_dynamodb_table has no emulator endpoint/ })
   t.same(emulatorOverride({}, { endpoint: 'e', statePath: 's' }).endpoints, ['sts'], 'an empty plan still asks STS who it is')

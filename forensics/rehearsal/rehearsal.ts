@@ -4,7 +4,7 @@
  * credentials of a request; STS AssumeRole into an account hands them out), exactly as
  * `cdktf deploy` would apply them into AWS, then destroyed.
  */
-import { readFileSync, writeFileSync } from 'node:fs'
+import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { STSClient, AssumeRoleCommand } from '@aws-sdk/client-sts'
 import type { Emulator } from '../local/emulator.js'
@@ -40,6 +40,10 @@ export interface RehearsalStack {
   /** the stack's local state file */
   statePath: string
   replaced: ReplacedStatement[]
+  /** the override's environment for every terraform command of the stack (endpoints at the emulator) */
+  environment: Record<string, string>
+  /** the plan reads another stack's outputs (`terraform_remote_state`): it is applied after the others */
+  readsOtherStacks: boolean
 }
 
 /** Options of {@link DeployRehearsal.prepare}. */
@@ -96,12 +100,14 @@ export class DeployRehearsal {
       assertMirrorAdmitted(o.toolchain, plan.terraform?.required_providers?.aws?.version ?? '', s.name)
       const statePath = join(o.workDir, `${s.name}.tfstate`)
       const override = writeEmulatorOverride(dir, plan, { endpoint: o.emulator.endpoint, statePath })
+      log(`emulator only: ${s.name} reaches ${override.endpoints.join(', ')} (and every other service) at ${o.emulator.endpoint} through ${Object.keys(override.environment).join(', ')}`)
       for (const r of override.replaced) log(`emulator only: ${s.name} ${r.resource} without ${r.sid} (${r.why})`)
       const planned = Object.values(plan.resource ?? {}).reduce((n, byId) => n + Object.keys(byId).length, 0)
-      stacks.push({ name: s.name, accountId: s.accountId, dir, planned, statePath, replaced: override.replaced })
+      stacks.push({ name: s.name, accountId: s.accountId, dir, planned, statePath, replaced: override.replaced, environment: override.environment, readsOtherStacks: Object.keys(plan.data?.terraform_remote_state ?? {}).length > 0 })
       if (!credentials.has(s.accountId)) credentials.set(s.accountId, await emulatorAccountCredentials(o.emulator, s.accountId))
-      await runner.mustRun(dir, ['init', '-input=false'])
     }
+    // each stack initializes its own directory: all at once
+    await settleAll(stacks.map((s) => runner.mustRun(s.dir, ['init', '-input=false'])))
     return new DeployRehearsal(o.emulator, runner, stacks, credentials)
   }
 
@@ -121,14 +127,31 @@ export class DeployRehearsal {
 
   #env(stack: RehearsalStack): NodeJS.ProcessEnv {
     const c = this.credentials(stack.accountId)
-    return { AWS_ACCESS_KEY_ID: c.accessKeyId, AWS_SECRET_ACCESS_KEY: c.secretAccessKey, AWS_SESSION_TOKEN: c.sessionToken, AWS_REGION: this.#emulator.region }
+    return { ...stack.environment, AWS_ACCESS_KEY_ID: c.accessKeyId, AWS_SECRET_ACCESS_KEY: c.secretAccessKey, AWS_SESSION_TOKEN: c.sessionToken, AWS_REGION: this.#emulator.region }
   }
 
   /** `terraform apply`; throws a {@link TerraformError} naming the failing resources. */
   async apply(name: string): Promise<TerraformRun & { resources: number }> {
     const stack = this.stack(name)
     const run = await this.#runner.mustRun(stack.dir, ['apply', '-auto-approve', '-input=false', '-parallelism=20'], this.#env(stack))
-    return { ...run, resources: (await this.stateList(name)).length }
+    return { ...run, resources: this.stateList(name).length }
+  }
+
+  /**
+   * `terraform apply` of every stack. Stacks that read no other stack's state (each deploys
+   * into its own account and names the others by ARN) are applied at the same time: most of an
+   * apply is the provider waiting for AWS to propagate (SQS attributes, KMS policies, S3
+   * lifecycle rules), so one apply's waits hide the other's. A stack that reads another's
+   * outputs is applied after those. Resolves when every apply has ended; the first failure
+   * is thrown then.
+   */
+  async applyAll(): Promise<Map<string, TerraformRun & { resources: number }>> {
+    const independent = this.stacks.filter((s) => !s.readsOtherStacks)
+    const results = new Map<string, TerraformRun & { resources: number }>()
+    const applied = await settleAll(independent.map(async (s) => [s.name, await this.apply(s.name)] as const))
+    for (const [name, run] of applied) results.set(name, run)
+    for (const s of this.stacks.filter((x) => x.readsOtherStacks)) results.set(s.name, await this.apply(s.name))
+    return results
   }
 
   /** `terraform destroy` (resolves with the exit code: a refused resource is an outcome, not an exception). */
@@ -136,15 +159,19 @@ export class DeployRehearsal {
     const stack = this.stack(name)
     // the state was just applied by this rehearsal: refreshing it first would only cost time
     const run = await this.#runner.run(stack.dir, ['destroy', '-auto-approve', '-input=false', '-refresh=false', '-parallelism=20'], this.#env(stack))
-    return { ...run, remaining: await this.stateList(name) }
+    return { ...run, remaining: this.stateList(name) }
   }
 
-  /** The resource addresses in a stack's state. */
-  async stateList(name: string): Promise<string[]> {
+  /**
+   * The resource instance addresses in a stack's state, as `terraform state list` prints them,
+   * read from the local state file (a terraform process per listing cost a second of CPU and
+   * more of wall on a busy machine).
+   */
+  stateList(name: string): string[] {
     const stack = this.stack(name)
-    const r = await this.#runner.run(stack.dir, ['state', 'list'], this.#env(stack))
-    if (r.code !== 0) throw new TerraformError(`terraform state list of ${name} failed; see ${r.logFile}`, { logFile: r.logFile })
-    return r.stdout.split('\n').map((l) => l.trim()).filter(Boolean)
+    if (!existsSync(stack.statePath)) return []
+    const raw = JSON.parse(readFileSync(stack.statePath, 'utf8')) as { resources?: StateResource[] }
+    return (raw.resources ?? []).flatMap((r) => r.instances.map((i) => instanceAddress(r, i.index_key)))
   }
 
   /**
@@ -153,7 +180,7 @@ export class DeployRehearsal {
    */
   state(name: string): TerraformStateDocument {
     const stack = this.stack(name)
-    const raw = JSON.parse(readFileSync(stack.statePath, 'utf8')) as { resources?: { mode: string; type: string; name: string; instances: { attributes: Record<string, unknown> }[] }[] }
+    const raw = JSON.parse(readFileSync(stack.statePath, 'utf8')) as { resources?: StateResource[] }
     const resources = (raw.resources ?? []).filter((r) => r.mode === 'managed' && r.instances.length > 0).map((r) => ({ address: `${r.type}.${r.name}`, type: r.type, name: r.name, values: r.instances[0].attributes }))
     return { values: { root_module: { resources } } }
   }
@@ -167,4 +194,27 @@ export class DeployRehearsal {
 /** The part of `terraform show -json` the rehearsal reads. */
 export interface TerraformStateDocument {
   values?: { root_module?: { resources?: { address: string; type: string; name: string; values: Record<string, unknown> }[] } }
+}
+
+/** One resource of a Terraform state file (format version 4), as far as the rehearsal reads it. */
+interface StateResource {
+  module?: string
+  mode: string
+  type: string
+  name: string
+  instances: { index_key?: string | number; attributes: Record<string, unknown> }[]
+}
+
+/** `module.x.data.aws_y.z["k"]`: an instance's address in Terraform's own notation. */
+function instanceAddress(r: StateResource, key: string | number | undefined): string {
+  const base = `${r.module ? `${r.module}.` : ''}${r.mode === 'data' ? 'data.' : ''}${r.type}.${r.name}`
+  return key === undefined ? base : `${base}[${JSON.stringify(key)}]`
+}
+
+/** Waits for every promise; then resolves with all values or throws the first failure (nothing is left running). */
+async function settleAll<T>(promises: Promise<T>[]): Promise<T[]> {
+  const settled = await Promise.allSettled(promises)
+  const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected')
+  if (failed) throw failed.reason
+  return settled.map((r) => (r as PromiseFulfilledResult<T>).value)
 }
