@@ -194,20 +194,26 @@ t.test('evidence store on the emulator', async (t) => {
     await t.rejects(openS3EvidenceStore({ client: s3, bucket: 'nodefault' }), { name: 'EvidenceBucketError', message: /FORENSICS_RETENTION_DAYS/ })
   })
 
+  /** A client that reports checksum AAAA in every answer to `commandName` (the store must notice). */
+  const lyingClient = (commandName: string): S3Client => {
+    const lying = new S3Client(emulator.clientConfig())
+    lying.middlewareStack.add(
+      (next, context) => async (args) => {
+        const out = await next(args)
+        if (context.commandName === commandName) (out.output as { ChecksumSHA256?: string }).ChecksumSHA256 = 'AAAA'
+        return out
+      },
+      { step: 'initialize', name: 'lieAboutChecksum' },
+    )
+    return lying
+  }
+
   t.test('a store whose writes are not confirmed by the read-back fails loudly', async (t) => {
     const s3 = new S3Client(emulator.clientConfig())
     t.teardown(() => s3.destroy())
     await createLockedBucket(s3, 'ev3')
     // a client that corrupts the checksum it reports back: the read-back must notice
-    const lying = new S3Client(emulator.clientConfig())
-    lying.middlewareStack.add(
-      (next, context) => async (args) => {
-        const out = await next(args)
-        if (context.commandName === 'HeadObjectCommand') (out.output as { ChecksumSHA256?: string }).ChecksumSHA256 = 'AAAA'
-        return out
-      },
-      { step: 'initialize', name: 'lieAboutChecksum' },
-    )
+    const lying = lyingClient('HeadObjectCommand')
     t.teardown(() => lying.destroy())
     const store = new S3EvidenceStore({ client: lying, bucket: 'ev3', retention: { mode: 'COMPLIANCE', days: 1 }, readBack: 'always' })
     await t.rejects(store.put({ key: 'k', body: Buffer.from('x') }), { name: 'IntegrityError', findings: [/stored checksum AAAA differs/] })
@@ -219,15 +225,7 @@ t.test('evidence store on the emulator', async (t) => {
     const plain = new S3Client(emulator.clientConfig())
     t.teardown(() => plain.destroy())
     await createLockedBucket(plain, 'ev-echo')
-    const lying = new S3Client(emulator.clientConfig())
-    lying.middlewareStack.add(
-      (next, context) => async (args) => {
-        const out = await next(args)
-        if (context.commandName === 'PutObjectCommand') (out.output as { ChecksumSHA256?: string }).ChecksumSHA256 = 'AAAA'
-        return out
-      },
-      { step: 'initialize', name: 'lieAboutChecksum' },
-    )
+    const lying = lyingClient('PutObjectCommand')
     t.teardown(() => lying.destroy())
     const store = new S3EvidenceStore({ client: lying, bucket: 'ev-echo', retention: { mode: 'COMPLIANCE', days: 1 }, partSize: 5 * 1024 * 1024 })
     const bytes = Buffer.alloc(6 * 1024 * 1024, 5)
