@@ -205,14 +205,8 @@ export class CustodyChain {
    * it cannot be read or parsed (the caller then reads the whole chain, which names the problem).
    */
   async #readEntry(seq: number): Promise<CustodyEntry | undefined> {
-    const key = custodyKey(this.caseId, seq)
     try {
-      let s = this.#cache.get(key)
-      if (!s) {
-        const { bytes } = await this.#store.getBytes(key)
-        s = { key, bytes, entry: JSON.parse(bytes.toString('utf8')) as CustodyEntry }
-        this.#cache.set(key, s)
-      }
+      const s = await this.#load(custodyKey(this.caseId, seq))
       return s.entry?.seq === seq ? s.entry : undefined
     } catch {
       return undefined
