@@ -11,8 +11,9 @@
 // scan worker thread) whose modules are all cached never starts esbuild, which is most of
 // its start-up time. Same input, same output: a cache hit is byte-identical to a transform.
 import { createHash } from 'node:crypto'
-import { existsSync, readFileSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 const CACHE = fileURLToPath(new URL('../node_modules/.cache/ts-hooks/', import.meta.url))
@@ -46,11 +47,18 @@ export async function load(url, context, nextLoad) {
   if (!url.startsWith('file:') || !TS.test(new URL(url).pathname)) return nextLoad(url, context)
   const path = fileURLToPath(url)
   const source = await readFile(path, 'utf8')
-  const cjs = path.endsWith('.cts')
-  const format = cjs ? 'commonjs' : 'module'
-  const key = createHash('sha256').update(`${esbuildVersion}\0${process.versions.node}\0${path}\0${source}`).digest('hex')
+  const format = path.endsWith('.cts') ? 'commonjs' : 'module'
+  const key = cacheKey(path, source)
   const cached = await readFile(CACHE + key + '.js', 'utf8').catch(() => undefined)
   if (cached !== undefined) return { format, source: cached, shortCircuit: true }
+  return { format, source: await transpile(path, source, key), shortCircuit: true }
+}
+
+const cacheKey = (path, source) => createHash('sha256').update(`${esbuildVersion}\0${process.versions.node}\0${path}\0${source}`).digest('hex')
+
+/** Transpiles one file and stores the output in the cache under `key`. */
+async function transpile(path, source, key) {
+  const cjs = path.endsWith('.cts')
   esbuild ??= import('esbuild')
   const out = await (await esbuild).transform(source, {
     loader: 'ts',
@@ -68,5 +76,42 @@ export async function load(url, context, nextLoad) {
     .then(() => writeFile(tmp, out.code))
     .then(() => rename(tmp, CACHE + key + '.js'))
     .catch(() => undefined)
-  return { format, source: out.code, shortCircuit: true }
+  return out.code
+}
+
+/**
+ * Fills the cache for every TypeScript file under `dirs` (skipping node_modules and dot
+ * folders) in this one process, so that the processes of a test run never start esbuild:
+ * `npm test` calls it before tap starts ~100 test processes (on a fresh clone each of them
+ * would otherwise load esbuild and transpile the modules it imports). The output is the one
+ * `load` would produce for the same file. Returns how many files were looked at and how many
+ * had to be transpiled.
+ */
+export async function warmCache(dirs) {
+  const files = []
+  const walk = (dir) => {
+    let entries
+    try {
+      entries = readdirSync(dir, { withFileTypes: true })
+    } catch {
+      return
+    }
+    for (const e of entries) {
+      if (e.name.startsWith('.') || e.name === 'node_modules') continue
+      const p = join(dir, e.name)
+      if (e.isDirectory()) walk(p)
+      else if (TS.test(e.name) && !e.name.endsWith('.d.ts')) files.push(p)
+    }
+  }
+  for (const d of dirs) walk(d)
+  let transpiled = 0
+  await Promise.all(files.map(async (path) => {
+    const source = await readFile(path, 'utf8')
+    const key = cacheKey(path, source)
+    if (existsSync(CACHE + key + '.js')) return
+    await transpile(path, source, key)
+    transpiled++
+  }))
+  if (esbuild) await (await esbuild).stop?.()
+  return { files: files.length, transpiled }
 }
