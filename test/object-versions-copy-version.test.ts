@@ -90,6 +90,7 @@ t.test('on the emulator: a version of known size is one PutObject; a source at o
   client.middlewareStack.add((next, context) => (args) => (sent.push(context.commandName ?? '?'), next(args)), { step: 'initialize', name: 'countRequests' })
   let changedReads = 0
   let goneReads = 0
+  let flakyReads = 0
   let other = ''
   // the source's answers: GetObject of a key under short/ (long/) states one byte more (less) than it sends
   const source = new S3Client(emulator.clientConfig())
@@ -100,6 +101,8 @@ t.test('on the emulator: a version of known size is one PutObject; a source at o
       if (context.commandName === 'GetObjectCommand' && input.Key === 'changed/big' && changedReads++ === 1) input.VersionId = other
       // the second read of gone/big asks for a version that does not exist (a refused read)
       if (context.commandName === 'GetObjectCommand' && input.Key === 'gone/big' && goneReads++ === 1) input.VersionId = 'no-such-version'
+      // the second read of flaky/big is throttled once (the store repeats it)
+      if (context.commandName === 'GetObjectCommand' && input.Key === 'flaky/big' && flakyReads++ === 1) throw Object.assign(new Error('Please reduce your request rate.'), { name: 'SlowDown', $metadata: { httpStatusCode: 503 } })
       const out = await next(args)
       const key = input.Key ?? ''
       const o = out.output as { ContentLength?: number }
@@ -156,6 +159,13 @@ t.test('on the emulator: a version of known size is one PutObject; a source at o
   bodies['gone/big'] = big
   t.match(await copyVersion({ s3: source, bucket: 'src' }, store, 'case-1', CAP1, entry('gone/big')), { status: 'failed', code: 'NoSuchVersion', message: /^GetObject s3:\/\/src\/gone\/big version .* \(second read\): / })
   t.equal(await stored('gone/big'), 0, 'gone/big: nothing stored')
+  // a throttled second read is repeated
+  ids['flaky/big'] = (await putVersions(plain, 'src', 'flaky/big', [big]))[0]
+  bodies['flaky/big'] = big
+  sent.length = 0
+  t.match(await copyVersion({ s3: source, bucket: 'src' }, store, 'case-1', CAP1, entry('flaky/big')), { status: 'stored', artifact: { sha256: sha(big), size: big.length } })
+  t.equal(flakyReads, 3, 'one first read, a throttled second read, its repeat')
+  t.equal(sent.filter((c) => c === 'PutObjectCommand').length, 1, 'one PutObject')
   t.notOk((await plain.send(new ListObjectVersionsCommand({ Bucket: 'evidence', Prefix: 'cases/case-1/' }))).Versions?.some((v) => /short|long|changed|gone/.test(v.Key ?? '')), 'nothing of the refused versions anywhere')
 
   // the capture records the refusals: partial, each refused version failed with SizeMismatch
