@@ -9,8 +9,9 @@
  *  - the emulator's own capacity (GetObject/s with 16 in flight, no proxy): with every
  *    request costing the emulator CPU on the same two cores, capacity ÷ requests per version
  *    is the most any capture can reach here, whatever its concurrency;
- *  - peak RSS while capturing one 2 GiB version (own child process; the source object is
- *    uploaded with a streamed multipart upload, never held in memory).
+ *  - peak RSS, time and requests of capturing one 2 GiB version (own child process; the
+ *    source object is uploaded with a streamed multipart upload, never held in memory; the
+ *    capture states its size: one PutObject, the version read twice).
  */
 import { spawnSync } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
@@ -40,13 +41,23 @@ async function rssChild(): Promise<void> {
     const head = await s3.send(new HeadObjectCommand({ Bucket: 'src', Key: 'big/2gib' }))
     const store = new S3EvidenceStore({ client: s3, bucket: 'evidence', retention: { mode: 'COMPLIANCE', days: 1 } })
     const signer = LocalSigner.fromFile(signingKeyFile().path).signer
+    // the capture's requests by command (a version of known size: one PutObject)
+    const requests: Record<string, number> = {}
+    s3.middlewareStack.add(
+      (next, context) => (args) => {
+        const name = (context.commandName ?? '?').replace(/Command$/, '')
+        requests[name] = (requests[name] ?? 0) + 1
+        return next(args)
+      },
+      { step: 'initialize', name: 'benchRequestCount' },
+    )
     let summary: Record<string, unknown> | undefined
     const rssBefore = process.memoryUsage.rss() / MiB
     const { peakMiB, seconds } = await sampleRss(async () => {
       const out = await captureObjectVersions({ store, signer }, s3, { caseId: 'bench-big', bucket: 'src', keys: ['big/2gib'], trigger: { source: 'bench', id: 'big' } })
       if (out.kind === 'committed') summary = out.result.manifest.summary
     })
-    process.stdout.write(JSON.stringify({ peak: peakMiB, rssBefore, seconds, uploadSeconds, sourceBytes: head.ContentLength, summary }) + '\n')
+    process.stdout.write(JSON.stringify({ peak: peakMiB, rssBefore, seconds, uploadSeconds, sourceBytes: head.ContentLength, summary, requests }) + '\n')
   } finally {
     await emulator.stop()
   }
@@ -120,7 +131,7 @@ async function main(): Promise<void> {
     const child = spawnSync(process.execPath, ['--import', tsRegister, fileURLToPath(import.meta.url), '--rss-child'], { encoding: 'utf8', env: process.env, maxBuffer: 16 * MiB })
     const line = child.stdout.split('\n').find((l) => l.startsWith('{'))
     if (!line) throw new Error(`2 GiB child failed (exit ${child.status}): ${child.stderr.slice(-2000)}`)
-    const big = JSON.parse(line) as { peak: number; rssBefore: number; seconds: number; uploadSeconds: number; sourceBytes: number }
+    const big = JSON.parse(line) as { peak: number; rssBefore: number; seconds: number; uploadSeconds: number; sourceBytes: number; requests: Record<string, number> }
 
     report({
       name: 'object-versions',
@@ -137,6 +148,7 @@ async function main(): Promise<void> {
         'emulator ceiling: versions/s at our requests/version': +(count / capacitySeconds / (bare.oursRequests / count)).toFixed(1),
         bigVersionMiB: Math.round(big.sourceBytes / MiB),
         bigCaptureSeconds: +big.seconds.toFixed(1),
+        'bigCaptureRequests (whole capture)': Object.entries(big.requests).map(([k, n]) => `${k} ${n}`).join(', '),
         bigSourceUploadSeconds: +big.uploadSeconds.toFixed(1),
         bigRssBeforeMiB: Math.round(big.rssBefore),
         bigPeakRssMiB: Math.round(big.peak),

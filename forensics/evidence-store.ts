@@ -3,7 +3,7 @@
  * never sees SDK types; `S3EvidenceStore` adapts S3 and tests may adapt anything else.
  */
 import type { Readable } from 'node:stream'
-import { ForensicsError, ValidationError } from './errors.js'
+import { ForensicsError, IntegrityError, ValidationError } from './errors.js'
 
 /** Object Lock retention applied to every evidence write. */
 export interface RetentionPolicy {
@@ -95,5 +95,16 @@ export class EvidenceBucketError extends ValidationError {
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, { ...options, field: 'evidenceBucket' })
     this.name = 'EvidenceBucketError'
+  }
+}
+
+/**
+ * A body read twice (`reopen`) gave other bytes the second time: refused, nothing stored.
+ * The source is at fault, not the store (a version that changed under us, or a lying source).
+ */
+export class SourceChangedError extends IntegrityError {
+  constructor(message: string, options?: { cause?: unknown; findings?: readonly string[] }) {
+    super(message, options)
+    this.name = 'SourceChangedError'
   }
 }

@@ -24,6 +24,7 @@ import {
 import {
   EvidenceBucketError,
   EvidenceExistsError,
+  SourceChangedError,
   type EvidenceHead,
   type EvidenceStore,
   type ListedEvidence,
@@ -86,7 +87,7 @@ function isNoSuchUpload(e: unknown): boolean {
  * caller recycles), so memory stays constant however large the stream is, and a small
  * object costs its own size rather than a part buffer.
  */
-async function* fixedParts(body: Readable, partSize: number, acquire: () => Buffer): AsyncGenerator<Buffer> {
+async function* fixedParts(body: AsyncIterable<unknown>, partSize: number, acquire: () => Buffer): AsyncGenerator<Buffer> {
   let pending: Buffer[] = []
   let length = 0
   let parts = 0
@@ -162,7 +163,7 @@ class CheckedBody extends Transform {
     if (this.#seen !== this.size) return this.fail(new ValidationError(`the body of ${this.where} ended after ${this.#seen} of its stated ${this.size} bytes: nothing was stored; state the exact size or none`, { field: 'size' }))
     const sha256 = this.#hash.digest('hex')
     if (this.expected !== undefined && sha256 !== this.expected) {
-      return this.fail(new IntegrityError(`the source of ${this.where} changed between its two reads: nothing was stored`, { findings: [`first read SHA-256 ${this.expected}, second ${sha256}`] }))
+      return this.fail(new SourceChangedError(`the source of ${this.where} changed between its two reads: nothing was stored`, { findings: [`first read SHA-256 ${this.expected}, second ${sha256}`] }))
     }
     this.sha256 = sha256
     if (this.#held) this.push(this.#held)
@@ -176,6 +177,26 @@ class CheckedBody extends Transform {
     this.#gatheredBytes = 0
     return all
   }
+}
+
+/**
+ * Passes a stream of stated size on, refusing it (a {@link ValidationError}, the stream
+ * destroyed) as soon as it is longer than `size`, or when it ends short: the write that
+ * reads it stops before anything is stored (a buffered write before its request, a
+ * multipart write before its completion).
+ */
+async function* exactly(body: Readable, size: number, where: string): AsyncGenerator<Buffer> {
+  let seen = 0
+  for await (const raw of body) {
+    const chunk = Buffer.isBuffer(raw) ? raw : Buffer.from(raw as Uint8Array)
+    seen += chunk.length
+    if (seen > size) {
+      body.destroy()
+      throw new ValidationError(`the body of ${where} is longer than its stated size of ${size} bytes: nothing was stored; state the exact size or none`, { field: 'size' })
+    }
+    yield chunk
+  }
+  if (seen !== size) throw new ValidationError(`the body of ${where} ended after ${seen} of its stated ${size} bytes: nothing was stored; state the exact size or none`, { field: 'size' })
 }
 
 /** Reads a stream to its end, hashing and counting it (the first read of a reopenable body). */
@@ -288,6 +309,9 @@ export class S3EvidenceStore implements EvidenceStore {
       if (!Buffer.isBuffer(input.body)) input.body.destroy()
       throw new ValidationError(`the stated size of s3://${this.bucket}/${input.key} is ${input.size}, not a byte count: nothing was stored`, { field: 'size' })
     }
+    if (Buffer.isBuffer(input.body) && input.size !== undefined && input.size !== input.body.length) {
+      throw new ValidationError(`the body of s3://${this.bucket}/${input.key} has ${input.body.length} bytes, not its stated ${input.size}: nothing was stored; state the exact size or none`, { field: 'size' })
+    }
     // a stream of known size that is more than one part goes up as one streamed PutObject;
     // its errors are caught from now on (one before its bytes are read would be thrown
     // where nothing listens, or leave the request waiting for bytes that never come)
@@ -303,7 +327,9 @@ export class S3EvidenceStore implements EvidenceStore {
     }
     await this.assertLocked()
     if (Buffer.isBuffer(input.body) && input.body.length <= this.#partSize) return this.#putSingle(input, input.body)
-    const body = Buffer.isBuffer(input.body) ? Readable.from([input.body]) : input.body
+    // a stream of stated size that is not streamed (at most one part, or above the single-PUT
+    // limit) is held to that size too
+    const body = Buffer.isBuffer(input.body) ? Readable.from([input.body]) : input.size !== undefined ? exactly(input.body, input.size, `s3://${this.bucket}/${input.key}`) : input.body
     const pool = new PartPool(this.#partSize)
     const parts = fixedParts(body, this.#partSize, pool.acquire)
     const first = await parts.next()
@@ -578,7 +604,7 @@ export class S3EvidenceStore implements EvidenceStore {
     } catch (e) {
       await Promise.allSettled(inflight)
       await this.#s3.send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: input.key, UploadId: uploadId })).catch(() => undefined)
-      if (e instanceof IntegrityError) throw e
+      if (e instanceof IntegrityError || e instanceof ValidationError) throw e
       throw this.#translate(e, input.key, 'write')
     }
   }

@@ -103,7 +103,7 @@ t.test('evidence store on the emulator', async (t) => {
     await t.rejects(store.put({ key: 'short', body: Readable.from(chunks(11)), size: bytes.length }), { name: 'ValidationError', message: /ended after 11534347 of its stated 12582924 bytes/ })
     await t.rejects(store.put({ key: 'long', body: Readable.from(chunks(13)), size: bytes.length }), { name: 'ValidationError', message: /longer than its stated size/ })
     await t.rejects(store.put({ key: 'long2', body: Readable.from(chunks(13)), size: bytes.length, reopen: async () => Readable.from(chunks(13)) }), { name: 'ValidationError', message: /has 13631501 bytes, not its stated 12582924/ })
-    await t.rejects(store.put({ key: 'changed', body: Readable.from(chunks(12)), size: bytes.length, reopen: async () => Readable.from(chunks(12, 4)) }), { name: 'IntegrityError', message: /changed between its two reads/ })
+    await t.rejects(store.put({ key: 'changed', body: Readable.from(chunks(12)), size: bytes.length, reopen: async () => Readable.from(chunks(12, 4)) }), { name: 'SourceChangedError', message: /changed between its two reads/ })
     let reads = 0
     const broken = new Readable({
       read() {
@@ -132,6 +132,22 @@ t.test('evidence store on the emulator', async (t) => {
     sent.length = 0
     await limited.put({ key: 'parts', body: Readable.from(chunks(12)), size: bytes.length })
     t.ok(sent.includes('UploadPartCommand'), 'above the single-PUT limit: multipart')
+    // ... but a body of another length is refused there too, nothing stored
+    sent.length = 0
+    await t.rejects(limited.put({ key: 'parts-short', body: Readable.from(chunks(12)), size: bytes.length + 1 }), { name: 'ValidationError', message: /ended after 12582924 of its stated 12582925 bytes/ })
+    t.ok(sent.includes('AbortMultipartUploadCommand') && !sent.includes('CompleteMultipartUploadCommand'), 'the upload is aborted, never completed')
+    await t.rejects(limited.put({ key: 'parts-long', body: Readable.from(chunks(12)), size: bytes.length - 1 }), { name: 'ValidationError', message: /longer than its stated size of 12582923 bytes/ })
+    // at or below one part: a stream or buffer of another length is refused before any request
+    sent.length = 0
+    await t.rejects(store.put({ key: 'small-short', body: Readable.from([Buffer.alloc(10)]), size: 11 }), { name: 'ValidationError', message: /ended after 10 of its stated 11 bytes/ })
+    const longer = Readable.from([Buffer.alloc(10), Buffer.alloc(10)])
+    await t.rejects(store.put({ key: 'small-long', body: longer, size: 15 }), { name: 'ValidationError', message: /longer than its stated size of 15 bytes/ })
+    t.ok(longer.destroyed, 'the longer body is released')
+    await t.rejects(store.put({ key: 'small-buffer', body: Buffer.alloc(10), size: 11 }), { name: 'ValidationError', message: /has 10 bytes, not its stated 11/ })
+    t.same(sent, [], 'no request')
+    const exact = await store.put({ key: 'small-exact', body: Readable.from([Buffer.alloc(10, 1)]), size: 10 })
+    t.equal(exact.size, 10)
+    for (const key of ['parts-short', 'parts-long', 'small-short', 'small-long', 'small-buffer']) t.equal(await versions(key), 0, `${key}: no version stored`)
   })
 
   t.test('a streamed write whose answer is lost is repeated from a fresh read and recognised as ours', async (t) => {

@@ -1,6 +1,8 @@
 /**
  * Copies one object version into the evidence store: streamed from GetObject straight into
- * the store's put (hashed, locked, read back), never held in memory. Archived versions are
+ * the store's put (hashed, locked, confirmed), never held in memory; of known size (its
+ * Content-Length) it is one PutObject, and a source sending another number of bytes, or
+ * other bytes at a second read, is refused with nothing stored and recorded as failed. Archived versions are
  * recorded as "restore required"; a refused or failed read of the source is recorded,
  * never thrown. Failures of the evidence store itself are thrown (nothing can be committed).
  */
@@ -8,7 +10,8 @@ import type { Readable } from 'node:stream'
 import { createHash } from 'node:crypto'
 import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3'
 import { classifyFailure } from '../bucket-config/snapshot.js'
-import { EvidenceExistsError, type EvidenceStore } from '../evidence-store.js'
+import { EvidenceExistsError, SourceChangedError, type EvidenceStore } from '../evidence-store.js'
+import { ValidationError } from '../errors.js'
 import { base64ToHex } from '../hash.js'
 import { artifactKey, encodeKeySegment } from '../keys.js'
 import { isTransientError, RetriesExhaustedError, withRetry } from '../retry.js'
@@ -69,6 +72,17 @@ export async function copyVersion(source: VersionSource, store: EvidenceStore, c
   try {
     return await withRetry(`copy of ${where}`, async () => {
       sourceFailure = undefined
+      let reopenFailure: unknown
+      // the same version again from its first byte (a version never changes; the store
+      // refuses other bytes at the second read); a transient failure is the store's to repeat
+      const reopen = async (): Promise<Readable> => {
+        try {
+          return (await source.s3.send(new GetObjectCommand({ Bucket: source.bucket, Key: entry.key, VersionId: entry.versionId }))).Body as Readable
+        } catch (e) {
+          if (!isTransientError(e)) reopenFailure = e
+          throw e
+        }
+      }
       let body: Readable
       let length: number | undefined
       try {
@@ -86,9 +100,20 @@ export async function copyVersion(source: VersionSource, store: EvidenceStore, c
       }
       let stored: { versionId: string; sha256: string; size: number }
       try {
-        stored = await store.put({ key, body, contentType: 'application/octet-stream' })
+        // of known size: one PutObject (up to S3's 5 GiB); above one part the store reads the
+        // version twice, hashing it first and sending its SHA-256 up front (see the README)
+        stored = await store.put({ key, body, contentType: 'application/octet-stream', ...(length !== undefined ? { size: length, reopen } : {}) })
       } catch (e) {
         body.destroy()
+        // the second read was refused: recorded like a refused first read
+        if (reopenFailure !== undefined) {
+          const f = classifyFailure(reopenFailure)
+          return { status: 'failed', code: f.code, message: `GetObject ${where} (second read): ${f.message}` }
+        }
+        // the source sent another number of bytes than its Content-Length, or other bytes at
+        // a second read: refused by the store before anything was stored, recorded here
+        if (e instanceof ValidationError && e.field === 'size') return { status: 'failed', code: 'SizeMismatch', message: `${where}: ${e.message}` }
+        if (e instanceof SourceChangedError) return { status: 'failed', code: 'SourceChanged', message: `${where}: ${e.message}` }
         // an earlier attempt (a redelivered page) stored this version already: same bytes,
         // since a source version never changes
         if (!(e instanceof EvidenceExistsError)) throw e
