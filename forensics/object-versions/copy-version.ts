@@ -72,12 +72,13 @@ export async function copyVersion(source: VersionSource, store: EvidenceStore, c
   try {
     return await withRetry(`copy of ${where}`, async () => {
       sourceFailure = undefined
+      const getVersion = () => source.s3.send(new GetObjectCommand({ Bucket: source.bucket, Key: entry.key, VersionId: entry.versionId }))
       let reopenFailure: unknown
       // the same version again from its first byte (a version never changes; the store
       // refuses other bytes at the second read); a transient failure is the store's to repeat
       const reopen = async (): Promise<Readable> => {
         try {
-          return (await source.s3.send(new GetObjectCommand({ Bucket: source.bucket, Key: entry.key, VersionId: entry.versionId }))).Body as Readable
+          return (await getVersion()).Body as Readable
         } catch (e) {
           if (!isTransientError(e)) reopenFailure = e
           throw e
@@ -86,7 +87,7 @@ export async function copyVersion(source: VersionSource, store: EvidenceStore, c
       let body: Readable
       let length: number | undefined
       try {
-        const out = await source.s3.send(new GetObjectCommand({ Bucket: source.bucket, Key: entry.key, VersionId: entry.versionId }))
+        const out = await getVersion()
         body = out.Body as Readable
         length = out.ContentLength
       } catch (e) {
