@@ -158,6 +158,7 @@ t.test('fault suite: captures of every kind under 10% injected faults', async (t
 
   // audit, directly on the emulator (no faults): no wrong result anywhere
   proxy.configure({ faults: {} })
+  const auditStarted = Date.now()
   const auditStore = new S3EvidenceStore({ client: direct, bucket: 'evidence', retention: { mode: 'COMPLIANCE', days: 1 } })
   const sourceSha = (_m: Manifest, path: string): string | undefined => expected.get(path)
   const audits = []
@@ -169,6 +170,7 @@ t.test('fault suite: captures of every kind under 10% injected faults', async (t
   const committed = audits.reduce((n, a) => n + a.manifestKeys.length, 0)
 
   // every case bundles (under faults again) and verifies offline
+  const bundleStarted = Date.now()
   proxy.configure({ faults: FAULTS })
   // cases are independent: bundled (and then verified) CONCURRENCY at a time
   let bundleAttempts = 0
@@ -190,12 +192,14 @@ t.test('fault suite: captures of every kind under 10% injected faults', async (t
     }
   }), CONCURRENCY)
   proxy.configure({ faults: {} })
+  const verifyStarted = Date.now()
   const verified = await runPool(bundled.map((file) => async () => {
     const r = await runCli(['verify', file, '--json'], {})
     if (r.code !== 0) wrong.push({ caseId: file, what: `verify exit ${r.code}: ${r.stdout.toString().slice(0, 2000)}` })
     return r.code
   }), CONCURRENCY)
 
+  const phases = `audit ${((bundleStarted - auditStarted) / 1000).toFixed(0)} s, bundles ${((verifyStarted - bundleStarted) / 1000).toFixed(0)} s, verify ${((Date.now() - verifyStarted) / 1000).toFixed(0)} s`
   const kinds = ['bucket-config (CLI)', 'object-versions (CLI)', 'cloudtrail-slice (handler + recorder)']
   t.comment(`fault suite: ${counts.runs} capture runs in ${captureSeconds.toFixed(0)} s, ${CONCURRENCY} at a time, over ${CASES} cases; ${proxy.stats.requests} requests, ${injected} faults injected (SlowDown ${proxy.stats.faults.slowDown}, lost responses ${proxy.stats.faults.lostResponse}, resets ${proxy.stats.faults.reset})`)
   kinds.forEach((k, i) => {
@@ -205,7 +209,7 @@ t.test('fault suite: captures of every kind under 10% injected faults', async (t
   t.comment(`  requests per capture run: ${(captureRequests / counts.runs).toFixed(1)} (${perRun.join(', ')})`)
   t.comment(`  retries: ${retriesDuringCaptures} operation retries (retry.ts, on top of the SDK's), ${counts.lambdaRetries} Lambda re-invocations; ${retryStats.exhausted} operations ran out of retries`)
   t.comment(`  committed captures: ${committed}; clean failures: ${counts.cleanFailures}; wrong results: ${wrong.length}`)
-  t.comment(`  bundles: ${bundled.length} of ${CASES} cases in ${bundleAttempts} attempts under faults, ${verified.filter((c) => c === 0).length} verify`)
+  t.comment(`  bundles: ${bundled.length} of ${CASES} cases in ${bundleAttempts} attempts under faults, ${verified.filter((c) => c === 0).length} verify (${phases})`)
 
   t.ok(injected >= counts.runs, 'faults were injected (at least one per run on average)')
   t.same(counts.unexpected, [], 'every run completed or failed cleanly (exit 3 / OnFailure)')

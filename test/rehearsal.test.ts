@@ -192,12 +192,18 @@ t.test('the deployment is read back from the emulator\'s APIs (no Terraform need
   const arn = (service: string, rest: string): string => `arn:aws:${service}:${emulator.region}:${account}:${rest}`
   // a stack directory with one asset per function, as the synth writes them
   const stackDir = join(scratch, 'read-back', 'stacks', config.name)
+  // each asset is zipped once: zip stores file times (2 s resolution), so zipping again can change the bytes
+  const zipped = new Map<string, Buffer>()
   const zipOf = (key: string): Buffer => {
+    const done = zipped.get(key)
+    if (done) return done
     const dir = join(stackDir, 'assets', `${key}_code`, 'H')
     mkdirSync(dir, { recursive: true })
     writeFileSync(join(dir, 'index.mjs'), `export const handler = async () => '${key}'\n`)
     execFileSync('zip', ['-qX', `${key}.zip`, 'index.mjs'], { cwd: dir })
-    return readFileSync(join(dir, `${key}.zip`))
+    const zip = readFileSync(join(dir, `${key}.zip`))
+    zipped.set(key, zip)
+    return zip
   }
   const iam = new IAMClient(settings)
   const role = (await iam.send(new CreateRoleCommand({ RoleName: 'forensics-fn', AssumeRolePolicyDocument: JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { Service: 'lambda.amazonaws.com' }, Action: 'sts:AssumeRole' }] }) }))).Role?.Arn as string
