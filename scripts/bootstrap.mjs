@@ -53,7 +53,7 @@ function ensureNodeModules() {
     process.exit(3)
   }
   writeFileSync(stamp, want + '\n')
-  // tap rebuilds its test class for the plugin list in package.json ("!@tapjs/typescript") the
+  // tap rebuilds its test class for the plugin list in package.json (only the plugins the tests use) the
   // first time it runs after an install; building it here keeps that out of the suite's time
   log('building tap for the plugins in package.json (tap build)')
   if (run(process.execPath, [join(root, 'node_modules', 'tap', 'dist', 'esm', 'run.mjs'), 'build'], { stdio: ['ignore', 'ignore', 'inherit'] }) !== 0) {
