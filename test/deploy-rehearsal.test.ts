@@ -7,7 +7,7 @@
  */
 import t from 'tap'
 import { createHash } from 'node:crypto'
-import { mkdirSync, mkdtempSync, readFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { EventBridgeClient, ListTargetsByRuleCommand } from '@aws-sdk/client-eventbridge'
@@ -61,6 +61,9 @@ async function rehearse(toolchain: Extract<ReturnType<typeof terraformAvailabili
     await memberDestroyed?.catch(() => undefined)
     if (!t.passing()) t.comment(`emulator log (${emulator.logFile}):\n${emulator.readLog().split('\n').slice(-40).join('\n')}`)
     await emulator.stop()
+    // states, Terraform logs and the drill's bundle are kept for a look when something failed
+    if (t.passing()) rmSync(workDir, { recursive: true, force: true })
+    else t.comment(`rehearsal files kept in ${workDir}`)
   })
   const lines: string[] = []
   const rehearsal = await DeployRehearsal.prepare({
