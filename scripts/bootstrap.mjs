@@ -53,8 +53,10 @@ function ensureNodeModules() {
     process.exit(3)
   }
   writeFileSync(stamp, want + '\n')
-  // tap rebuilds its test class for the plugin list in package.json (only the plugins the tests use) the
-  // first time it runs after an install; building it here keeps that out of the suite's time
+  // tap rebuilds its test class for the plugin list in package.json the first time it runs
+  // after an install; building it here keeps that out of the suite's time. The list keeps
+  // only what the tests call (asserts, fixture's t.testdir, before-each, after's t.teardown,
+  // filter): every plugin costs each test process start-up time, mock a loader as well
   log('building tap for the plugins in package.json (tap build)')
   if (run(process.execPath, [join(root, 'node_modules', 'tap', 'dist', 'esm', 'run.mjs'), 'build'], { stdio: ['ignore', 'ignore', 'inherit'] }) !== 0) {
     log('tap build failed: tap will try again when the suite starts')
