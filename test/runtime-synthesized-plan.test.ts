@@ -1,8 +1,8 @@
 /** Reading a synthesized plan (forensics/runtime/synthesized-plan.ts) and running bundled assets (bundled-handler.ts, warm-containers.ts): results and refusals. */
 import t from 'tap'
-import { mkdtempSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import { planFunction, readDeploymentPlan, resolvePlanEnvironment, type PlanResolver } from '../forensics/runtime/synthesized-plan.js'
 import { runBundledHandler, unpackBundle } from '../forensics/runtime/bundled-handler.js'
 import { zipSingleFile } from '../stacks/zip.js'
@@ -54,8 +54,11 @@ t.test('bundled assets: a result, a thrown error with its field, a crash, a bad 
     writeFileSync(path, zipSingleFile('index.mjs', Buffer.from(code)))
     return path
   }
-  const ok = await runBundledHandler(zip('ok', 'export const handler = async (e) => ({ got: e, env: process.env.ONLY })'), { a: 1 }, { functionName: 'f', env: { ONLY: 'this' }, recordCalls: true })
-  t.same(ok, { ok: true, result: { got: { a: 1 }, env: 'this' }, calls: [] })
+  const ok = await runBundledHandler(zip('ok', 'export const handler = async (e) => ({ got: e, env: process.env.ONLY, log: process.env.FORENSICS_AWS_CALL_LOG })'), { a: 1 }, { functionName: 'f', env: { ONLY: 'this' }, recordCalls: true })
+  const log = (ok.result as { log: string }).log
+  t.same(ok, { ok: true, result: { got: { a: 1 }, env: 'this', log }, calls: [] })
+  t.match(log, /forensics-calls-[^/]+\/calls\.jsonl$/, 'the run had a call log of its own')
+  t.notOk(existsSync(dirname(log)), 'and its folder is removed after the run')
   const refused = await runBundledHandler(zip('refuse', "export const handler = async () => { const e = new Error('no'); e.name = 'ValidationError'; e.field = 'X'; throw e }"), null, { functionName: 'f', env: {} })
   t.match(refused, { ok: false, error: 'ValidationError: no', field: 'X' })
   const crash = await runBundledHandler(zip('crash', "import './missing-module.mjs'\nexport const handler = async () => 1"), {}, { functionName: 'f', env: {} })

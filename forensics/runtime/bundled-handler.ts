@@ -9,7 +9,7 @@ import { spawn, spawnSync } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import type { RecordedCall } from '../aws/call-recorder.js'
 import { StorageError } from '../errors.js'
@@ -92,13 +92,20 @@ export async function runBundledHandler(zipPath: string, event: unknown, o: Bund
     BUNDLE_EVENT: JSON.stringify(event ?? null),
     BUNDLE_REQUEST_ID: o.requestId ?? 'local',
   }
-  const child = spawn(process.execPath, [runner()], { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] })
   let out = ''
   let err = ''
-  child.stdout.on('data', (c: Buffer) => (out += c.toString()))
-  child.stderr.on('data', (c: Buffer) => (err += c.toString()))
-  const code = await new Promise<number>((res) => child.once('close', (c) => res(c ?? 1)))
-  const calls = callLog ? readFileSync(callLog, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as RecordedCall) : []
+  let code: number
+  let calls: RecordedCall[] = []
+  try {
+    const child = spawn(process.execPath, [runner()], { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] })
+    child.stdout.on('data', (c: Buffer) => (out += c.toString()))
+    child.stderr.on('data', (c: Buffer) => (err += c.toString()))
+    code = await new Promise<number>((res) => child.once('close', (c) => res(c ?? 1)))
+    if (callLog) calls = readFileSync(callLog, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as RecordedCall)
+  } finally {
+    // the call log's folder is this run's alone
+    if (callLog) rmSync(dirname(callLog), { recursive: true, force: true })
+  }
   if (code !== 0 || !out) return { ok: false, error: `${o.functionName} exited ${code}: ${err.slice(-2000)}`, calls }
   return { ...(JSON.parse(out) as Omit<BundledRun, 'calls'>), calls }
 }
