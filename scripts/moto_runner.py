@@ -17,8 +17,8 @@ Two corrections to moto (README "Emulator gaps"):
   of the rule's account and region when that queue exists (a local runtime drains it and
   runs the function), and is otherwise dropped with a log line. Other targets are untouched.
 
-Two speed-ups that change no answer (a profile of the suite's emulator put a third of its CPU
-here): moto looks up the service of every request by listing and stat-ing its own package
+Speed-ups that change no answer (a profile of the suite's emulator put a third of its CPU
+in the first two): moto looks up the service of every request by listing and stat-ing its own package
 directory, twice per request — the list is computed once here; and it renders every
 timestamp by re-parsing an ISO-8601 string with dateutil — strict UTC ISO-8601 strings are
 parsed with `datetime.fromisoformat` here, everything else still goes to dateutil. An
@@ -40,8 +40,8 @@ Fork-server mode (`moto_runner.py --fork-server SOCKET`, started once by `npm te
 imports moto, the patches above and the services the project calls once, then forks one fresh
 emulator per connection to the Unix socket instead of every test file paying the start-up
 again (the routes and answer models moto derives from botocore's JSON on a service's first
-request are derived there too: ~0.05 s of CPU less per emulator). A forked emulator is a new process with nothing in it but what a fresh `moto_runner.py`
-has after its first request; its life is bound to the connection that asked for it (the
+request are derived there too: ~0.05 s of CPU less per emulator). A forked emulator is a new
+process with nothing in it but what a fresh `moto_runner.py` has after its first request; its life is bound to the connection that asked for it (the
 requester's end closing, by exit, crash or SIGKILL, stops it), as the stdin pipe binds it
 otherwise. The fork server itself stops when its stdin closes.
 """
@@ -312,7 +312,6 @@ WARM_SERVICES = ("s3", "sts", "kms", "lambda", "events", "sqs", "iam", "cloudtra
 # what moto derives on a service's first request, from the botocore model it reads from JSON
 # (its operations' routes, per region, and the model the answers are serialized with): derived
 # once here, inherited by every fork instead of each emulator paying it again
-WARM_MODELS = ("s3", "awslambda", "sqs", "events", "kms", "sts", "iam", "cloudtrail", "sns", "scheduler")
 WARM_REGIONS = ("us-east-1", "eu-west-1")
 
 
@@ -320,10 +319,13 @@ def warm_service_models() -> None:
     from moto.core.responses import _get_method_urls
     from moto.core.utils import get_service_model
 
-    for service in WARM_MODELS:
-        get_service_model("lambda" if service == "awslambda" else service)
+    for service in WARM_SERVICES:
+        if service == "moto_api":
+            continue
+        get_service_model(service)
         for region in WARM_REGIONS:
-            _get_method_urls(service, region)
+            # moto's Lambda answers name their service "awslambda"
+            _get_method_urls("awslambda" if service == "lambda" else service, region)
 
 
 def fork_server(path: str) -> None:

@@ -14,7 +14,7 @@
  * would add a fifth to their CPU.
  */
 import t from 'tap'
-import { useEmulator } from './fixtures/emulator.js'
+import { emulatorAccess, useEmulator } from './fixtures/emulator.js'
 import { runInWorker } from './fixtures/worker.js'
 import type { FaultSuiteInput, FaultSuiteResult } from './fixtures/fault-suite-run.js'
 
@@ -30,7 +30,7 @@ const FAULTS = { slowDown: 0.1 / 3, lostResponse: 0.1 / 3, reset: 0.1 / 3 }
 t.test('fault suite: captures of every kind under 10% injected faults', async (t) => {
   const emulator = await useEmulator(t, { reset: false })
   const input: FaultSuiteInput = {
-    emulator: { endpoint: emulator.endpoint, clientConfig: emulator.clientConfig(), env: emulator.env() },
+    emulator: emulatorAccess(emulator),
     runs: RUNS,
     cases: CASES,
     concurrency: CONCURRENCY,

@@ -6,15 +6,15 @@
  * assertions here.
  */
 import t from 'tap'
-import { useEmulator } from './fixtures/emulator.js'
+import { emulatorAccess, useEmulator } from './fixtures/emulator.js'
 import { runInWorker } from './fixtures/worker.js'
-import type { AuditCounts, EmulatorAccess, Redelivery } from './fixtures/concurrency-run.js'
+import type { AuditCounts, Redelivery } from './fixtures/concurrency-run.js'
 
 const workloads = new URL('./fixtures/concurrency-run.ts', import.meta.url)
 
 t.test('concurrency and redelivery on the emulator', async (t) => {
   const emulator = await useEmulator(t)
-  const access: EmulatorAccess = { clientConfig: emulator.clientConfig(), env: emulator.env() }
+  const access = emulatorAccess(emulator)
 
   t.test('50 concurrent captures into one case: 50 `captured` entries, one chain, no fork, no gap', async (t) => {
     const r = await runInWorker<{ created: boolean[]; seqs: number[]; audit: AuditCounts }>(t, workloads, 'concurrentWriters', { emulator: access, writers: 50 })
