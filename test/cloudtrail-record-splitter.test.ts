@@ -1,11 +1,17 @@
 /**
  * Splitting a CloudTrail log stream into records (forensics/cloudtrail/record-splitter.ts):
  * {"Records":[...]} documents and JSON lines, at any chunk boundary, with structural errors
- * and limits.
+ * and limits. Documents are scanned by record-scan.wat (WebAssembly): 16-byte blocks
+ * without a backslash on a SIMD path, the rest byte by byte, in windows of 1 MiB with at
+ * most 16384 records listed per call; the tests below cross each of those limits.
  */
 import t from 'tap'
 import fc from 'fast-check'
+import { spawnSync } from 'node:child_process'
+import { readFileSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
 import { RecordSplitter, SplitError } from '../forensics/cloudtrail/record-splitter.js'
+import { buildRecordScan } from '../scripts/build-wasm.mjs'
 
 function split(parts: Array<string | Buffer>, limits?: { maxRecordBytes?: number }): { records: string[]; where: number[]; s: RecordSplitter } {
   const records: string[] = []
@@ -100,4 +106,64 @@ t.test('property: any records, any chunking: the splitter hands out exactly the 
     { numRuns: 500 },
   )
   t.pass('500 generated documents split exactly')
+})
+
+t.test('the scanner module is the build of record-scan.wat (scripts/build-wasm.mjs)', async (t) => {
+  t.equal(readFileSync(new URL('../forensics/cloudtrail/record-scan-wasm.ts', import.meta.url), 'utf8'), await buildRecordScan())
+  const check = spawnSync(process.execPath, [fileURLToPath(new URL('../scripts/build-wasm.mjs', import.meta.url)), '--check'], { encoding: 'utf8' })
+  t.equal(check.status, 0, check.stderr)
+  t.match(check.stdout, /is the build of record-scan.wat/)
+})
+
+t.test('property: CloudTrail-sized records with escapes anywhere split exactly, at any alignment and chunking', async (t) => {
+  // Long strings, so that whole 16-byte blocks go through the SIMD path, with the bytes it
+  // must not mistake: quotes (escaped), backslash runs, braces and brackets inside strings.
+  const piece = fc.constantFrom('abcdefghij', 'arn:aws:s3:::bucket/key', '"', '\\', '{', '}', '[', ']', '},{', 'é😀', ' ')
+  const str = fc.array(piece, { maxLength: 12 }).map((xs) => xs.join(''))
+  const value = fc.letrec((tie) => ({
+    v: fc.oneof({ depthSize: 'small' }, str, fc.integer(), fc.constant(null), fc.boolean(), fc.array(tie('v'), { maxLength: 3 }), fc.dictionary(str, tie('v'), { maxKeys: 4 })),
+  })).v
+  const record = fc.dictionary(fc.constantFrom('eventVersion', 'userAgent', 'requestParameters', 'resources', 'k'), value, { maxKeys: 5 })
+  fc.assert(
+    fc.property(fc.array(record, { maxLength: 6 }), fc.nat({ max: 31 }), fc.array(fc.integer({ min: 1, max: 200 }), { maxLength: 6 }), (recs, pad, cuts) => {
+      const doc = Buffer.from(`{"Records":[${' '.repeat(pad)}${recs.map((r) => JSON.stringify(r)).join(',' + ' '.repeat(pad % 5))}]}`)
+      const parts: Buffer[] = []
+      let at = 0
+      for (const c of cuts) {
+        parts.push(doc.subarray(at, Math.min(doc.length, at + c)))
+        at = Math.min(doc.length, at + c)
+      }
+      parts.push(doc.subarray(at))
+      return JSON.stringify(split(parts).records.map((r) => JSON.parse(r) as unknown)) === JSON.stringify(recs)
+    }),
+    { numRuns: 500 },
+  )
+  t.pass('500 generated documents split exactly')
+})
+
+t.test('one chunk of several 1-MiB windows, with records across window ends and more records than one call lists', async (t) => {
+  // 40,000 tiny records fill the 16,384-pair list more than twice in the first window; then
+  // 2,000 records of 1,000+ bytes run across two more window ends.
+  const tiny = Array.from({ length: 40_000 }, (_, i) => ({ i }))
+  const big = Array.from({ length: 2_000 }, (_, i) => ({ i, userAgent: `agent \\"${i}\\" {` + 'x'.repeat(1000 + (i % 17)) }))
+  const recs = [...tiny, ...big]
+  const doc = Buffer.from(JSON.stringify({ Records: recs }))
+  t.ok(doc.length > 2 * 1024 * 1024, `${doc.length} bytes in one chunk`)
+  const whole = split([doc])
+  t.equal(whole.records.length, recs.length)
+  t.same(whole.where.slice(-1), [recs.length])
+  t.ok(whole.records.every((r, k) => r === JSON.stringify(recs[k])), 'every record is its exact text')
+  // the same bytes cut just after each window end
+  const MiB = 1024 * 1024
+  const cut = split([doc.subarray(0, MiB + 3), doc.subarray(MiB + 3, 2 * MiB + 5), doc.subarray(2 * MiB + 5)])
+  t.ok(cut.records.length === recs.length && cut.records.every((r, k) => r === JSON.stringify(recs[k])), 'and in three chunks')
+})
+
+t.test('every byte that cannot stand between records is reported after a record closed mid-block', async (t) => {
+  const long = `{"k":"${'v'.repeat(40)}","n":[1,{"m":2}]}`
+  for (const [junk, shown] of [['x', 'x'], ['"', '"'], ['[', '['], ['}', '}']] as const) {
+    t.throws(() => split([`{"Records":[${long},${long}${junk}]}`]), { name: 'SplitError', message: `unexpected byte '${shown}' between records after record #2` }, `${junk} after two records`)
+  }
+  // a ] at depth 0 ends the document; what follows is not read
+  t.same(split([`{"Records":[${long}]x"`]).records, [long])
 })
