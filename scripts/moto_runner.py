@@ -24,7 +24,10 @@ timestamp by re-parsing an ISO-8601 string with dateutil — strict UTC ISO-8601
 parsed with `datetime.fromisoformat` here, everything else still goes to dateutil. An
 aws-chunked request body (a streamed upload with a trailing checksum) was decoded by appending
 each chunk to an immutable bytes object, copying everything decoded so far per chunk (a
-256 MiB upload in 1 MiB chunks copied 32 GiB); the chunks are joined once here.
+256 MiB upload in 1 MiB chunks copied 32 GiB); the chunks are joined once here, and the
+trailing checksum is looked for in the trailer instead of by a regex over the whole body.
+werkzeug read an HTTP-chunked request body 8 KiB at a time through Python code (16,384 calls
+for 128 MiB); it is read a chunk at a time here.
 
 Keep-alive (also a speed-up that changes no answer): werkzeug's development server closes the
 connection after every response (it cannot tell where a request body it did not read ends),
@@ -264,30 +267,90 @@ def parse_utc_timestamps_fast() -> None:
     serialize.parse_to_aware_datetime = parse_to_aware_datetime
 
 
+# moto's pattern for a trailing checksum line (S3Response._get_checksum)
+TRAILER_CHECKSUM = re.compile(rb"x-amz-checksum-\w+:(.+={1,2})")
+
+
 def decode_aws_chunked_linearly() -> None:
-    """aws-chunked bodies decoded in linear time (see the module comment)."""
+    """aws-chunked bodies decoded in linear time, their trailer read where it is (see the module comment)."""
     from moto.s3.responses import S3Response
+
+    original_get_checksum = S3Response._get_checksum
 
     def _handle_encoded_body(self, body):
         if not body:
             return b""
-        if isinstance(body, bytes):
-            body = io.BytesIO(body)
-        # '{hex length}\r\n{data}\r\n' per chunk until a zero length, then the trailer
+        if not isinstance(body, bytes):
+            body = body.read()
+        # '{hex length}\r\n{data}\r\n' per chunk until a zero length, then the trailer;
+        # the chunks are sliced from the body without copying and joined once
+        view = memoryview(body)
         parts = []
-        content_length = int(body.readline().strip(), 16)
-        while content_length > 0:
-            parts.append(body.read(content_length))
-            body.readline()
-            content_length = int(body.readline().strip(), 16)
+        at = 0
+        while True:
+            eol = body.index(b"\r\n", at)
+            content_length = int(body[at:eol].strip(), 16)
+            at = eol + 2
+            if content_length <= 0:
+                break
+            parts.append(view[at : at + content_length])
+            at = body.index(b"\n", at + content_length) + 1
+        self._aws_chunked_trailer = body[at:]
         return b"".join(parts)
 
+    def _get_checksum(self, response_headers):
+        trailer = getattr(self, "_aws_chunked_trailer", None)
+        if trailer is None or not TRAILER_CHECKSUM.search(trailer):
+            return original_get_checksum(self, response_headers)
+        # moto searches the whole raw body for the trailer's checksum line (a regex over
+        # every uploaded byte); it is in the trailer, after the last chunk, and is found
+        # there (without one, moto's own search runs as before)
+        raw_body = self.raw_body
+        self.raw_body = trailer
+        try:
+            return original_get_checksum(self, response_headers)
+        finally:
+            self.raw_body = raw_body
+
     S3Response._handle_encoded_body = _handle_encoded_body
+    S3Response._get_checksum = _get_checksum
+
+
+def read_chunked_bodies_whole() -> None:
+    """A chunked request body is read chunk by chunk, not 8 KiB at a time (see the module comment)."""
+    from werkzeug.serving import DechunkedInput
+
+    def readall(self):
+        parts = []
+        while not self._done:
+            if self._len == 0:
+                self._len = self.read_chunk_len()
+                if self._len == 0:
+                    self._done = True
+            if self._len > 0:
+                data = self._rfile.read(self._len)
+                if len(data) < self._len:
+                    raise OSError("the chunked body ended inside a chunk")
+                parts.append(data)
+                self._len = 0
+            terminator = self._rfile.readline(2)
+            if terminator not in (b"\n", b"\r\n", b"\r"):
+                raise OSError("Missing chunk terminating newline")
+        return b"".join(parts)
+
+    def read(self, size=-1):
+        if size is None or size < 0:
+            return readall(self)
+        return io.RawIOBase.read(self, size)
+
+    DechunkedInput.readall = readall
+    DechunkedInput.read = read
 
 
 def patch_moto() -> None:
     keep_connections_alive()
     decode_aws_chunked_linearly()
+    read_chunked_bodies_whole()
     cache_service_lookups()
     parse_utc_timestamps_fast()
     deliver_lambda_targets_to_a_queue()
