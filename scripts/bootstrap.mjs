@@ -14,7 +14,7 @@
 // package-lock.json, the virtualenv by the SHA-256 of requirements-dev.txt.
 import { spawn, spawnSync } from 'node:child_process'
 import { createHash } from 'node:crypto'
-import { existsSync, readFileSync, writeFileSync, mkdirSync, readdirSync, statSync } from 'node:fs'
+import { existsSync, readFileSync, writeFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs'
 import { dirname, join, relative } from 'node:path'
 import { tmpdir } from 'node:os'
 import { createInterface } from 'node:readline'
@@ -189,6 +189,18 @@ const tsx = ['--import', join(root, 'scripts', 'ts-register.mjs')]
 const quietSdk = { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' }
 const forkServer = ['test', 'soak', 'fuzz'].includes(cmd) ? await startEmulatorForkServer() : {}
 if (['test', 'soak', 'fuzz'].includes(cmd)) await warmTranspileCache()
+const suiteTmp = ['test', 'soak', 'fuzz'].includes(cmd) ? { TMPDIR: suiteTmpdir() } : {}
+
+/**
+ * The run's own temp folder, given to every test process (and what it starts) as TMPDIR and
+ * removed when this process exits: a run leaves nothing in the system's temp folder, also
+ * what a test or a crashed child did not remove itself.
+ */
+function suiteTmpdir() {
+  const dir = mkdtempSync(join(tmpdir(), 'forensics-suite-'))
+  process.on('exit', () => rmSync(dir, { recursive: true, force: true }))
+  return dir
+}
 
 /**
  * Transpiles the project's TypeScript into the loader's cache (scripts/ts-hooks.mjs) in this
@@ -217,17 +229,17 @@ function dispatch() {
     }
     // the SDK's "Node 20 support ends" notice would repeat in every test process
     const started = Date.now()
-    const status = node([join(root, 'node_modules', 'tap', 'dist', 'esm', 'run.mjs'), ...rest], { ...quietSdk, ...forkServer })
+    const status = node([join(root, 'node_modules', 'tap', 'dist', 'esm', 'run.mjs'), ...rest], { ...quietSdk, ...forkServer, ...suiteTmp })
     printFileTimes(started)
     return status
   }
   if (cmd === 'soak') {
     const soak = readdirSync(join(root, 'test', 'soak')).filter((f) => f.endsWith('.soak.ts')).map((f) => join('test', 'soak', f))
-    return node([join(root, 'node_modules', 'tap', 'dist', 'esm', 'run.mjs'), '--disable-coverage', '--timeout=3600', ...(rest.length ? rest : soak)], { ...quietSdk, ...forkServer })
+    return node([join(root, 'node_modules', 'tap', 'dist', 'esm', 'run.mjs'), '--disable-coverage', '--timeout=3600', ...(rest.length ? rest : soak)], { ...quietSdk, ...forkServer, ...suiteTmp })
   }
   if (cmd === 'fuzz') {
     const fuzz = readdirSync(join(root, 'test', 'fuzz')).filter((f) => f.endsWith('.fuzz.ts')).map((f) => join('test', 'fuzz', f))
-    return node([join(root, 'node_modules', 'tap', 'dist', 'esm', 'run.mjs'), '--disable-coverage', '--timeout=7200', ...(rest.length ? rest : fuzz)], { ...quietSdk, ...forkServer })
+    return node([join(root, 'node_modules', 'tap', 'dist', 'esm', 'run.mjs'), '--disable-coverage', '--timeout=7200', ...(rest.length ? rest : fuzz)], { ...quietSdk, ...forkServer, ...suiteTmp })
   }
   if (cmd === 'start') return node([...tsx, join(root, 'cli', 'main.ts'), 'drill', ...rest])
   if (cmd === 'bench') return node(['--expose-gc', ...tsx, join(root, 'bench', 'run.ts'), ...rest], quietSdk)

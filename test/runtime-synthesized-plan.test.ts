@@ -1,15 +1,19 @@
 /** Reading a synthesized plan (forensics/runtime/synthesized-plan.ts) and running bundled assets (bundled-handler.ts, warm-containers.ts): results and refusals. */
 import t from 'tap'
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs'
+import { spawnSync } from 'node:child_process'
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
+import { pathToFileURL } from 'node:url'
+import { tsRegister } from './fixtures/ts.js'
 import { planFunction, readDeploymentPlan, resolvePlanEnvironment, type PlanResolver } from '../forensics/runtime/synthesized-plan.js'
-import { runBundledHandler, unpackBundle } from '../forensics/runtime/bundled-handler.js'
+import { processScratchFile, runBundledHandler, unpackBundle } from '../forensics/runtime/bundled-handler.js'
 import { zipSingleFile } from '../stacks/zip.js'
 import { WarmContainers } from '../forensics/runtime/warm-containers.js'
 import { bundledAsyncHandler } from '../forensics/runtime/bundled-async-handler.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'forensics-plan-'))
+t.teardown(() => rmSync(dir, { recursive: true, force: true }))
 const fn = (name: string, env: Record<string, string> = {}) => ({ function_name: name, filename: `assets/${name}.zip`, handler: 'index.handler', runtime: 'nodejs22.x', environment: { variables: env } })
 const write = (plan: unknown): string => {
   const file = join(dir, `plan-${Math.random().toString(36).slice(2)}.json`)
@@ -46,6 +50,18 @@ t.test('plans: defaults, references resolved, refusals naming the resource', asy
   const odd = readDeploymentPlan(write({ resource: { aws_lambda_function: { a: fn('p-bucket-config', { X: '${aws_sqs_queue.q.id}' }) }, aws_sqs_queue: { q: { name: 'queue' } }, aws_scheduler_schedule: { s: { name: 's', schedule_expression: 'rate(1 day)', target: { arn: '${aws_lambda_function.a.arn}' } } } } }))
   t.match(odd.schedule, { name: 's', functionName: 'p-bucket-config', input: {} })
   t.throws(() => resolvePlanEnvironment(odd, odd.functions[0], resolver), { name: 'ValidationError', field: 'X', message: /cannot resolve \$\{aws_sqs_queue.q.id\} \(aws_sqs_queue.id\) locally/ })
+})
+
+t.test('the runners of bundled assets are scratch files whose folders go when the process exits', async (t) => {
+  const module = pathToFileURL(join(import.meta.dirname, '..', 'forensics', 'runtime', 'bundled-handler.ts')).href
+  const child = spawnSync(process.execPath, ['--import', tsRegister, '--input-type=module', '-e', `const { processScratchFile } = await import(${JSON.stringify(module)}); const f = processScratchFile('forensics-scratch-test-', 'r.mjs', 'text'); console.log(f)`], { encoding: 'utf8' })
+  t.equal(child.status, 0, child.stderr)
+  const file = child.stdout.trim()
+  t.match(file, /forensics-scratch-test-[^/]+\/r\.mjs$/)
+  t.notOk(existsSync(dirname(file)), 'its folder is removed at exit')
+  // in this process: written, and there until exit
+  const here = processScratchFile('forensics-scratch-test-', 'r.mjs', 'text')
+  t.equal(readFileSync(here, 'utf8'), 'text')
 })
 
 t.test('bundled assets: a result, a thrown error with its field, a crash, a bad ZIP', async (t) => {

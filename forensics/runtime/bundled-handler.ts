@@ -62,9 +62,20 @@ let runnerFile: string | undefined
  */
 function runner(): string {
   if (runnerFile && existsSync(runnerFile)) return runnerFile
-  runnerFile = join(mkdtempSync(join(tmpdir(), 'forensics-runner-')), 'run-bundle.mjs')
-  writeFileSync(runnerFile, RUNNER)
+  runnerFile = processScratchFile('forensics-runner-', 'run-bundle.mjs', RUNNER)
   return runnerFile
+}
+
+/**
+ * Writes `text` as `name` in a new folder under the system's temp folder and returns its
+ * path; the folder is removed when this process exits.
+ */
+export function processScratchFile(prefix: string, name: string, text: string): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix))
+  process.once('exit', () => rmSync(dir, { recursive: true, force: true }))
+  const file = join(dir, name)
+  writeFileSync(file, text)
+  return file
 }
 
 /** Options of {@link runBundledHandler}. */

@@ -9,11 +9,10 @@
  * {@link runBundledHandler} (bundled-handler.ts) is the cold, one-process-per-event form.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
-import { mkdtempSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
-import { unpackBundle, type BundledRun } from './bundled-handler.js'
+import { processScratchFile, unpackBundle, type BundledRun } from './bundled-handler.js'
 
 const RUNNER = `const m = await import(process.env.BUNDLE_ENTRY);
 process.on('message', async (msg) => {
@@ -25,8 +24,7 @@ process.send({ ready: true });`
 
 let runnerFile: string | undefined
 function runner(): string {
-  runnerFile ??= join(mkdtempSync(join(tmpdir(), 'forensics-warm-')), 'warm-runner.mjs')
-  writeFileSync(runnerFile, RUNNER)
+  if (!runnerFile || !existsSync(runnerFile)) runnerFile = processScratchFile('forensics-warm-', 'warm-runner.mjs', RUNNER)
   return runnerFile
 }
 
