@@ -119,7 +119,7 @@ t.test('warm containers: reused between invocations, one at a time, a dead one r
 t.test('a bundle that starts a worker thread runs (cold and warm)', async (t) => {
   const path = join(dir, 'worker.zip')
   // a worker from a file, as the inspector's scan pool starts one (it inherits the runner's execArgv)
-  const code = "import { Worker } from 'node:worker_threads'\nimport { writeFileSync, mkdtempSync } from 'node:fs'\nimport { join } from 'node:path'\nimport { tmpdir } from 'node:os'\nexport const handler = async () => { const f = join(mkdtempSync(join(tmpdir(), 'w-')), 'w.mjs'); writeFileSync(f, \"import { parentPort } from 'node:worker_threads'; parentPort.postMessage(42)\"); return new Promise((res, rej) => { const w = new Worker(f); w.once('message', res); w.once('error', rej) }) }"
+  const code = "import { Worker } from 'node:worker_threads'\nimport { writeFileSync, mkdtempSync, rmSync } from 'node:fs'\nimport { join } from 'node:path'\nimport { tmpdir } from 'node:os'\nexport const handler = async () => { const d = mkdtempSync(join(tmpdir(), 'w-')); const f = join(d, 'w.mjs'); writeFileSync(f, \"import { parentPort } from 'node:worker_threads'; parentPort.postMessage(42)\"); return new Promise((res, rej) => { const w = new Worker(f); w.once('message', (m) => { rmSync(d, { recursive: true, force: true }); res(m) }); w.once('error', rej) }) }"
   writeFileSync(path, zipSingleFile('index.mjs', Buffer.from(code)))
   t.match(await runBundledHandler(path, null, { functionName: 'w', env: {} }), { ok: true, result: 42 })
   const pool = new WarmContainers()
