@@ -3,7 +3,8 @@
  *  - `forensics bundle` (zip) vs. `aws s3 cp --recursive` + `zip -r` of the case prefix
  *    (goal ≥ 1.0×), with the peak RSS of the bundling process (constant memory);
  *  - `forensics verify` vs. `sha256sum -c SHA256SUMS` on the same unpacked bundle
- *    (goal ≥ 1.0×, issue 17).
+ *    (goal ≥ 1.0×, issue 17), each BENCH_VERIFY_RUNS times (default 3), interleaved, the
+ *    best run of each side counting.
  * Both sides run as separate processes timed by /usr/bin/time (wall clock, max RSS), so
  * process start-up counts on both sides. Sizes: BENCH_BUNDLE_SMALL (count of 32 KiB JSON
  * artifacts, default 400) and BENCH_BUNDLE_LARGE_MIB (four binary artifacts of this size,
@@ -88,10 +89,19 @@ async function main(): Promise<void> {
       await timed(['sha256sum', '-c', '--quiet', 'SHA256SUMS'], { cwd: unpacked })
       await timed([...cli, 'verify', bundleFile, '--json'], { cwd: root })
     }
-    const sums = await timed(['sha256sum', '-c', '--quiet', 'SHA256SUMS'], { cwd: unpacked })
-    const verify = await timed([...cli, 'verify', bundleFile, '--json'], { cwd: root })
-    const verified = JSON.parse(verify.out) as { ok: boolean; members: number }
-    if (!verified.ok) throw new Error('the benchmark bundle does not verify')
+    // each side BENCH_VERIFY_RUNS times (default 3), interleaved; the best run of each counts
+    // (one run of two seconds swings by half on this shared machine)
+    const runs = SMOKE ? 1 : Math.max(1, Math.round(setting('BENCH_VERIFY_RUNS', 3, 1)))
+    const sumRuns: Array<Awaited<ReturnType<typeof timed>>> = []
+    const verifyRuns: Array<Awaited<ReturnType<typeof timed>>> = []
+    for (let i = 0; i < runs; i++) {
+      sumRuns.push(await timed(['sha256sum', '-c', '--quiet', 'SHA256SUMS'], { cwd: unpacked }))
+      verifyRuns.push(await timed([...cli, 'verify', bundleFile, '--json'], { cwd: root }))
+    }
+    const fastest = <T extends { seconds: number }>(xs: T[]): T => xs.reduce((a, b) => (b.seconds < a.seconds ? b : a))
+    const sums = fastest(sumRuns)
+    const verify = fastest(verifyRuns)
+    for (const v of verifyRuns) if (!(JSON.parse(v.out) as { ok: boolean }).ok) throw new Error('the benchmark bundle does not verify')
     // the same check without process start-up (the CLI loads every command's modules)
     const inProcess = await timeIt(() => verifyBundleFile(bundleFile))
 
@@ -104,7 +114,7 @@ async function main(): Promise<void> {
       name: 'bundle',
       metrics: {
         'payload MiB': payloadMiB.toFixed(0),
-        files: verified.members,
+        files: (JSON.parse(verify.out) as { members: number }).members,
         'forensics bundle zip s': ours.seconds,
         'aws s3 cp s': cp.seconds,
         'zip -r s': zip.seconds,
