@@ -167,3 +167,21 @@ t.test('every byte that cannot stand between records is reported after a record 
   // a ] at depth 0 ends the document; what follows is not read
   t.same(split([`{"Records":[${long}]x"`]).records, [long])
 })
+
+t.test('a sink that splits another document while it is called does not disturb the outer split', async (t) => {
+  const long = (k: number): string => `{"k":"${'v'.repeat(40 + k)}","n":[1,{"m":${k}}]}`
+  const outer = Array.from({ length: 5 }, (_, k) => long(k))
+  const inner: string[][] = []
+  const seen: string[] = []
+  const s = new RecordSplitter((buf, start, end) => {
+    seen.push(buf.toString('utf8', start, end))
+    // a second document, split inside the first one's scan
+    inner.push(split([`{"Records":[${long(100)},${long(101)}]}`]).records)
+  })
+  const doc = Buffer.from(`{"Records":[${outer.join(',')}]}`)
+  s.push(doc.subarray(0, 100))
+  s.push(doc.subarray(100))
+  s.end()
+  t.same(seen, outer, 'the outer records, whole and in order')
+  t.ok(inner.length === 5 && inner.every((r) => r.length === 2 && r[0] === long(100) && r[1] === long(101)), 'each inner split whole too')
+})

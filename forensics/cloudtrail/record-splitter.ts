@@ -60,14 +60,22 @@ interface Scanner {
   pairs: Int32Array
 }
 
-let instance: Scanner | undefined
-/** The scanner of this thread (compiled on first use; about 1 KB of WebAssembly). */
-function scanner(): Scanner {
-  if (instance) return instance
-  const e = new WebAssembly.Instance(new WebAssembly.Module(Buffer.from(RECORD_SCAN_WASM, 'base64'))).exports as unknown as Omit<Scanner, 'bytes' | 'pairs'> & { memory: WebAssembly.Memory }
-  instance = { ...e, scan: e.scan, bytes: new Uint8Array(e.memory.buffer), pairs: new Int32Array(e.memory.buffer, 0, INPUT_AT / 4) }
-  return instance
+let compiled: WebAssembly.Module | undefined
+/** Scanners of this thread not in use. */
+const idle: Scanner[] = []
+/**
+ * A scanner for one chunk's scan, given back with {@link release}: usually the thread's
+ * only one, but a sink that splits another document while it is called (a scan inside a
+ * scan) gets a second, so the two never share memory or state.
+ */
+function acquire(): Scanner {
+  const free = idle.pop()
+  if (free) return free
+  compiled ??= new WebAssembly.Module(Buffer.from(RECORD_SCAN_WASM, 'base64'))
+  const e = new WebAssembly.Instance(compiled).exports as unknown as Omit<Scanner, 'bytes' | 'pairs'> & { memory: WebAssembly.Memory }
+  return { ...e, scan: e.scan, bytes: new Uint8Array(e.memory.buffer), pairs: new Int32Array(e.memory.buffer, 0, INPUT_AT / 4) }
 }
+const release = (x: Scanner): void => void idle.push(x)
 
 type Mode = 'detect' | 'document' | 'lines' | 'after'
 
@@ -193,7 +201,15 @@ export class RecordSplitter {
    * turns on one scanner) and lists each record that closes as a pair of window offsets.
    */
   private pushDocument(chunk: Buffer): void {
-    const x = scanner()
+    const x = acquire()
+    try {
+      this.scanDocument(chunk, x)
+    } finally {
+      release(x)
+    }
+  }
+
+  private scanDocument(chunk: Buffer, x: Scanner): void {
     const n = chunk.length
     // where the current record starts in this chunk (0 when it began in an earlier chunk)
     let recStart = this.depth > 0 ? 0 : -1
