@@ -84,6 +84,11 @@ t.test('evidence store on the emulator', async (t) => {
     t.equal(head?.checksumSHA256, createHash('sha256').update(bytes).digest('base64'), 'stored with its whole-object SHA-256')
     t.equal(head?.retentionMode, 'COMPLIANCE')
     t.ok((await store.getBytes('once', once.versionId)).bytes.equals(bytes))
+    // a source of tiny chunks: gathered into aws-chunks of at least TRAILER_CHUNK_BYTES on the way
+    const tiny = Array.from({ length: 3000 }, (_, i) => Buffer.alloc(1000, i % 251))
+    const gathered = await store.put({ key: 'tiny-chunks', body: Readable.from(tiny), size: 3_000_000 })
+    t.equal(gathered.sha256, createHash('sha256').update(Buffer.concat(tiny)).digest('hex'))
+    t.ok((await store.getBytes('tiny-chunks', gathered.versionId)).bytes.equals(Buffer.concat(tiny)), 'stored whole, in order')
 
     // two reads (reopen): hashed first, the checksum sent up front
     let opened = 0
