@@ -17,9 +17,9 @@ Two corrections to moto (README "Emulator gaps"):
   of the rule's account and region when that queue exists (a local runtime drains it and
   runs the function), and is otherwise dropped with a log line. Other targets are untouched.
 
-Speed-ups that change no answer (a profile of the suite's emulator put a third of its CPU
-in the first two): moto looks up the service of every request by listing and stat-ing its own package
-directory, twice per request — the list is computed once here; and it renders every
+Speed-ups that change no answer (a profile of the suite's emulator put a third of its CPU in
+the first two): moto looks up the service of every request by listing and stat-ing its own
+package directory, twice per request — the list is computed once here; and it renders every
 timestamp by re-parsing an ISO-8601 string with dateutil — strict UTC ISO-8601 strings are
 parsed with `datetime.fromisoformat` here, everything else still goes to dateutil. An
 aws-chunked request body (a streamed upload with a trailing checksum) was decoded by appending
@@ -44,9 +44,9 @@ imports moto, the patches above and the services the project calls once, then fo
 emulator per connection to the Unix socket instead of every test file paying the start-up
 again (the routes and answer models moto derives from botocore's JSON on a service's first
 request are derived there too: ~0.05 s of CPU less per emulator). A forked emulator is a new
-process with nothing in it but what a fresh `moto_runner.py` has after its first request; its life is bound to the connection that asked for it (the
-requester's end closing, by exit, crash or SIGKILL, stops it), as the stdin pipe binds it
-otherwise. The fork server itself stops when its stdin closes.
+process with nothing in it but what a fresh `moto_runner.py` has after its first request; its
+life is bound to the connection that asked for it (the requester's end closing, by exit, crash
+or SIGKILL, stops it), as the stdin pipe binds it otherwise. The fork server itself stops when its stdin closes.
 """
 import copy
 import io

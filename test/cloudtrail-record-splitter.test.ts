@@ -25,6 +25,18 @@ function split(parts: Array<string | Buffer>, limits?: { maxRecordBytes?: number
   return { records, where, s }
 }
 
+/** True when `doc`, cut into chunks of the sizes `cuts` (and the rest), splits into exactly `recs`. */
+function splitsExactly(doc: Buffer, cuts: number[], recs: unknown[]): boolean {
+  const parts: Buffer[] = []
+  let at = 0
+  for (const c of cuts) {
+    parts.push(doc.subarray(at, Math.min(doc.length, at + c)))
+    at = Math.min(doc.length, at + c)
+  }
+  parts.push(doc.subarray(at))
+  return JSON.stringify(split(parts).records.map((r) => JSON.parse(r) as unknown)) === JSON.stringify(recs)
+}
+
 t.test('a Records document splits the same at every chunk boundary, escapes included', async (t) => {
   const recs = ['{"a":"x\\"}y","b":[1,{"c":"]"}]}', '{"k":"back\\\\"}', '{"e":"\\\\\\""}', '{}']
   const text = `{ "Records" : [ ${recs.join(' ,\n')} ] }`
@@ -94,14 +106,7 @@ t.test('property: any records, any chunking: the splitter hands out exactly the 
   fc.assert(
     fc.property(fc.array(record, { maxLength: 5 }), fc.constantFrom(undefined, 1, '\t'), fc.array(fc.integer({ min: 1, max: 400 }), { maxLength: 8 }), (recs, indent, cuts) => {
       const doc = Buffer.from(JSON.stringify({ Records: recs }, null, indent))
-      const parts: Buffer[] = []
-      let at = 0
-      for (const c of cuts) {
-        parts.push(doc.subarray(at, Math.min(doc.length, at + c)))
-        at = Math.min(doc.length, at + c)
-      }
-      parts.push(doc.subarray(at))
-      return JSON.stringify(split(parts).records.map((r) => JSON.parse(r) as unknown)) === JSON.stringify(recs)
+      return splitsExactly(doc, cuts, recs)
     }),
     { numRuns: 500 },
   )
@@ -127,14 +132,7 @@ t.test('property: CloudTrail-sized records with escapes anywhere split exactly, 
   fc.assert(
     fc.property(fc.array(record, { maxLength: 6 }), fc.nat({ max: 31 }), fc.array(fc.integer({ min: 1, max: 200 }), { maxLength: 6 }), (recs, pad, cuts) => {
       const doc = Buffer.from(`{"Records":[${' '.repeat(pad)}${recs.map((r) => JSON.stringify(r)).join(',' + ' '.repeat(pad % 5))}]}`)
-      const parts: Buffer[] = []
-      let at = 0
-      for (const c of cuts) {
-        parts.push(doc.subarray(at, Math.min(doc.length, at + c)))
-        at = Math.min(doc.length, at + c)
-      }
-      parts.push(doc.subarray(at))
-      return JSON.stringify(split(parts).records.map((r) => JSON.parse(r) as unknown)) === JSON.stringify(recs)
+      return splitsExactly(doc, cuts, recs)
     }),
     { numRuns: 500 },
   )
