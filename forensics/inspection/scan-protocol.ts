@@ -7,7 +7,10 @@ import { compileRules, scanWithRules, type RuleMatch, type RuleSource } from './
 import type { Rules } from '@virustotal/yara-x'
 
 /** Main thread → worker. */
-export type ToScanWorker = { type: 'load'; sources: RuleSource[] } | { type: 'scan'; id: number; data: Uint8Array }
+export type ToScanWorker =
+  /** `module`: the engine compiled by the scanner's thread (V8 shares its machine code) */
+  | { type: 'load'; sources: RuleSource[]; module?: WebAssembly.Module }
+  | { type: 'scan'; id: number; data: Uint8Array }
 
 /** Worker → main thread. */
 export type FromScanWorker =
@@ -29,7 +32,7 @@ export function serveScans(port: PortLike): void {
     if (m.type === 'load') {
       try {
         rules?.free()
-        rules = compileRules(m.sources)
+        rules = compileRules(m.sources, m.module)
         port.postMessage({ type: 'loaded', rules: m.sources.length })
       } catch (e) {
         const err = e as Error & { field?: string }

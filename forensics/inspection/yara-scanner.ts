@@ -8,7 +8,7 @@ import { Worker } from 'node:worker_threads'
 import { existsSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { ForensicsError } from '../errors.js'
-import { RuleLoadError, type RuleMatch, type RuleSource } from './yara-engine.js'
+import { compileYaraModule, RuleLoadError, type RuleMatch, type RuleSource } from './yara-engine.js'
 import type { FromScanWorker, ToScanWorker } from './scan-protocol.js'
 
 /** File name of the worker in the Lambda bundle (next to `index.mjs`). */
@@ -67,7 +67,8 @@ export class YaraScanner {
     worker.on('message', (m: FromScanWorker) => mine() && this.#listener?.(m))
     worker.on('error', (e) => mine() && this.#failure?.(e))
     worker.on('exit', (code) => mine() && this.#failure?.(new ForensicsError(`the YARA scan worker exited (code ${code})`)))
-    const reply = await this.#request({ type: 'load', sources: [...this.sources] }, (m) => m.type === 'loaded' || m.type === 'load-failed', undefined)
+    const module = await compileYaraModule()
+    const reply = await this.#request({ type: 'load', sources: [...this.sources], module }, (m) => m.type === 'loaded' || m.type === 'load-failed', undefined)
     if (reply.type === 'load-failed') {
       await this.close()
       throw new RuleLoadError(reply.message, { field: reply.file })
