@@ -45,9 +45,10 @@ export function verifyDigestSignature(publicKeyPem: string | KeyObject, digestHe
   }
 }
 
-/** Short fingerprint of a public key: hex SHA-256 of its DER SPKI, first 16 chars. */
-export function publicKeyFingerprint(pem: string): string {
-  return sha256Hex(createPublicKey(pem).export({ type: 'spki', format: 'der' })).slice(0, 16)
+/** Short fingerprint of a public key (PEM, or a parsed public key): hex SHA-256 of its DER SPKI, first 16 chars. */
+export function publicKeyFingerprint(key: string | KeyObject): string {
+  const parsed = typeof key === 'string' ? createPublicKey(key) : key
+  return sha256Hex(parsed.export({ type: 'spki', format: 'der' })).slice(0, 16)
 }
 
 /** A P-256 key in a PEM file (PKCS#8), for offline and local use. */

@@ -193,9 +193,11 @@ let checkMs = 0
 
 const tsx = ['--import', join(root, 'scripts', 'ts-register.mjs')]
 const quietSdk = { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' }
-const forkServer = ['test', 'soak', 'fuzz'].includes(cmd) ? await startEmulatorForkServer() : {}
-if (['test', 'soak', 'fuzz'].includes(cmd)) await warmTranspileCache()
-const suiteTmp = ['test', 'soak', 'fuzz'].includes(cmd) ? { TMPDIR: suiteTmpdir() } : {}
+/** the commands that run test files (they share the emulator fork server, the warm cache and a temp folder) */
+const runsTests = ['test', 'soak', 'fuzz'].includes(cmd)
+const forkServer = runsTests ? await startEmulatorForkServer() : {}
+if (runsTests) await warmTranspileCache()
+const suiteTmp = runsTests ? { TMPDIR: suiteTmpdir() } : {}
 
 /**
  * The run's own temp folder, given to every test process (and what it starts) as TMPDIR and

@@ -10,7 +10,7 @@ import { verifyCustodyChain, type CustodyEntry } from '../custody.js'
 import { sha256Hex } from '../hash.js'
 import { custodyKey, custodySeqFromKey, manifestKey } from '../keys.js'
 import { parseManifest, type Manifest } from '../manifest.js'
-import { SIGNATURE_ALGORITHM, verifyDigestSignature } from '../signer.js'
+import { publicKeyFingerprint, SIGNATURE_ALGORITHM, verifyDigestSignature } from '../signer.js'
 import { isSafeMemberName } from './archive-paths.js'
 import { MEMBER, artifactMembers, custodyMember, formatSha256Sums, manifestMember, manifestSignatureMember, parseBundleIndex, parseSha256Sums, type BundleFile, type BundleIndex } from './bundle-layout.js'
 import { renderBundleReport } from './bundle-report.js'
@@ -83,7 +83,7 @@ interface SigningKeyIds {
 
 /** Worked out once per bundle, not once per custody entry (a long chain and many manifests made it quadratic). */
 function signingKeyIds(ctx: CheckContext, publicKey: KeyObject): SigningKeyIds {
-  const fingerprint = `local:${sha256Hex(publicKey.export({ type: 'spki', format: 'der' })).slice(0, 16)}`
+  const fingerprint = `local:${publicKeyFingerprint(publicKey)}`
   return { fingerprint, known: new Set([fingerprint, ...[...ctx.manifests.values()].map((m) => m.manifest.signing?.keyId)]) }
 }
 
