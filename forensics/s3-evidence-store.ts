@@ -32,6 +32,7 @@ import {
   type RetentionPolicy,
   type StoredEvidence,
 } from './evidence-store.js'
+import { holdBody } from './aws/response-body.js'
 import { IntegrityError, StorageError, ValidationError } from './errors.js'
 import { hexToBase64 } from './hash.js'
 import { RetriesExhaustedError, isTransientError, withRetry } from './retry.js'
@@ -323,6 +324,9 @@ export class S3EvidenceStore implements EvidenceStore {
     if (Buffer.isBuffer(input.body) && input.size !== undefined && input.size !== input.body.length) {
       throw new ValidationError(`the body of s3://${this.bucket}/${input.key} has ${input.body.length} bytes, not its stated ${input.size}: nothing was stored; state the exact size or none`, { field: 'size' })
     }
+    // a stream's errors before it is read (below, after awaiting the bucket's lock) are its
+    // reader's, not the process's (aws/response-body.ts)
+    if (!Buffer.isBuffer(input.body)) holdBody(input.body)
     // a stream of known size that is more than one part goes up as one streamed PutObject;
     // its errors are caught from now on (one before its bytes are read would be thrown
     // where nothing listens, or leave the request waiting for bytes that never come)
@@ -654,7 +658,7 @@ export class S3EvidenceStore implements EvidenceStore {
   async get(key: string, versionId?: string): Promise<{ body: Readable; versionId: string; size: number }> {
     try {
       const out = await withRetry(`read of s3://${this.bucket}/${key}`, () => this.#s3.send(new GetObjectCommand({ Bucket: this.bucket, Key: key, VersionId: versionId })))
-      return { body: out.Body as Readable, versionId: out.VersionId ?? versionId ?? 'null', size: out.ContentLength ?? 0 }
+      return { body: holdBody(out.Body as Readable), versionId: out.VersionId ?? versionId ?? 'null', size: out.ContentLength ?? 0 }
     } catch (e) {
       throw this.#translate(e, key, 'read')
     }

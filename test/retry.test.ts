@@ -1,4 +1,5 @@
 import t from 'tap'
+import { PassThrough, Readable } from 'node:stream'
 import { S3Client, PutObjectCommand } from '@aws-sdk/client-s3'
 import { IntegrityError, StorageError, ValidationError } from '../forensics/errors.js'
 import { EvidenceExistsError } from '../forensics/evidence-store.js'
@@ -6,6 +7,7 @@ import { isTransientError, RetriesExhaustedError, retryStats, setRetryPolicy, wi
 import { startFaultProxy } from '../forensics/local/fault-proxy.js'
 import { S3EvidenceStore } from '../forensics/s3-evidence-store.js'
 import { copyVersion } from '../forensics/object-versions/copy-version.js'
+import { openObject } from '../forensics/cloudtrail/archive-source.js'
 import { sha256Hex } from '../forensics/hash.js'
 import { artifactKey, deriveCaptureId } from '../forensics/keys.js'
 import { useEmulator } from './fixtures/emulator.js'
@@ -114,4 +116,65 @@ t.test('bodies cut mid-stream are read again (fault proxy on the emulator)', asy
       t.equal(sha256Hex(back.bytes), sha256Hex(bytes), 'getBytes re-reads a cut body')
     })
   }
+})
+
+/**
+ * Cuts the SDK's GetObject bodies of `client` (ECONNRESET, half their bytes delivered) while
+ * their reader is still awaiting another request on the same client: the moment that request
+ * goes out. Only as many GetObjects as `arm` asked for.
+ */
+function cutBodiesWhileReaderWaits(client: S3Client): { cut: number; arm(times: number): void } {
+  let left = 0
+  const stats = { cut: 0, arm: (times: number) => void (left = times) }
+  let waiting: PassThrough | undefined
+  client.middlewareStack.add(
+    (next, context) => async (args) => {
+      if (waiting) {
+        waiting.destroy(Object.assign(new Error('aborted'), { code: 'ECONNRESET' }))
+        waiting = undefined
+        stats.cut++
+      }
+      const out = await next(args)
+      if (context.commandName === 'GetObjectCommand' && left > 0) {
+        left--
+        const output = out.output as { Body?: { transformToByteArray(): Promise<Uint8Array> } | PassThrough }
+        const bytes = await (output.Body as { transformToByteArray(): Promise<Uint8Array> }).transformToByteArray()
+        waiting = new PassThrough()
+        waiting.write(bytes.subarray(0, bytes.length >> 1))
+        output.Body = waiting
+      }
+      return out
+    },
+    { step: 'initialize', name: 'cutBodiesWhileReaderWaits' },
+  )
+  return stats
+}
+
+t.test('a body cut before it is read fails its read, not the process (Node 22, the Lambda runtime, throws unheard stream errors)', async (t) => {
+  const emulator = await useEmulator(t)
+  const client = new S3Client({ ...emulator.clientConfig(), maxAttempts: 1 })
+  t.teardown(() => client.destroy())
+  await createLockedBucket(client, 'evidence')
+  await createVersionedBucket(client, 'src')
+  const bytes = Buffer.alloc(300_000, 7)
+  const v = (await client.send(new PutObjectCommand({ Bucket: 'src', Key: 'big.bin', Body: bytes }))).VersionId!
+
+  // object versions: the copy's store awaits the bucket's lock before it reads the version
+  const cuts = cutBodiesWhileReaderWaits(client)
+  cuts.arm(1)
+  const store = new S3EvidenceStore({ client, bucket: 'evidence', retention: { mode: 'COMPLIANCE', days: 1 } })
+  const captureId = deriveCaptureId('object-versions', 'cut-before-read')
+  const copied = await copyVersion({ s3: client, bucket: 'src' }, store, 'case-1', captureId, { kind: 'version', key: 'big.bin', versionId: v, isLatest: true, lastModified: new Date().toISOString(), size: bytes.length })
+  t.equal(cuts.cut, 1, 'the body was cut while the store checked the bucket')
+  t.match(copied, { status: 'stored', artifact: { sha256: sha256Hex(bytes), size: bytes.length } }, 'the version was read again and copied whole')
+
+  // CloudTrail log files: opened, then handed to a store that has not checked its bucket yet
+  cuts.arm(1)
+  const coords = {}
+  const body = await openObject(client, 'src', 'big.bin', coords)
+  const fresh = new S3EvidenceStore({ client, bucket: 'evidence', retention: { mode: 'COMPLIANCE', days: 1 } })
+  const key = artifactKey('case-1', deriveCaptureId('cloudtrail-slice', 'cut-before-read'), 'logs/big.bin')
+  await t.rejects(fresh.put({ key, body: Readable.from(body), contentType: 'application/gzip' }), { code: 'ECONNRESET' }, 'the write fails with the read error')
+  t.equal(cuts.cut, 2, 'the log file was cut while the store checked the bucket')
+  t.equal(await fresh.head(key), undefined, 'nothing was stored')
 })

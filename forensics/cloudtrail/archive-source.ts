@@ -5,6 +5,7 @@
  * name the bucket/key and the permission to grant.
  */
 import { GetObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3'
+import { holdBody } from '../aws/response-body.js'
 import { StorageError, ValidationError } from '../errors.js'
 import { RetriesExhaustedError, withRetry } from '../retry.js'
 import { awsLogsRoot, listPrefixes, parseDigestKey, parseLogFileKey, scopeRoot, type ArchiveLocation, type DigestFileKey, type LogFileKey, type TrailScope } from './archive-layout.js'
@@ -162,7 +163,7 @@ export async function openObject(s3: S3Port, bucket: string, key: string, coords
     coords.versionId = r.VersionId
     coords.etag = r.ETag
     coords.lastModified = r.LastModified?.toISOString()
-    return r.Body as AsyncIterable<Uint8Array>
+    return holdBody(r.Body as AsyncIterable<Uint8Array>)
   } catch (err) {
     throw s3Failure('read', bucket, key, err)
   }

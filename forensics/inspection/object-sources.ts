@@ -7,6 +7,7 @@ import { createReadStream } from 'node:fs'
 import { readdir, readFile, stat } from 'node:fs/promises'
 import { join, relative } from 'node:path'
 import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3'
+import { holdBody } from '../aws/response-body.js'
 import { StorageError, ValidationError } from '../errors.js'
 import { withRetry } from '../retry.js'
 import { parseS3Url, type ObjectLocation } from './inspection-config.js'
@@ -30,7 +31,7 @@ export function s3Object(s3: S3Client, bucket: string, key: string, versionId?: 
     async open(): Promise<OpenedObject | undefined> {
       try {
         const out = await withRetry(`GetObject s3://${bucket}/${key}`, () => s3.send(new GetObjectCommand({ Bucket: bucket, Key: key, VersionId: versionId })))
-        return { body: out.Body as OpenedObject['body'], size: out.ContentLength }
+        return { body: holdBody(out.Body as OpenedObject['body']), size: out.ContentLength }
       } catch (e) {
         if (isGone(e)) return undefined
         throw e

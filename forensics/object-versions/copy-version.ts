@@ -9,6 +9,7 @@
 import type { Readable } from 'node:stream'
 import { createHash } from 'node:crypto'
 import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3'
+import { holdBody } from '../aws/response-body.js'
 import { classifyFailure } from '../bucket-config/snapshot.js'
 import { EvidenceExistsError, SourceChangedError, type EvidenceStore } from '../evidence-store.js'
 import { ValidationError } from '../errors.js'
@@ -78,7 +79,7 @@ export async function copyVersion(source: VersionSource, store: EvidenceStore, c
       // refuses other bytes at the second read); a transient failure is the store's to repeat
       const reopen = async (): Promise<Readable> => {
         try {
-          return (await getVersion()).Body as Readable
+          return holdBody((await getVersion()).Body as Readable)
         } catch (e) {
           if (!isTransientError(e)) reopenFailure = e
           throw e
@@ -88,7 +89,7 @@ export async function copyVersion(source: VersionSource, store: EvidenceStore, c
       let length: number | undefined
       try {
         const out = await getVersion()
-        body = out.Body as Readable
+        body = holdBody(out.Body as Readable)
         length = out.ContentLength
       } catch (e) {
         if (isTransientError(e)) {
