@@ -41,3 +41,18 @@ t.test('warmCache transpiles each TypeScript file once, into the cache the loade
   writeFileSync(join(dir, 'a.ts'), `export const marker: string = '${marker}-changed'\n`)
   t.same(warm([dir]), { files: 2, transpiled: 1 }, 'a changed source is transpiled again')
 })
+
+t.test('the loader transpiles what is not cached, stores it, and resolves ./x.js to ./x.ts', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'ts-hooks-'))
+  const marker = `${process.pid}-${Date.now()}-miss`
+  writeFileSync(join(dir, 'a.ts'), `export const marker: string = '${marker}'\n`)
+  writeFileSync(join(dir, 'main.ts'), `import { marker } from './a.js'\nconst n: number = marker.length\nconsole.log(marker, n)\n`)
+  const before = cached()
+  const run = (): string => execFileSync(process.execPath, ['--import', join(root, 'scripts', 'ts-register.mjs'), join(dir, 'main.ts')], { encoding: 'utf8' }).trim()
+  t.equal(run(), `${marker} ${marker.length}`, 'new modules run')
+  t.equal([...cached()].filter((f) => !before.has(f)).length, 2, 'both were transpiled into the cache')
+  const after = cached()
+  t.equal(run(), `${marker} ${marker.length}`, 'and run again')
+  t.same([...cached()].filter((f) => !after.has(f)), [], 'from the cache')
+  t.throws(() => execFileSync(process.execPath, ['--import', join(root, 'scripts', 'ts-register.mjs'), join(dir, 'missing.ts')], { stdio: 'pipe' }), 'a missing module is still an error')
+})
