@@ -1,6 +1,5 @@
 import t, { type Test } from 'tap'
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { loadConfigFile, parseConfig, LOG_RETENTION_DAYS } from '../forensics/config.js'
 import { ValidationError } from '../forensics/errors.js'
@@ -151,7 +150,7 @@ t.test('optional sections are carried through', async (t) => {
 })
 
 t.test('loadConfigFile reads JSON files and names the file on errors', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'forensics-config-'))
+  const dir = t.testdir()
   const good = join(dir, 'good.json')
   writeFileSync(good, JSON.stringify(example))
   t.equal(loadConfigFile(good).forensicsAccountId, '111111111111')
