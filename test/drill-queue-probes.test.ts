@@ -1,12 +1,15 @@
 /**
- * The drill's queue probes (forensics/drill/queue-probes.ts) on stand-in SQS and SNS: the
- * SIEM topic probe, and picking the drill's own record off the dead-letter queue.
+ * The drill's queue probes (forensics/drill/queue-probes.ts): the SIEM topic probe, and
+ * picking the drill's own record off the dead-letter queue; on stand-in SQS and SNS, and on
+ * the emulator behind the fault proxy when a ReceiveMessage response is lost.
  */
 import t from 'tap'
-import type { SQSClient } from '@aws-sdk/client-sqs'
-import type { SNSClient } from '@aws-sdk/client-sns'
-import { SiemTopicProbe, waitForDeadLetter } from '../forensics/drill/queue-probes.js'
+import { CreateQueueCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs'
+import { CreateTopicCommand, PublishCommand, SNSClient } from '@aws-sdk/client-sns'
+import { PROBE_VISIBILITY_SECONDS, SiemTopicProbe, waitForDeadLetter } from '../forensics/drill/queue-probes.js'
+import { operationOf, startFaultProxy } from '../forensics/local/fault-proxy.js'
 import { fakeClient } from './fixtures/fake-client.js'
+import { useEmulator } from './fixtures/emulator.js'
 
 const record = (payload: unknown): string =>
   JSON.stringify({ version: '1.0', timestamp: '2026-11-29T10:00:00.000Z', requestContext: { requestId: 'r', functionArn: 'arn:aws:lambda:eu-west-1:1:function:f', condition: 'RetriesExhausted', approximateInvokeCount: 3 }, requestPayload: payload })
@@ -42,6 +45,22 @@ t.test('the SIEM probe subscribes, drains JSON and text bodies, waits, and close
   t.same(sns.calls.at(-1)?.input, { SubscriptionArn: 'arn:sub' })
 })
 
+t.test('a message the SIEM probe receives twice (its first delete came too late) is kept once', async (t) => {
+  const batches = [[{ MessageId: 'm1', Body: '{"n":1}', ReceiptHandle: 'h1' }], [{ MessageId: 'm1', Body: '{"n":1}', ReceiptHandle: 'h1b' }, { MessageId: 'm2', Body: '{"n":2}', ReceiptHandle: 'h2' }], []]
+  const sqs = fakeClient<SQSClient>({
+    CreateQueueCommand: () => ({ QueueUrl: 'https://q/probe' }),
+    GetQueueAttributesCommand: () => ({ Attributes: { QueueArn: 'arn:aws:sqs:eu-west-1:1:probe' } }),
+    SetQueueAttributesCommand: () => ({}),
+    ReceiveMessageCommand: () => ({ Messages: batches.shift() }),
+    DeleteMessageCommand: () => ({}),
+  })
+  const sns = fakeClient<SNSClient>({ SubscribeCommand: () => ({ SubscriptionArn: 'arn:sub' }) })
+  const probe = await SiemTopicProbe.open({ sqs, sns }, 'arn:aws:sns:eu-west-1:1:siem', 'probe')
+  t.same(await probe.drain(), [{ n: 1 }, { n: 2 }])
+  t.same(sqs.calls.filter((s) => s.name === 'DeleteMessageCommand').map((s) => s.input.ReceiptHandle), ['h1', 'h1b', 'h2'], 'every receipt is deleted')
+  t.ok(sqs.calls.filter((s) => s.name === 'ReceiveMessageCommand').every((s) => s.input.VisibilityTimeout === PROBE_VISIBILITY_SECONDS), 'received with the short visibility timeout')
+})
+
 t.test('waitForDeadLetter takes its own record and leaves the others visible', async (t) => {
   const batches = [
     [
@@ -71,4 +90,42 @@ t.test('waitForDeadLetter gives up at the deadline', async (t) => {
   t.equal(await waitForDeadLetter(sqs, 'https://q/dlq', () => true, 20, 5), undefined)
   t.ok(Date.now() - started >= 20)
   t.ok(sqs.calls.length >= 2, 'it polled more than once')
+})
+
+t.test('a lost ReceiveMessage response on the emulator delays the probes; it does not hide the message past their deadline', async (t) => {
+  const emulator = await useEmulator(t)
+  const direct = { sqs: new SQSClient(emulator.clientConfig()), sns: new SNSClient(emulator.clientConfig()) }
+  // the response of the first ReceiveMessage that hands out a message is lost after the queue marked it received
+  let armed = false
+  const proxy = await startFaultProxy({ target: emulator.endpoint, faults: { lostResponse: 1 }, eligible: (r) => armed && operationOf(r) === 'ReceiveMessage' && !(armed = false) })
+  const through = { sqs: new SQSClient({ ...emulator.clientConfig(), endpoint: proxy.endpoint }), sns: new SNSClient({ ...emulator.clientConfig(), endpoint: proxy.endpoint }) }
+  t.teardown(async () => {
+    for (const c of [direct.sqs, direct.sns, through.sqs, through.sns]) c.destroy()
+    await proxy.close()
+  })
+
+  t.test('the SIEM probe sees the finding once, soon after the lost response', async (t) => {
+    const topicArn = (await direct.sns.send(new CreateTopicCommand({ Name: 'siem-lost' }))).TopicArn as string
+    const probe = await SiemTopicProbe.open(through, topicArn, 'probe-lost')
+    t.teardown(() => probe.close())
+    await direct.sns.send(new PublishCommand({ TopicArn: topicArn, Message: JSON.stringify({ finding: 'public grant' }) }))
+    armed = true
+    const started = Date.now()
+    const hit = await probe.waitFor((d) => (d as { finding?: string }).finding === 'public grant', 15_000, 100)
+    t.same(hit, { finding: 'public grant' }, 'found before the deadline')
+    t.equal(proxy.stats.faults.lostResponse, 1, 'one ReceiveMessage response was lost')
+    t.ok(Date.now() - started < PROBE_VISIBILITY_SECONDS * 1000 + 5_000, `found ${Date.now() - started} ms after the loss`)
+    await probe.drain()
+    t.equal(probe.messages.length, 1, 'kept once')
+  })
+
+  t.test('the dead-letter wait finds its record after the lost response', async (t) => {
+    const queueUrl = (await direct.sqs.send(new CreateQueueCommand({ QueueName: 'dlq-lost' }))).QueueUrl as string
+    await direct.sqs.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: record({ id: 'd-2:bad-bucket' }) }))
+    armed = true
+    const before = proxy.stats.faults.lostResponse
+    const hit = await waitForDeadLetter(through.sqs, queueUrl, (r) => JSON.stringify(r.requestPayload).includes('d-2:bad-bucket'), 15_000, 100)
+    t.same(hit?.requestPayload, { id: 'd-2:bad-bucket' })
+    t.equal(proxy.stats.faults.lostResponse, before + 1, 'one ReceiveMessage response was lost')
+  })
 })

@@ -15,15 +15,27 @@ import {
 import { SNSClient, SubscribeCommand, UnsubscribeCommand } from '@aws-sdk/client-sns'
 import { parseDestinationRecord, type DestinationRecord } from '../runtime/destination-record.js'
 
-/** Receives one batch; returns bodies with receipt handles. */
-async function receive(sqs: SQSClient, queueUrl: string, waitSeconds: number): Promise<{ body: string; receipt: string }[]> {
-  const r = await sqs.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: waitSeconds, VisibilityTimeout: 30 }))
-  return (r.Messages ?? []).map((m) => ({ body: m.Body ?? '', receipt: m.ReceiptHandle ?? '' }))
+/**
+ * How long a received message stays hidden, in seconds. Short on purpose: when a
+ * ReceiveMessage response is lost on the way back (the queue handed the messages out, the
+ * drill never saw them), the SDK's retry finds them in flight, and they come back only
+ * when this runs out. A long timeout would hide the very message the drill waits for past
+ * its deadline; a short one costs at most two seconds and a duplicate, which the
+ * probes tell apart by message id.
+ */
+export const PROBE_VISIBILITY_SECONDS = 2
+
+/** Receives one batch; returns bodies with message ids and receipt handles. */
+async function receive(sqs: SQSClient, queueUrl: string, waitSeconds: number): Promise<{ id: string; body: string; receipt: string }[]> {
+  const r = await sqs.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: waitSeconds, VisibilityTimeout: PROBE_VISIBILITY_SECONDS }))
+  return (r.Messages ?? []).map((m, i) => ({ id: m.MessageId ?? `${m.ReceiptHandle ?? ''}#${i}`, body: m.Body ?? '', receipt: m.ReceiptHandle ?? '' }))
 }
 
 /** A temporary queue subscribed (raw delivery) to the SIEM topic for the length of a drill. */
 export class SiemTopicProbe {
   readonly messages: unknown[] = []
+  /** ids of the messages in {@link messages}: a message received twice is kept once */
+  readonly #seen = new Set<string>()
   readonly #sqs: SQSClient
   readonly #sns: SNSClient
   readonly #queueUrl: string
@@ -52,10 +64,13 @@ export class SiemTopicProbe {
       const batch = await receive(this.#sqs, this.#queueUrl, waitSeconds)
       if (batch.length === 0) return this.messages
       for (const m of batch) {
-        try {
-          this.messages.push(JSON.parse(m.body))
-        } catch {
-          this.messages.push(m.body)
+        if (!this.#seen.has(m.id)) {
+          this.#seen.add(m.id)
+          try {
+            this.messages.push(JSON.parse(m.body))
+          } catch {
+            this.messages.push(m.body)
+          }
         }
         await this.#sqs.send(new DeleteMessageCommand({ QueueUrl: this.#queueUrl, ReceiptHandle: m.receipt }))
       }
