@@ -1,5 +1,5 @@
 import t from 'tap'
-import { S3Client } from '@aws-sdk/client-s3'
+import { GetBucketVersioningCommand, GetObjectLockConfigurationCommand, S3Client } from '@aws-sdk/client-s3'
 import { SQSClient, ReceiveMessageCommand, CreateQueueCommand, GetQueueAttributesCommand, SetQueueAttributesCommand } from '@aws-sdk/client-sqs'
 import { SNSClient, SubscribeCommand } from '@aws-sdk/client-sns'
 import { EventBridgeClient, PutRuleCommand, PutTargetsCommand } from '@aws-sdk/client-eventbridge'
@@ -13,6 +13,8 @@ import { errorPayload, parseDestinationRecord, type DestinationRecord } from '..
 import { provisionEvidenceSide } from '../forensics/runtime/provision-local.js'
 import { resolveTopicArn } from '../forensics/siem/topic.js'
 import { fakeClient } from './fixtures/fake-client.js'
+import { createOnce } from '../forensics/aws/create-once.js'
+import { operationOf, startFaultProxy } from '../forensics/local/fault-proxy.js'
 
 const config = parseConfig(LOCAL_DRILL_CONFIG)
 const names = resourceNames(config)
@@ -230,6 +232,33 @@ t.test('local runtime against the emulator', async (t) => {
     await t.rejects(sender.send({ type: 'eventbridge', eventBusName: 'missing-bus' }, record), { name: 'StorageError' })
     t.equal(await resolveTopicArn(clients.sns, side.siemTopicArn), side.siemTopicArn, 'an ARN is taken as is')
     await provisionEvidenceSide(clients, config) // idempotent
+  })
+
+  t.test('provisioning counts a create whose response was lost as done; a name owned by someone else stays an error', async (t) => {
+    // each bucket and bus create loses its first response after the emulator made the resource
+    const seen = new Set<string>()
+    const proxy = await startFaultProxy({
+      target: emulator.endpoint,
+      faults: { lostResponse: 1 },
+      eligible: (r) => {
+        const call = `${operationOf(r)} ${r.headers.host} ${r.url} ${r.headers['x-amz-target'] ?? ''}`
+        if (!/^(PutBucket|CreateEventBus) /.test(call) || seen.has(call)) return false
+        return seen.add(call) !== undefined
+      },
+    })
+    const cfg = { ...settings, endpoint: proxy.endpoint }
+    const through = { s3: new S3Client(cfg), sqs: new SQSClient(cfg), sns: new SNSClient(cfg), events: new EventBridgeClient(cfg) }
+    t.teardown(async () => {
+      Object.values(through).forEach((c) => c.destroy())
+      await proxy.close()
+    })
+    const side = await provisionEvidenceSide(through, config)
+    t.equal(proxy.stats.faults.lostResponse, 4, 'evidence, archive and canary buckets and the SIEM bus each lost a response')
+    const lock = await clients.s3.send(new GetObjectLockConfigurationCommand({ Bucket: names.evidenceBucket }))
+    t.match(lock.ObjectLockConfiguration?.Rule?.DefaultRetention, { Mode: config.evidence.mode, Days: config.evidence.retentionDays }, 'the evidence bucket was still locked')
+    t.equal((await clients.s3.send(new GetBucketVersioningCommand({ Bucket: side.canaryBucket }))).Status, 'Enabled', 'the canary was still versioned')
+    t.equal(await createOnce(() => Promise.reject(Object.assign(new Error('exists'), { name: 'ResourceAlreadyExistsException' }))), undefined)
+    await t.rejects(createOnce(() => Promise.reject(Object.assign(new Error('taken'), { name: 'BucketAlreadyExists' }))), { name: 'BucketAlreadyExists' }, 'a bucket name someone else owns is refused')
   })
 })
 

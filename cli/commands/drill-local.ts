@@ -63,6 +63,7 @@ import type { DrillCapture } from '../../forensics/drill/drill-checks.js'
 import type { DrillPlanReport } from '../../forensics/drill/drill-report.js'
 import { retentionFromEnv, signerFromSpec } from '../../forensics/runtime/handler-env.js'
 import { ValidationError } from '../../forensics/errors.js'
+import { createOnce } from '../../forensics/aws/create-once.js'
 import { createDrillHandler } from '../../collectors/drill.js'
 import { drillPlanFile } from './drill-plan.js'
 
@@ -179,7 +180,7 @@ export async function runLocalDrill(opts: LocalDrillOptions): Promise<LocalDrill
     for (const [key, from] of Object.entries(report.functions)) opts.log(`  ${key.padEnd(18)} ${from}`)
 
     if (config.inspection.enabled) {
-      await clients.s3.send(new CreateBucketCommand({ Bucket: LOCAL_DRILL_RULES.bucket, ...(config.region !== 'us-east-1' ? { CreateBucketConfiguration: { LocationConstraint: config.region as never } } : {}) }))
+      await createOnce(() => clients.s3.send(new CreateBucketCommand({ Bucket: LOCAL_DRILL_RULES.bucket, ...(config.region !== 'us-east-1' ? { CreateBucketConfiguration: { LocationConstraint: config.region as never } } : {}) })))
       await clients.s3.send(new PutObjectCommand({ Bucket: LOCAL_DRILL_RULES.bucket, Key: LOCAL_DRILL_RULES.key, Body: await readFile(join(projectRoot, DRILL_RULES_FILE)) }))
       opts.log(`inspection: drill rule ${DRILL_RULES_FILE} at s3://${LOCAL_DRILL_RULES.bucket}/${LOCAL_DRILL_RULES.key}; inspected ${config.inspection.buckets.map((b) => `s3://${b.bucket}/${b.prefixes.join('|')}`).join(', ')}`)
     }

@@ -21,6 +21,7 @@ import { provisionEvidenceSide, type ProvisionedEvidenceSide } from './provision
 import { planFunction, resolvePlanEnvironment, type DeploymentPlan, type PlanResolver } from './synthesized-plan.js'
 import type { DeploymentSource, DrillDeployment, PlanDelivery } from './drill-deployment.js'
 import { ValidationError } from '../errors.js'
+import { createOnce } from '../aws/create-once.js'
 
 /** The queue the emulator puts events for Lambda targets on (scripts/moto_runner.py). */
 export const LAMBDA_DELIVERY_QUEUE = 'emulator-lambda-deliveries'
@@ -74,14 +75,14 @@ export class PlanDeployment implements DrillDeployment {
     const aliases = new Set(plan.functions.map((f) => f.environment.FORENSICS_SIGNING_KEY).filter((v): v is string => !!v?.startsWith('kms:alias/')))
     for (const alias of aliases) {
       const key = await kms.send(new CreateKeyCommand({ KeySpec: 'ECC_NIST_P256', KeyUsage: 'SIGN_VERIFY', Description: `local ${alias}` }))
-      await kms.send(new CreateAliasCommand({ AliasName: alias.slice(4), TargetKeyId: key.KeyMetadata?.KeyId }))
+      await createOnce(() => kms.send(new CreateAliasCommand({ AliasName: alias.slice(4), TargetKeyId: key.KeyMetadata?.KeyId })))
     }
     const deliveryQueueUrl = (await sqs.send(new CreateQueueCommand({ QueueName: LAMBDA_DELIVERY_QUEUE }))).QueueUrl as string
     for (const rule of plan.rules) {
       try {
         await events.send(new DescribeEventBusCommand({ Name: rule.eventBusName }))
       } catch {
-        await events.send(new CreateEventBusCommand({ Name: rule.eventBusName }))
+        await createOnce(() => events.send(new CreateEventBusCommand({ Name: rule.eventBusName })))
       }
       await events.send(new PutRuleCommand({ Name: rule.name, EventBusName: rule.eventBusName, EventPattern: JSON.stringify(rule.pattern) }))
       await events.send(new PutTargetsCommand({

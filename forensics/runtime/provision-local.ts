@@ -3,7 +3,8 @@
  * resource names the stacks use: the Object-Locked evidence bucket (default retention from
  * `evidence.retentionDays` / `evidence.mode`), the dead-letter and fan-out queues, the SIEM
  * bus and topic, the alert topic, the CloudTrail archive bucket and the drill's canary
- * bucket. Idempotent: what exists is left alone.
+ * bucket. Idempotent: what exists is left alone, and a create whose response was lost counts
+ * as done (aws/create-once.ts).
  */
 import {
   S3Client,
@@ -16,6 +17,7 @@ import { SQSClient, CreateQueueCommand } from '@aws-sdk/client-sqs'
 import { SNSClient, CreateTopicCommand } from '@aws-sdk/client-sns'
 import { EventBridgeClient, CreateEventBusCommand, DescribeEventBusCommand } from '@aws-sdk/client-eventbridge'
 import type { ForensicsConfig } from '../config.js'
+import { createOnce } from '../aws/create-once.js'
 import { resourceNames, type ResourceNames } from '../routing.js'
 
 /** The AWS clients provisioning uses. */
@@ -51,7 +53,7 @@ export async function provisionEvidenceSide(clients: ProvisionClients, config: F
   const names = resourceNames(config)
   const { s3, sqs, sns, events } = clients
   if (!(await bucketExists(s3, names.evidenceBucket))) {
-    await s3.send(new CreateBucketCommand({ Bucket: names.evidenceBucket, ObjectLockEnabledForBucket: true }))
+    await createOnce(() => s3.send(new CreateBucketCommand({ Bucket: names.evidenceBucket, ObjectLockEnabledForBucket: true })))
     await s3.send(
       new PutObjectLockConfigurationCommand({
         Bucket: names.evidenceBucket,
@@ -61,7 +63,7 @@ export async function provisionEvidenceSide(clients: ProvisionClients, config: F
   }
   for (const bucket of [config.cloudTrailArchive.bucket, config.drill.canaryBucket]) {
     if (!bucket || (await bucketExists(s3, bucket))) continue
-    await s3.send(new CreateBucketCommand({ Bucket: bucket }))
+    await createOnce(() => s3.send(new CreateBucketCommand({ Bucket: bucket })))
     await s3.send(new PutBucketVersioningCommand({ Bucket: bucket, VersioningConfiguration: { Status: 'Enabled' } }))
   }
   const queue = async (name: string): Promise<string> => (await sqs.send(new CreateQueueCommand({ QueueName: name }))).QueueUrl as string
@@ -69,7 +71,7 @@ export async function provisionEvidenceSide(clients: ProvisionClients, config: F
   try {
     await events.send(new DescribeEventBusCommand({ Name: names.siemEventBus }))
   } catch {
-    await events.send(new CreateEventBusCommand({ Name: names.siemEventBus }))
+    await createOnce(() => events.send(new CreateEventBusCommand({ Name: names.siemEventBus })))
   }
   return {
     names,
