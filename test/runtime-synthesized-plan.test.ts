@@ -1,7 +1,7 @@
 /** Reading a synthesized plan (forensics/runtime/synthesized-plan.ts) and running bundled assets (bundled-handler.ts, warm-containers.ts): results and refusals. */
 import t from 'tap'
 import { spawnSync } from 'node:child_process'
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { pathToFileURL } from 'node:url'
@@ -82,6 +82,32 @@ t.test('bundled assets: a result, a thrown error with its field, a crash, a bad 
   const notZip = join(dir, 'not.zip')
   writeFileSync(notZip, 'not a zip')
   t.throws(() => unpackBundle(notZip), { name: 'StorageError', message: /cannot unpack/ })
+})
+
+t.test('unpacked bundles: a use marks one used; unpacking new content removes those unused for a week', async (t) => {
+  const now = Date.now()
+  const dayMs = 24 * 3600_000
+  const zip = (name: string, code: string): string => {
+    const path = join(dir, `${name}.zip`)
+    writeFileSync(path, zipSingleFile('index.mjs', Buffer.from(code)))
+    return path
+  }
+  const age = (path: string, days: number): void => utimesSync(path, new Date(now - days * dayMs), new Date(now - days * dayMs))
+  const used = unpackBundle(zip('used', `export const handler = async () => ${now}`))
+  const stale = unpackBundle(zip('stale', `export const handler = async () => -${now}`))
+  const recent = join(tmpdir(), 'forensics-bundle-recent-test'), other = join(tmpdir(), 'not-a-bundle-old-test')
+  for (const d of [recent, other]) mkdirSync(d, { recursive: true })
+  t.teardown(() => [used, stale, recent, other].forEach((d) => rmSync(d, { recursive: true, force: true })))
+  for (const d of [used, stale, other]) age(d, 8)
+  age(recent, 6)
+  t.equal(unpackBundle(zip('used-again', `export const handler = async () => ${now}`), now), used, 'same content, same directory')
+  t.ok(now - statSync(used).mtimeMs < dayMs, 'and it is marked used')
+  const fresh = unpackBundle(zip('fresh', `export const handler = async () => 'new ${now}'`), now)
+  t.teardown(() => rmSync(fresh, { recursive: true, force: true }))
+  t.notOk(existsSync(stale), 'unused for 8 days: removed')
+  t.ok(existsSync(used) && existsSync(recent), 'used since, or unused for 6 days: kept')
+  t.ok(existsSync(other), 'not an unpacked bundle: kept')
+  t.ok(existsSync(join(fresh, 'index.mjs')))
 })
 
 t.test('warm containers: reused between invocations, one at a time, a dead one replaced; errors keep their name and field', async (t) => {

@@ -7,7 +7,7 @@
  */
 import { spawn, spawnSync } from 'node:child_process'
 import { createHash } from 'node:crypto'
-import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { pathToFileURL } from 'node:url'
@@ -25,14 +25,25 @@ export interface BundledRun {
   calls: RecordedCall[]
 }
 
+/** Unpacked bundles unused for this long are removed when another bundle is unpacked. */
+export const BUNDLE_CACHE_MAX_AGE_MS = 7 * 24 * 3600_000
+
+const BUNDLE_DIR_PREFIX = 'forensics-bundle-'
+
 /**
  * Unpacks a code ZIP once per content (needs `unzip`) into `<tmp>/forensics-bundle-<sha256>`,
  * shared by every process (a drill, its tests); returns the directory holding `index.mjs`.
+ * Each use marks the directory used (its mtime); unpacking a new content removes the
+ * unpacked bundles nobody used for {@link BUNDLE_CACHE_MAX_AGE_MS} (every code change makes
+ * a new one, and nothing else would ever remove them).
  */
-export function unpackBundle(zipPath: string): string {
+export function unpackBundle(zipPath: string, now = Date.now()): string {
   const sha = createHash('sha256').update(readFileSync(zipPath)).digest('hex')
-  const dir = join(tmpdir(), `forensics-bundle-${sha.slice(0, 32)}`)
-  if (existsSync(join(dir, 'index.mjs'))) return dir
+  const dir = join(tmpdir(), `${BUNDLE_DIR_PREFIX}${sha.slice(0, 32)}`)
+  if (existsSync(join(dir, 'index.mjs'))) {
+    utimesSync(dir, new Date(now), new Date(now))
+    return dir
+  }
   const scratch = mkdtempSync(join(tmpdir(), 'forensics-unpack-'))
   try {
     const unzip = spawnSync('unzip', ['-q', zipPath, '-d', scratch])
@@ -46,7 +57,21 @@ export function unpackBundle(zipPath: string): string {
   } finally {
     rmSync(scratch, { recursive: true, force: true })
   }
+  pruneUnusedBundles(dir, now)
   return dir
+}
+
+/** Removes the unpacked bundles (other than `keep`) unused for {@link BUNDLE_CACHE_MAX_AGE_MS}. */
+function pruneUnusedBundles(keep: string, now: number): void {
+  for (const name of readdirSync(tmpdir())) {
+    const dir = join(tmpdir(), name)
+    if (!name.startsWith(BUNDLE_DIR_PREFIX) || dir === keep) continue
+    try {
+      if (now - statSync(dir).mtimeMs > BUNDLE_CACHE_MAX_AGE_MS) rmSync(dir, { recursive: true, force: true })
+    } catch {
+      // gone already, or not ours to remove: it stays
+    }
+  }
 }
 
 const RUNNER = `const m = await import(process.env.BUNDLE_ENTRY);
