@@ -9,6 +9,7 @@ import { CreateTopicCommand, PublishCommand, SNSClient } from '@aws-sdk/client-s
 import { PROBE_VISIBILITY_SECONDS, SiemTopicProbe, waitForDeadLetter } from '../forensics/drill/queue-probes.js'
 import { operationOf, startFaultProxy } from '../forensics/local/fault-proxy.js'
 import { fakeClient } from './fixtures/fake-client.js'
+import { setRetryPolicy } from '../forensics/retry.js'
 import { useEmulator } from './fixtures/emulator.js'
 
 const record = (payload: unknown): string =>
@@ -59,6 +60,39 @@ t.test('a message the SIEM probe receives twice (its first delete came too late)
   t.same(await probe.drain(), [{ n: 1 }, { n: 2 }])
   t.same(sqs.calls.filter((s) => s.name === 'DeleteMessageCommand').map((s) => s.input.ReceiptHandle), ['h1', 'h1b', 'h2'], 'every receipt is deleted')
   t.ok(sqs.calls.filter((s) => s.name === 'ReceiveMessageCommand').every((s) => s.input.VisibilityTimeout === PROBE_VISIBILITY_SECONDS), 'received with the short visibility timeout')
+})
+
+t.test('a poll or delete that fails transiently beyond the SDK\'s retries is tried again; a refusal ends the wait', async (t) => {
+  const previous = setRetryPolicy({ baseDelayMs: 1, maxDelayMs: 2 })
+  t.teardown(() => void setRetryPolicy(previous))
+  const internal = () => Object.assign(new Error('We encountered an internal error.'), { name: 'InternalFailure', $metadata: { httpStatusCode: 500 } })
+  let receives = 0
+  let deletes = 0
+  const sqs = fakeClient<SQSClient>({
+    CreateQueueCommand: () => ({ QueueUrl: 'https://q/probe' }),
+    GetQueueAttributesCommand: () => ({ Attributes: { QueueArn: 'arn:aws:sqs:eu-west-1:1:probe' } }),
+    SetQueueAttributesCommand: () => ({}),
+    ReceiveMessageCommand: () => {
+      if (++receives <= 2) throw internal()
+      return receives === 3 ? { Messages: [{ MessageId: 'm1', Body: '{"finding":1}', ReceiptHandle: 'h1' }] } : {}
+    },
+    DeleteMessageCommand: () => {
+      if (++deletes === 1) throw internal()
+      return {}
+    },
+  })
+  const sns = fakeClient<SNSClient>({ SubscribeCommand: () => ({ SubscriptionArn: 'arn:sub' }) })
+  const probe = await SiemTopicProbe.open({ sqs, sns }, 'arn:aws:sns:eu-west-1:1:siem', 'probe')
+  t.same(await probe.waitFor((d) => (d as { finding?: number }).finding === 1, 1_000, 1), { finding: 1 }, 'found after two failed polls')
+  t.equal(deletes, 2, 'the failed delete was sent again')
+
+  const refusing = fakeClient<SQSClient>({
+    ReceiveMessageCommand: () => {
+      throw Object.assign(new Error('not authorized'), { name: 'AccessDenied', $metadata: { httpStatusCode: 403 } })
+    },
+  })
+  await t.rejects(waitForDeadLetter(refusing, 'https://q/dlq', () => true, 5_000, 1), { name: 'AccessDenied' }, 'a refusal is not retried')
+  t.equal(refusing.calls.length, 1)
 })
 
 t.test('waitForDeadLetter takes its own record and leaves the others visible', async (t) => {

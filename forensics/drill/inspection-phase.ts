@@ -104,6 +104,8 @@ export async function runInspectionPhase(
       await new Promise((r) => setTimeout(r, o.pollMs))
     }
   } catch (e) {
-    return { ...seen, error: `${(e as Error).name}: ${(e as Error).message}` }
+    // the SDK's attempts, when it gave up on a request: what a failure this deep in a drill needs
+    const attempts = (e as { $metadata?: { attempts?: number } }).$metadata?.attempts
+    return { ...seen, error: `${(e as Error).name}: ${(e as Error).message}${attempts ? ` (after ${attempts} attempt(s))` : ''}` }
   }
 }

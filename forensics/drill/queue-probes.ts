@@ -14,6 +14,7 @@ import {
 } from '@aws-sdk/client-sqs'
 import { SNSClient, SubscribeCommand, UnsubscribeCommand } from '@aws-sdk/client-sns'
 import { parseDestinationRecord, type DestinationRecord } from '../runtime/destination-record.js'
+import { withRetry } from '../retry.js'
 
 /**
  * How long a received message stays hidden, in seconds. Short on purpose: when a
@@ -25,10 +26,19 @@ import { parseDestinationRecord, type DestinationRecord } from '../runtime/desti
  */
 export const PROBE_VISIBILITY_SECONDS = 2
 
-/** Receives one batch; returns bodies with message ids and receipt handles. */
+/**
+ * Receives one batch; returns bodies with message ids and receipt handles. Like every AWS
+ * operation of the toolkit, retried when it fails transiently beyond the SDK's own retries
+ * (retry.ts): one failed poll must not end a drill's wait.
+ */
 async function receive(sqs: SQSClient, queueUrl: string, waitSeconds: number): Promise<{ id: string; body: string; receipt: string }[]> {
-  const r = await sqs.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: waitSeconds, VisibilityTimeout: PROBE_VISIBILITY_SECONDS }))
+  const r = await withRetry(`receive from ${queueUrl}`, () => sqs.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: waitSeconds, VisibilityTimeout: PROBE_VISIBILITY_SECONDS })))
   return (r.Messages ?? []).map((m, i) => ({ id: m.MessageId ?? `${m.ReceiptHandle ?? ''}#${i}`, body: m.Body ?? '', receipt: m.ReceiptHandle ?? '' }))
+}
+
+/** Deletes a received message (retried as {@link receive} is). */
+async function remove(sqs: SQSClient, queueUrl: string, receipt: string): Promise<void> {
+  await withRetry(`delete a message from ${queueUrl}`, () => sqs.send(new DeleteMessageCommand({ QueueUrl: queueUrl, ReceiptHandle: receipt })))
 }
 
 /** A temporary queue subscribed (raw delivery) to the SIEM topic for the length of a drill. */
@@ -72,7 +82,7 @@ export class SiemTopicProbe {
             this.messages.push(m.body)
           }
         }
-        await this.#sqs.send(new DeleteMessageCommand({ QueueUrl: this.#queueUrl, ReceiptHandle: m.receipt }))
+        await remove(this.#sqs, this.#queueUrl, m.receipt)
       }
       waitSeconds = 0
     }
@@ -118,7 +128,7 @@ export async function waitForDeadLetter(
         record = undefined
       }
       if (record && match(record)) {
-        await sqs.send(new DeleteMessageCommand({ QueueUrl: queueUrl, ReceiptHandle: m.receipt }))
+        await remove(sqs, queueUrl, m.receipt)
         return record
       }
       await sqs.send(new ChangeMessageVisibilityCommand({ QueueUrl: queueUrl, ReceiptHandle: m.receipt, VisibilityTimeout: 0 })).catch(() => undefined)
