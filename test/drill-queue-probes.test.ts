@@ -8,19 +8,25 @@ import { CreateQueueCommand, GetQueueAttributesCommand, GetQueueUrlCommand, Send
 import { CreateTopicCommand, PublishCommand, SNSClient } from '@aws-sdk/client-sns'
 import { PROBE_VISIBILITY_SECONDS, SiemTopicProbe, waitForDeadLetter } from '../forensics/drill/queue-probes.js'
 import { operationOf, startFaultProxy } from '../forensics/local/fault-proxy.js'
-import { fakeClient } from './fixtures/fake-client.js'
+import { awsError, fakeClient, type CommandAnswers, type FakeClient } from './fixtures/fake-client.js'
 import { setRetryPolicy } from '../forensics/retry.js'
 import { useEmulator } from './fixtures/emulator.js'
 
 const record = (payload: unknown): string =>
   JSON.stringify({ version: '1.0', timestamp: '2026-11-29T10:00:00.000Z', requestContext: { requestId: 'r', functionArn: 'arn:aws:lambda:eu-west-1:1:function:f', condition: 'RetriesExhausted', approximateInvokeCount: 3 }, requestPayload: payload })
 
-t.test('the SIEM probe subscribes, drains JSON and text bodies, waits, and closes quietly', async (t) => {
-  const batches: { Body?: string; ReceiptHandle?: string }[][] = [[{ Body: '{"a":1}', ReceiptHandle: 'h1' }, { Body: 'not json', ReceiptHandle: 'h2' }, {}], []]
-  const sqs = fakeClient<SQSClient>({
+/** A stand-in SQS on which the probe's queue can be created; `answers` add the other commands. */
+const probeSqs = (answers: CommandAnswers): FakeClient<SQSClient> =>
+  fakeClient<SQSClient>({
     CreateQueueCommand: () => ({ QueueUrl: 'https://q/probe' }),
     GetQueueAttributesCommand: () => ({ Attributes: { QueueArn: 'arn:aws:sqs:eu-west-1:1:probe' } }),
     SetQueueAttributesCommand: () => ({}),
+    ...answers,
+  })
+
+t.test('the SIEM probe subscribes, drains JSON and text bodies, waits, and closes quietly', async (t) => {
+  const batches: { Body?: string; ReceiptHandle?: string }[][] = [[{ Body: '{"a":1}', ReceiptHandle: 'h1' }, { Body: 'not json', ReceiptHandle: 'h2' }, {}], []]
+  const sqs = probeSqs({
     ReceiveMessageCommand: () => ({ Messages: batches.shift() }),
     DeleteMessageCommand: () => ({}),
     DeleteQueueCommand: () => {
@@ -48,13 +54,7 @@ t.test('the SIEM probe subscribes, drains JSON and text bodies, waits, and close
 
 t.test('a message the SIEM probe receives twice (its first delete came too late) is kept once', async (t) => {
   const batches = [[{ MessageId: 'm1', Body: '{"n":1}', ReceiptHandle: 'h1' }], [{ MessageId: 'm1', Body: '{"n":1}', ReceiptHandle: 'h1b' }, { MessageId: 'm2', Body: '{"n":2}', ReceiptHandle: 'h2' }], []]
-  const sqs = fakeClient<SQSClient>({
-    CreateQueueCommand: () => ({ QueueUrl: 'https://q/probe' }),
-    GetQueueAttributesCommand: () => ({ Attributes: { QueueArn: 'arn:aws:sqs:eu-west-1:1:probe' } }),
-    SetQueueAttributesCommand: () => ({}),
-    ReceiveMessageCommand: () => ({ Messages: batches.shift() }),
-    DeleteMessageCommand: () => ({}),
-  })
+  const sqs = probeSqs({ ReceiveMessageCommand: () => ({ Messages: batches.shift() }), DeleteMessageCommand: () => ({}) })
   const sns = fakeClient<SNSClient>({ SubscribeCommand: () => ({ SubscriptionArn: 'arn:sub' }) })
   const probe = await SiemTopicProbe.open({ sqs, sns }, 'arn:aws:sns:eu-west-1:1:siem', 'probe')
   t.same(await probe.drain(), [{ n: 1 }, { n: 2 }])
@@ -65,13 +65,10 @@ t.test('a message the SIEM probe receives twice (its first delete came too late)
 t.test('a poll or delete that fails transiently beyond the SDK\'s retries is tried again; a refusal ends the wait', async (t) => {
   const previous = setRetryPolicy({ baseDelayMs: 1, maxDelayMs: 2 })
   t.teardown(() => void setRetryPolicy(previous))
-  const internal = () => Object.assign(new Error('We encountered an internal error.'), { name: 'InternalFailure', $metadata: { httpStatusCode: 500 } })
+  const internal = () => awsError('InternalFailure', 500, 'We encountered an internal error.')
   let receives = 0
   let deletes = 0
-  const sqs = fakeClient<SQSClient>({
-    CreateQueueCommand: () => ({ QueueUrl: 'https://q/probe' }),
-    GetQueueAttributesCommand: () => ({ Attributes: { QueueArn: 'arn:aws:sqs:eu-west-1:1:probe' } }),
-    SetQueueAttributesCommand: () => ({}),
+  const sqs = probeSqs({
     ReceiveMessageCommand: () => {
       if (++receives <= 2) throw internal()
       return receives === 3 ? { Messages: [{ MessageId: 'm1', Body: '{"finding":1}', ReceiptHandle: 'h1' }] } : {}
@@ -88,7 +85,7 @@ t.test('a poll or delete that fails transiently beyond the SDK\'s retries is tri
 
   const refusing = fakeClient<SQSClient>({
     ReceiveMessageCommand: () => {
-      throw Object.assign(new Error('not authorized'), { name: 'AccessDenied', $metadata: { httpStatusCode: 403 } })
+      throw awsError('AccessDenied', 403)
     },
   })
   await t.rejects(waitForDeadLetter(refusing, 'https://q/dlq', () => true, 5_000, 1), { name: 'AccessDenied' }, 'a refusal is not retried')

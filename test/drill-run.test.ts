@@ -151,7 +151,7 @@ t.test('the inspection phase: an inspector that cannot be invoked fails both che
     t.match(report.checks.find((c) => c.name === name), { verdict: 'fail', summary: /\(Error: inspector not deployed\)$/, evidence: { error: 'Error: inspector not deployed' } }, name)
   }
   // an AWS error the SDK gave up on says after how many attempts
-  const sdkError = Object.assign(new Error('We encountered an internal error.'), { name: 'InternalFailure', $metadata: { httpStatusCode: 500, attempts: 5 } })
+  const sdkError = Object.assign(awsError('InternalFailure', 500, 'We encountered an internal error.'), { $metadata: { httpStatusCode: 500, attempts: 5 } })
   const failing: AsyncInvoker = { invokeAsync: async (key, payload) => (key === 'inspector' ? Promise.reject(sdkError) : d.invoker.invokeAsync(key, payload)) }
   const second = await runDrill({ ...d, invoker: failing }, { ...fast, inspectionTimeoutMs: 30, drillId: 'drill-fake-4b' })
   t.match(second.report.checks.find((c) => c.name === 'inspection-hit-routed'), { verdict: 'fail', evidence: { error: 'InternalFailure: We encountered an internal error. (after 5 attempt(s))' } })
