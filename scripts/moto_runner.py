@@ -27,7 +27,12 @@ each chunk to an immutable bytes object, copying everything decoded so far per c
 256 MiB upload in 1 MiB chunks copied 32 GiB); the chunks are joined once here, and the
 trailing checksum is looked for in the trailer instead of by a regex over the whole body.
 werkzeug read an HTTP-chunked request body 8 KiB at a time through Python code (16,384 calls
-for 128 MiB); it is read a chunk at a time here.
+for 128 MiB); it is read a chunk at a time here. Every request looks up the account of its
+access key in each partition's IAM backend of every account, creating the backends of all six
+partitions on the way (with AWS-managed policies loaded, each parses and copies ~1,300 policies:
+a tenth of the rehearsal emulator's CPU); only backends that exist are searched here (one not
+created holds no access key). Every error answer rebuilt the table of the service's error
+shapes (a new lookup factory, with its cache, per error); one factory is kept here.
 
 Keep-alive (also a speed-up that changes no answer): werkzeug's development server closes the
 connection after every response (it cannot tell where a request body it did not read ends),
@@ -347,8 +352,34 @@ def read_chunked_bodies_whole() -> None:
     DechunkedInput.read = read
 
 
+def look_up_access_keys_in_existing_backends() -> None:
+    """The account of an access key, found without creating IAM backends (see the module comment)."""
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.iam import models as iam_models
+
+    def get_account_id_from(access_key: str) -> str:
+        for account_id, account in list(iam_models.iam_backends.items()):
+            # the partitions' backends created so far: one not created yet holds no access key
+            for backend in list(dict.values(account)):
+                if access_key in backend.access_keys:
+                    return account_id
+        return DEFAULT_ACCOUNT_ID
+
+    iam_models.get_account_id_from = get_account_id_from
+
+
+def share_error_lookups() -> None:
+    """One table of a service's error shapes per emulator (see the module comment)."""
+    from moto.core import errors
+
+    shared = errors.ErrorLookupFactory()
+    errors.ErrorLookupFactory = lambda: shared
+
+
 def patch_moto() -> None:
     keep_connections_alive()
+    look_up_access_keys_in_existing_backends()
+    share_error_lookups()
     decode_aws_chunked_linearly()
     read_chunked_bodies_whole()
     cache_service_lookups()

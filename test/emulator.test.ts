@@ -8,6 +8,7 @@ import {
   GetObjectCommand,
   ListBucketsCommand,
 } from '@aws-sdk/client-s3'
+import { STSClient, AssumeRoleCommand } from '@aws-sdk/client-sts'
 import { createHash, randomBytes } from 'node:crypto'
 import { Agent, request, type IncomingHttpHeaders } from 'node:http'
 import { createServer } from 'node:net'
@@ -102,6 +103,20 @@ t.test('object lock on the emulator', async (t) => {
       t.equal(results.filter((r) => r.status === 'fulfilled').length, 1, `round ${round}: one writer wins`)
       t.ok(results.filter((r) => r.status === 'rejected').every((r) => (r as PromiseRejectedResult).reason.name === 'PreconditionFailed'), 'the others get 412')
     }
+  })
+
+  t.test("a session's access key is answered in its own account; an unknown key in the default one", async (t) => {
+    // scripts/moto_runner.py looks keys up only in the IAM backends that exist
+    const sts = new STSClient(emulator.clientConfig())
+    t.teardown(() => sts.destroy())
+    const { Credentials: c } = await sts.send(new AssumeRoleCommand({ RoleArn: 'arn:aws:iam::222222222222:role/investigator', RoleSessionName: 'case-1' }))
+    const other = new S3Client({ ...emulator.clientConfig(), credentials: { accessKeyId: c!.AccessKeyId!, secretAccessKey: c!.SecretAccessKey!, sessionToken: c!.SessionToken } })
+    t.teardown(() => other.destroy())
+    await other.send(new CreateBucketCommand({ Bucket: 'in-222222222222' }))
+    await s3.send(new CreateBucketCommand({ Bucket: 'in-default' }))
+    const names = async (c: S3Client): Promise<string[]> => ((await c.send(new ListBucketsCommand({}))).Buckets ?? []).map((b) => b.Name!)
+    t.same(await names(other), ['in-222222222222'], "the session's account holds its bucket only")
+    t.same(await names(s3), ['in-default'], 'the default account holds the other')
   })
 
   t.test('state is reset between subtests', async (t) => {
