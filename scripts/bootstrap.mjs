@@ -19,6 +19,7 @@ import { dirname, join, relative } from 'node:path'
 import { tmpdir } from 'node:os'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
+import { useInThreadTapHooks } from './tap-hooks.mjs'
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..')
 const venv = join(root, '.venv')
@@ -209,6 +210,9 @@ const relaunched = process.env.FORENSICS_BOOTSTRAP_INSTALLED_AT
 if (!relaunched) {
   mkdirSync(join(root, '.forensics'), { recursive: true })
   ensureNodeModules()
+  // also after an install made before the postinstall step existed (scripts/tap-hooks.mjs)
+  const hooks = useInThreadTapHooks(root)
+  if (!hooks.includes('already set')) log(hooks)
   ensureVenv()
   if (cmd === 'test' || cmd === 'setup') ensureChromium()
 }
