@@ -59,6 +59,12 @@ t.test('useInThreadTapHooks rewrites the installed copy once and names what it d
   t.equal(readFileSync(join(esm, 'import.mjs'), 'utf8'), 'export {}')
 })
 
+t.test('`node scripts/tap-hooks.mjs` (the postinstall step) says what it did and exits 0', async (t) => {
+  const r = spawnSync(process.execPath, [join(root, 'scripts', 'tap-hooks.mjs')], { encoding: 'utf8' })
+  t.equal(r.status, 0)
+  t.match(r.stderr, /^\[tap-hooks\] tap's module hooks run in-thread on Node 22\.22\+ \(already set\)\n$/)
+})
+
 t.test("on this Node, tap's processinfo registers in-thread hooks and no loader thread", async (t) => {
   // what every test process starts with (tap's --import), watched by a preload that runs first
   const watch = join(t.testdir({ 'watch.cjs': "const M = require('node:module'); const seen = []; for (const k of ['register', 'registerHooks']) { const f = M[k]; M[k] = (...a) => (seen.push(k), f.apply(M, a)) }; process.on('exit', () => console.log(JSON.stringify(seen)))" }), 'watch.cjs')
