@@ -29,7 +29,7 @@ trailing checksum is looked for in the trailer instead of by a regex over the wh
 werkzeug read an HTTP-chunked request body 8 KiB at a time through Python code (16,384 calls
 for 128 MiB); it is read a chunk at a time here. Every request looks up the account of its
 access key in each partition's IAM backend of every account, creating the backends of all six
-partitions on the way (with AWS-managed policies loaded, each parses and copies ~1,300 policies:
+partitions on the way (with AWS-managed policies loaded, each parses and copies ~1,500 policies:
 a quarter of the rehearsal emulator's CPU); only backends that exist are searched here (one not
 created holds no access key). Every error answer rebuilt the table of the service's error
 shapes (a new lookup factory, with its cache, per error); one factory is kept here.

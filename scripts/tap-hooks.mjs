@@ -3,8 +3,8 @@
 // through module hooks. It registers them in-thread (`module.registerHooks`) only from Node
 // 24.13.1 and otherwise on a loader thread (`module.register`): every import and require of
 // every test process then crosses threads, twice, with the file's source. On the Node the
-// suite runs on (the Lambda runtime's, 22.23) that cost ~0.6 s of CPU per test process, a
-// tenth of the suite's CPU (issue 11), and in-thread hooks work there: the project's own
+// suite runs on (the Lambda runtime's, 22.23) that cost ~0.6 s of CPU per test process
+// (issue 11), and in-thread hooks work there: the project's own
 // TypeScript hooks use them (scripts/ts-register.mjs) and the suite's coverage is the same
 // either way. So its version gate, in the copy under node_modules, also admits Node 22.22+.
 //
